@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what the lab and the tests need on a Debian machine, once: the real servers and a
+# non-root login user with passwordless `sudo -n`, as on a DC/OS master. Idempotent.
+set -euo pipefail
+need=()
+command -v etcd >/dev/null || need+=(etcd-server)
+command -v etcdctl >/dev/null || need+=(etcd-client)
+[ -f /usr/share/java/zookeeper.jar ] || need+=(zookeeper)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v sudo >/dev/null || need+=(sudo)
+command -v ip >/dev/null || need+=(iproute2)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "lab:deps: installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+LAB_USER=${DCFAIL_LAB_USER:-dcfail}
+if ! id "$LAB_USER" >/dev/null 2>&1; then
+  useradd --create-home --shell /bin/bash "$LAB_USER"
+fi
+# A locked password makes OpenSSH refuse key logins when UsePAM is off; '*' is "no password".
+usermod -p '*' "$LAB_USER"
+echo "$LAB_USER ALL=(ALL) NOPASSWD: ALL" > /etc/sudoers.d/dcfail-lab
+chmod 0440 /etc/sudoers.d/dcfail-lab
+mkdir -p /run/sshd
+echo "lab:deps: ok (etcd $(etcd --version 2>/dev/null | head -1 | awk '{print $3}'), login user $LAB_USER)"

@@ -1,0 +1,49 @@
+/**
+ * What every command receives: the global flags and the terminal it writes to. Commands are
+ * plain async functions returning an exit code (or throwing a DcfailError), so tests call them
+ * directly with a captured Io.
+ */
+import type { ExitCode } from '../errors.js';
+
+export interface GlobalOptions {
+  /** Path of the topology file (`-t`, `$DCFAIL_TOPOLOGY`, else ./dcfail.yaml). */
+  topology: string;
+  /** One JSON document on stdout, nothing else there. */
+  json: boolean;
+  logFile?: string | undefined;
+  logLevel: string;
+}
+
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+  readonly isTTY: boolean;
+  /** Asks the operator a question on the terminal; undefined when there is no TTY. */
+  readonly ask?: ((question: string) => Promise<string>) | undefined;
+}
+
+export type CommandResult = ExitCode;
+
+/** An Io that collects output, for tests and for callers that render later. */
+export function captureIo(isTTY = false): Io & { stdout: string; stderr: string } {
+  const io = {
+    stdout: '',
+    stderr: '',
+    isTTY,
+    out(text: string) {
+      io.stdout += text.endsWith('\n') ? text : `${text}\n`;
+    },
+    err(text: string) {
+      io.stderr += text.endsWith('\n') ? text : `${text}\n`;
+    },
+  };
+  return io;
+}
+
+export function processIo(): Io {
+  return {
+    out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+    err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
+    isTTY: Boolean(process.stdin.isTTY && process.stdout.isTTY),
+  };
+}

@@ -1,0 +1,75 @@
+/**
+ * The boundary: a file on disk becomes a validated, resolved Topology or a UserError listing
+ * every problem at its key path (`nodes[2].dc: ...`). Nothing past this module re-validates.
+ */
+import { readFile } from 'node:fs/promises';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { UserError } from '../errors.js';
+import { resolveTopology, type Topology } from './model.js';
+import { TopologySchema } from './schema.js';
+
+/** `nodes[2].ssh.port` from zod's path array. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else out += out === '' ? String(key) : `.${String(key)}`;
+  }
+  return out === '' ? '(top level)' : out;
+}
+
+/** One line per problem; an unknown key is reported at its own path. */
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+  const lines: string[] = [];
+  for (const issue of issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) lines.push(`${formatPath([...issue.path, key])}: unknown key (a typo?)`);
+    } else if (issue.code === 'invalid_type' && issue.input === undefined) {
+      lines.push(`${formatPath(issue.path)}: required`);
+    } else {
+      lines.push(`${formatPath(issue.path)}: ${issue.message}`);
+    }
+  }
+  return lines;
+}
+
+/** Validates an already-parsed document (YAML or JSON value). */
+export function parseTopology(value: unknown, source = 'topology'): Topology {
+  if (value === null || value === undefined) {
+    throw new UserError('topology-empty', `${source}: the topology file is empty`);
+  }
+  const result = TopologySchema.safeParse(value);
+  if (!result.success) {
+    const lines = formatIssues(result.error.issues);
+    throw new UserError('topology-invalid', `${source}: invalid topology (${lines.length} problem${lines.length === 1 ? '' : 's'})`, lines);
+  }
+  return resolveTopology(result.data);
+}
+
+/** Parses YAML (JSON is YAML too) and reports syntax errors with their line and column. */
+export function parseTopologyText(text: string, source = 'topology'): Topology {
+  if (text.trim() === '') throw new UserError('topology-empty', `${source}: the topology file is empty`);
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const lines = doc.errors.map((e) => {
+      const pos = e.linePos?.[0];
+      const where = pos ? `line ${pos.line}, column ${pos.col}` : 'unknown position';
+      return `${where}: ${e.message.split('\n')[0]}`;
+    });
+    throw new UserError('topology-syntax', `${source}: not valid YAML or JSON`, lines);
+  }
+  return parseTopology(doc.toJS(), source);
+}
+
+export async function loadTopology(file: string): Promise<Topology> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : String(code ?? err);
+    throw new UserError('topology-unreadable', `${file}: cannot read the topology file: ${why}`, [], { cause: err });
+  }
+  return parseTopologyText(text, file);
+}

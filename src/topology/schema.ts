@@ -1,0 +1,235 @@
+/**
+ * The topology file, as one zod schema: the only place its shape is stated. Types come from
+ * z.infer; nothing past the loader re-validates. Every value that can end up in a remote shell
+ * command (names, units, paths, addresses, command templates) is held to a strict pattern here,
+ * so that no topology can inject shell syntax; commands are quoted anyway (src/remote/shell.ts).
+ */
+import { z } from 'zod';
+import { CLUSTERS, clusterMembers, type ClusterName } from '../core/clusters.js';
+import { isEvenSplit } from '../core/quorum.js';
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+const UNIT = /^[A-Za-z0-9][A-Za-z0-9@._-]{0,127}$/;
+const REMOTE_PATH = /^\/(?:[A-Za-z0-9._@+-]+\/?)*$/;
+const USER = /^[a-z_][a-z0-9_.-]{0,31}$/;
+const HOST_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+/** Command templates: plain words, no shell syntax; `{unit}` and `{node}` are the only placeholders. */
+const COMMAND_TEMPLATE = /^[A-Za-z0-9_./@:=, -]*(?:\{(?:unit|node)\}[A-Za-z0-9_./@:=, -]*)*$/;
+const NO_CONTROL = /^[^\u0000-\u001f\u007f]+$/;
+
+const name = (what: string) =>
+  z.string().regex(NAME, `expected a ${what}: letters, digits, '.', '_' or '-', starting with a letter or digit, at most 63 characters`);
+
+const remotePath = z
+  .string()
+  .regex(REMOTE_PATH, 'expected an absolute remote path of letters, digits and ._@+- (no spaces, no shell syntax)')
+  .refine((p) => !p.split('/').includes('..'), { message: "a remote path may not contain '..'" });
+
+const localPath = z.string().min(1).regex(NO_CONTROL, 'expected a path without control characters');
+
+const port = z.int('expected a whole number').min(1, 'a port is between 1 and 65535').max(65535, 'a port is between 1 and 65535');
+const positiveMs = z.int('expected a whole number of milliseconds').positive('expected a positive number of milliseconds');
+
+function isIPv4(s: string): boolean {
+  return z.ipv4().safeParse(s).success;
+}
+
+/** An IPv4 or IPv6 address, or an RFC 1123 host name. A dotted all-numeric name must be a valid IPv4. */
+export function isValidAddress(s: string): boolean {
+  if (isIPv4(s)) return true;
+  if (z.ipv6().safeParse(s).success) return true;
+  if (s.length > 253) return false;
+  const labels = s.split('.');
+  if (!labels.every((l) => HOST_LABEL.test(l))) return false;
+  // 10.10.1.999 is a typo of an address, not a host name.
+  if (labels.every((l) => /^\d+$/.test(l))) return false;
+  return true;
+}
+
+const address = z.string().refine(isValidAddress, { message: 'expected an IP address or a host name' });
+
+const commandTemplate = z
+  .string()
+  .min(1)
+  .regex(COMMAND_TEMPLATE, 'expected a command of plain words; the only placeholders are {unit} and {node}, no shell syntax');
+
+/** A local command line (hooks): split on white space and run without a shell. */
+const localCommand = z.string().trim().min(1, 'expected a command').regex(NO_CONTROL, 'expected a single-line command');
+
+export const SshSchema = z.strictObject({
+  user: z.string().regex(USER, 'expected a user name (lower case letters, digits, _ . -)').default('core'),
+  port: port.default(22),
+  identityFile: localPath.optional(),
+  knownHostsFile: localPath.default('~/.ssh/known_hosts'),
+  sudo: z.boolean().default(true),
+  connectTimeoutMs: positiveMs.default(5000),
+});
+
+const MesosServiceSchema = z.strictObject({
+  masterCountFile: remotePath.default('/opt/mesosphere/etc/master_count'),
+  envFile: remotePath.default('/opt/mesosphere/etc/mesos-master'),
+  workDir: remotePath.default('/var/lib/dcos/mesos/master'),
+  unit: z.string().regex(UNIT, 'expected a unit name').default('dcos-mesos-master'),
+  port: port.default(5050),
+});
+const ExhibitorServiceSchema = z.strictObject({
+  envFile: remotePath.default('/opt/mesosphere/etc/exhibitor'),
+  zkDataDir: remotePath.default('/var/lib/dcos/exhibitor/zookeeper'),
+  unit: z.string().regex(UNIT, 'expected a unit name').default('dcos-exhibitor'),
+  zkClientPort: port.default(2181),
+});
+const EtcdServiceSchema = z.strictObject({
+  envFile: remotePath.default('/opt/stratio/etcd/conf/etcd.conf'),
+  /** Optional: where ETCD_DATA_DIR points. Online runs read it from envFile; offline plans show this. */
+  dataDir: remotePath.optional(),
+  unit: z.string().regex(UNIT, 'expected a unit name').default('etcd'),
+  clientPort: port.default(2379),
+  peerPort: port.default(2380),
+});
+const CommandsSchema = z.strictObject({
+  start: commandTemplate.default('systemctl start {unit}'),
+  stop: commandTemplate.default('systemctl stop {unit}'),
+  restart: commandTemplate.default('systemctl restart {unit}'),
+  disable: commandTemplate.default('systemctl mask {unit}'),
+  enable: commandTemplate.default('systemctl unmask {unit}'),
+  /** Exit 0 when the unit is running. Used by status and by verify steps. */
+  isActive: commandTemplate.default('systemctl is-active --quiet {unit}'),
+});
+
+export const ServicesSchema = z.strictObject({
+  mesos: MesosServiceSchema.prefault({}),
+  exhibitor: ExhibitorServiceSchema.prefault({}),
+  etcd: EtcdServiceSchema.prefault({}),
+  commands: CommandsSchema.prefault({}),
+});
+
+/** Per-node overrides: any field of ssh or services, none required, no defaults of their own. */
+const SshOverrideSchema = SshSchema.partial();
+const ServicesOverrideSchema = z.strictObject({
+  mesos: MesosServiceSchema.partial().optional(),
+  exhibitor: ExhibitorServiceSchema.partial().optional(),
+  etcd: EtcdServiceSchema.partial().optional(),
+  commands: CommandsSchema.partial().optional(),
+});
+
+export const ROLES = ['mesos', 'exhibitor', 'etcd'] as const;
+export type Role = (typeof ROLES)[number];
+
+const NodeSchema = z.strictObject({
+  name: name('node name'),
+  dc: name('datacenter name'),
+  address,
+  roles: z.array(z.enum(ROLES, { error: `expected one of ${ROLES.join(', ')}` })).min(1, 'a node needs at least one role'),
+  zkId: z.int('expected a whole number').min(1, 'a ZooKeeper id is between 1 and 255').max(255, 'a ZooKeeper id is between 1 and 255').optional(),
+  ssh: SshOverrideSchema.optional(),
+  services: ServicesOverrideSchema.optional(),
+});
+
+export const HEALTH_CHECKS = ['ssh', 'tcp'] as const;
+
+const HealthSchema = z.strictObject({
+  checks: z.array(z.enum(HEALTH_CHECKS, { error: `expected one of ${HEALTH_CHECKS.join(', ')}` })).min(1).default(['ssh', 'tcp']),
+  timeoutMs: positiveMs.default(2000),
+  attempts: z.int('expected a whole number').positive('expected at least 1 attempt').default(3),
+});
+
+const HooksSchema = z.strictObject({
+  preFailover: localCommand.optional(),
+  postFailover: localCommand.optional(),
+  preFailback: localCommand.optional(),
+  postFailback: localCommand.optional(),
+  onFailure: localCommand.optional(),
+  /** Per DC: a command that keeps that DC down (power off, shut ports). */
+  fence: z.record(name('datacenter name'), localCommand).optional(),
+});
+
+const MarathonSchema = z.strictObject({
+  url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }),
+  /** Mesos master URL for /master/slaves; defaults to the first master of the surviving DC. */
+  mesosUrl: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+  dcAttribute: z.string().min(1).default('datacenter'),
+  /** Fault-domain level that names a DC, when agents carry no DC attribute. */
+  faultDomainLevel: z.enum(['zone', 'region']).default('zone'),
+  timeoutMs: positiveMs.default(5000),
+});
+
+export const TopologyInputSchema = z.strictObject({
+  cluster: name('cluster name'),
+  datacenters: z.strictObject({ main: name('datacenter name'), secondary: name('datacenter name') }),
+  ssh: SshSchema.prefault({}),
+  services: ServicesSchema.prefault({}),
+  nodes: z.array(NodeSchema).min(1, 'a topology needs at least one node'),
+  health: HealthSchema.prefault({}),
+  hooks: HooksSchema.optional(),
+  marathon: MarathonSchema.optional(),
+});
+
+/** The schema with the cross-field rules: every issue found is reported, each at its key path. */
+export const TopologySchema = TopologyInputSchema.superRefine((t, ctx) => {
+  const { main, secondary } = t.datacenters;
+  if (main === secondary) {
+    ctx.addIssue({ code: 'custom', path: ['datacenters', 'secondary'], message: `main and secondary are both '${main}'; they must be two different datacenters` });
+  }
+  const dcs = new Set([main, secondary]);
+  const seen = { name: new Map<string, number>(), address: new Map<string, number>(), zkId: new Map<number, number>() };
+  let exhibitorPosition = 0;
+  t.nodes.forEach((node, i) => {
+    if (!dcs.has(node.dc)) {
+      ctx.addIssue({ code: 'custom', path: ['nodes', i, 'dc'], message: `'${node.dc}' is not a declared datacenter (declared: ${main}, ${secondary})` });
+    }
+    const dupRole = node.roles.find((r, j) => node.roles.indexOf(r) !== j);
+    if (dupRole) ctx.addIssue({ code: 'custom', path: ['nodes', i, 'roles'], message: `role '${dupRole}' is listed twice` });
+    const hasMesos = node.roles.includes('mesos');
+    const hasExhibitor = node.roles.includes('exhibitor');
+    if (hasMesos !== hasExhibitor) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['nodes', i, 'roles'],
+        message: `roles 'mesos' and 'exhibitor' go together (DC/OS runs both on every master); this node has only '${hasMesos ? 'mesos' : 'exhibitor'}'`,
+      });
+    }
+    if (node.zkId !== undefined && !hasExhibitor) {
+      ctx.addIssue({ code: 'custom', path: ['nodes', i, 'zkId'], message: 'zkId is set on a node without the exhibitor role' });
+    }
+    const checkDup = <K>(map: Map<K, number>, key: K, field: string, label: string) => {
+      const first = map.get(key);
+      if (first !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['nodes', i, field], message: `duplicate ${label} '${String(key)}' (also nodes[${first}])` });
+      } else {
+        map.set(key, i);
+      }
+    };
+    checkDup(seen.name, node.name, 'name', 'node name');
+    checkDup(seen.address, node.address.toLowerCase(), 'address', 'address');
+    if (hasExhibitor) {
+      exhibitorPosition += 1;
+      checkDup(seen.zkId, node.zkId ?? exhibitorPosition, 'zkId', node.zkId === undefined ? 'ZooKeeper id (the default, its position)' : 'ZooKeeper id');
+    }
+  });
+  for (const dc of Object.keys(t.hooks?.fence ?? {})) {
+    if (!dcs.has(dc)) ctx.addIssue({ code: 'custom', path: ['hooks', 'fence', dc], message: `'${dc}' is not a declared datacenter` });
+  }
+  // An even split cannot survive the loss of either DC: neither side holds a majority.
+  for (const cluster of CLUSTERS) {
+    const members = clusterMembers(t.nodes, cluster);
+    const inMain = members.filter((n) => n.dc === main).length;
+    const inSecondary = members.filter((n) => n.dc === secondary).length;
+    if (members.length > 0 && isEvenSplit(inMain, inSecondary)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['nodes'],
+        message: `the ${clusterLabel(cluster)} cluster is split evenly (${inMain} in ${main}, ${inSecondary} in ${secondary}): neither DC can hold a majority`,
+      });
+    }
+  }
+});
+
+function clusterLabel(c: ClusterName): string {
+  return c === 'exhibitor' ? 'ZooKeeper (exhibitor)' : c;
+}
+
+export type TopologyInput = z.input<typeof TopologyInputSchema>;
+export type ParsedTopology = z.output<typeof TopologyInputSchema>;
+export type SshConfig = z.output<typeof SshSchema>;
+export type ServicesConfig = z.output<typeof ServicesSchema>;
+export type ParsedNode = ParsedTopology['nodes'][number];
