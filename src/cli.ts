@@ -1,0 +1,84 @@
+/**
+ * Wires commander to the commands. Each command module is imported lazily, so `--version` and
+ * `--help` load nothing but commander. Commands return an exit code or throw a DcfailError; only
+ * src/main.ts turns that into the process's exit status.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { createRequire } from 'node:module';
+import { UserError, type ExitCode } from './errors.js';
+import type { GlobalOptions, Io } from './commands/context.js';
+
+const require = createRequire(import.meta.url);
+
+function packageVersion(): string {
+  for (const p of ['../package.json', '../../package.json']) {
+    try {
+      return (require(p) as { version: string }).version;
+    } catch {
+      // try the next layout (running from src/ or from dist/src/)
+    }
+  }
+  return '0.0.0';
+}
+
+function withGlobals(cmd: Command): Command {
+  return cmd
+    .option('-t, --topology <file>', 'topology file (YAML or JSON)', process.env['DCFAIL_TOPOLOGY'] ?? './dcfail.yaml')
+    .option('--json', 'one JSON document on stdout, nothing else there', false)
+    .option('--log-file <file>', 'write pino JSON lines to this file')
+    .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'));
+}
+
+function globals(o: Record<string, unknown>): GlobalOptions {
+  return { topology: String(o['topology']), json: Boolean(o['json']), logFile: o['logFile'] as string | undefined, logLevel: String(o['logLevel']) };
+}
+
+/** Parses argv and runs the command; resolves to its exit code. Throws DcfailError on bad input. */
+export async function runCli(argv: readonly string[], io: Io): Promise<ExitCode> {
+  let result: Promise<ExitCode> | undefined;
+  const program = new Command('dcfail')
+    .description('Fail a two-datacenter Mesos / DC/OS cluster over to its secondary DC, and back, safely.')
+    .version(packageVersion(), '-V, --version')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: (s) => io.err(s.replace(/\n$/, '')) })
+    .showHelpAfterError('(run with --help for usage)');
+
+  withGlobals(program.command('validate').description('check the topology file: schema and quorum rules (no network)')).action((o) => {
+    result = import('./commands/validate.js').then((m) => m.validate(globals(o), io));
+  });
+
+  withGlobals(program.command('schema').description('print the JSON Schema of the topology file')).action(() => {
+    result = import('./commands/schema.js').then((m) => m.schema(io));
+  });
+
+  const plan = program.command('plan').description('print the steps a failover or failback would run, and whether it is safe');
+  for (const runbook of ['failover', 'failback'] as const) {
+    const cmd = plan.command(runbook).description(runbook === 'failover' ? 'plan a failover to <dc>' : 'plan the return to the main DC');
+    if (runbook === 'failover') cmd.requiredOption('--to <dc>', 'the DC that takes over (name, or main/secondary)');
+    else cmd.option('--to <dc>', 'the DC that returns (the main DC)');
+    withGlobals(cmd)
+      .option('--offline', 'plan from the topology alone, observing nothing (for CI)', false)
+      .option('--assume-down <dc>', 'with --offline: the DC taken as lost (default: the other one)')
+      .option('--out <file>', 'save the (online) plan to a file for `dcfail apply`')
+      .action((o) => {
+        result = import('./commands/plan.js').then((m) =>
+          m.plan({ ...globals(o), runbook, to: o.to, assumeDown: o.assumeDown, offline: Boolean(o.offline), out: o.out }, io),
+        );
+      });
+  }
+
+  try {
+    await program.parseAsync(argv as string[], { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) return 0; // --help, --version
+      throw new UserError('bad-flags', err.message.replace(/^error: /, ''));
+    }
+    throw err;
+  }
+  if (!result) {
+    program.outputHelp();
+    return 2;
+  }
+  return result;
+}

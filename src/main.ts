@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+/** The entry point: the only place that turns errors into exit statuses (../shared/spec/CLI.md). */
+import { runCli } from './cli.js';
+import { processIo } from './commands/context.js';
+import { DcfailError, EXIT } from './errors.js';
+
+async function main(): Promise<number> {
+  const io = processIo();
+  const json = process.argv.includes('--json');
+  try {
+    return await runCli(process.argv.slice(2), io);
+  } catch (err) {
+    if (err instanceof DcfailError) {
+      if (json) {
+        process.stdout.write(`${JSON.stringify({ error: { code: err.code, source: err.source, message: err.message, details: err.details } }, null, 2)}\n`);
+      }
+      io.err(`dcfail: ${err.message}`);
+      for (const line of err.details) io.err(`  ${line}`);
+      return err.exitCode;
+    }
+    io.err(`dcfail: internal error (a bug in dcfail, please report it): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    return EXIT.failed;
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  () => {
+    process.exitCode = EXIT.failed;
+  },
+);

@@ -1,0 +1,102 @@
+/**
+ * A plan is a plain serialisable value: `plan` prints it, `failover`/`failback` execute exactly
+ * it. Its JSON shape is a contract (../shared/spec/CLI.md): runbook, from, to, safe, refusals,
+ * warnings, quorum, steps[{ id, cluster, node, action, summary, file?, changes? }]. Fields
+ * beyond those are additions.
+ */
+import type { ClusterName } from '../core/clusters.js';
+import type { Finding } from '../core/safety.js';
+
+/** Settings of a file edit: new value as a string, or null to remove the line. */
+export type Changes = Record<string, string | null>;
+
+export type ServiceOp = 'start' | 'stop' | 'restart' | 'disable' | 'enable';
+
+/** What a verify step checks. Every change is followed by one before the next change runs. */
+export type Check =
+  /** The named files hold the given settings. */
+  | { kind: 'file'; file: string; changes: Changes }
+  /** The unit is not running. */
+  | { kind: 'stopped'; unit: string }
+  /** The path no longer exists (its content was moved to `backup`). */
+  | { kind: 'moved'; path: string }
+  /** Every node of the DC fails every health check. */
+  | { kind: 'dc-down'; dc: string }
+  /** ZooKeeper serves on `servers` (standalone for one), accepts a test write under /dcfail. */
+  | { kind: 'zookeeper'; servers: string[]; mode: 'standalone' | 'quorum' }
+  /** ZooKeeper runs on the node but must not serve yet: it waits for peers of the full ensemble. */
+  | { kind: 'zookeeper-waiting'; ensembleSize: number }
+  /** etcd has exactly these voting members (and learners), healthy, and accepts a test write. */
+  | { kind: 'etcd'; members: string[]; learners: string[] }
+  /** The member is listed (added, not started yet). */
+  | { kind: 'etcd-member-listed'; member: string; learner: boolean }
+  /** One Mesos leader among `masters`, registrar recovered, MESOS_QUORUM = quorum, registry not older. */
+  | { kind: 'mesos'; masters: string[]; quorum: number }
+  /** The Mesos master runs but leads nothing yet: it waits for its quorum. */
+  | { kind: 'mesos-waiting' }
+  /** The replicated log on the node is a copy of the source's. */
+  | { kind: 'log-copied'; from: string; path: string };
+
+interface StepBase {
+  /** Stable across re-plans of the same state, so a journal can say which steps are done. */
+  id: string;
+  cluster: ClusterName | null;
+  node: string | null;
+  summary: string;
+  /** Steps that share a group run in parallel (independent nodes of one step). */
+  group?: string;
+}
+
+export type Step =
+  | (StepBase & { action: 'fence'; dc: string; command: string })
+  | (StepBase & { action: 'edit-file'; file: string; changes: Changes; format: 'env' | 'value' })
+  /** `enableFirst`: unmask (the `enable` template) right before starting: a quarantined unit. */
+  | (StepBase & { action: ServiceOp; unit: string; enableFirst?: boolean })
+  | (StepBase & { action: 'move-aside'; path: string; what: 'etcd-data' | 'zookeeper-data' | 'replicated-log' })
+  | (StepBase & { action: 'etcd-member-add'; member: string; peerUrls: string[]; learner: boolean })
+  | (StepBase & { action: 'etcd-member-promote'; member: string })
+  | (StepBase & { action: 'copy-replicated-log'; from: string; path: string })
+  | (StepBase & { action: 'verify'; check: Check });
+
+export type StepAction = Step['action'];
+
+export function isChange(step: Step): boolean {
+  return step.action !== 'verify';
+}
+
+export interface QuorumFigure {
+  members: number;
+  quorum: number;
+}
+
+export interface Plan {
+  runbook: 'failover' | 'failback';
+  /** The DC the cluster moves away from and the one it moves to. */
+  from: string;
+  to: string;
+  safe: boolean;
+  refusals: Finding[];
+  warnings: Finding[];
+  quorum: Partial<Record<ClusterName, { before: QuorumFigure; after: QuorumFigure }>>;
+  steps: Step[];
+  /** Additions to the contract. */
+  cluster: string;
+  /** `offline`: derived from the topology alone; it observed nothing and cannot be applied. */
+  mode: 'offline' | 'online';
+  lostDc: string;
+}
+
+/** Collects steps with stable ids; a group makes consecutive steps one parallel step. */
+export class StepList {
+  readonly steps: Step[] = [];
+  private readonly ids = new Set<string>();
+
+  add<S extends Step>(step: S): S {
+    let id = step.id;
+    for (let n = 2; this.ids.has(id); n += 1) id = `${step.id}#${n}`;
+    this.ids.add(id);
+    const s = { ...step, id };
+    this.steps.push(s);
+    return s;
+  }
+}
