@@ -1,0 +1,168 @@
+/**
+ * The operator's own machine behind the same `Remote` interface: local hooks, and tests of code
+ * that needs a Remote but no cluster. exec runs `sh -c` through execa; files go through node:fs,
+ * so this also works where GNU coreutils are missing (an operator's Mac). A sudo write runs the
+ * remote write script locally (root-owned files cannot be written otherwise).
+ */
+import { constants as fsConstants } from 'node:fs';
+import { chmod, chown, copyFile, lstat, mkdir, open, readFile, readlink, realpath, rename, stat, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { dirname, basename, join } from 'node:path';
+import { execa } from 'execa';
+import { OperationError } from '../errors.js';
+import { buildExecLine } from './shell.js';
+import type { ExecOptions, ExecResult, ReadOptions, Remote, WriteOptions, WriteResult } from './types.js';
+import { assertRemotePath, contentDigest, isAbsentRead, parseWriteResult, renderReadCommand, renderWriteScript } from './write-script.js';
+
+export interface LocalRemoteOptions {
+  /** Whether exec/read/write go through `sudo -n` by default. */
+  readonly sudo?: boolean;
+}
+
+export class LocalRemote implements Remote {
+  readonly node = 'local';
+  readonly address = 'localhost';
+  private readonly sudo: boolean;
+
+  constructor(options: LocalRemoteOptions = {}) {
+    this.sudo = options.sudo ?? false;
+  }
+
+  async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    const sudo = opts.sudo ?? this.sudo;
+    // With sudo, GNU timeout (as root) must do the killing; without, execa kills the shell on
+    // timeout (children it started may outlive it: hooks should exec their last command).
+    const line = sudo ? buildExecLine(command, { sudo, timeoutMs: opts.timeoutMs }) : command;
+    const started = performance.now();
+    const result = await execa('/bin/sh', ['-c', line], {
+      reject: false,
+      stripFinalNewline: false,
+      encoding: 'utf8',
+      ...(opts.stdin !== undefined ? { input: opts.stdin } : { stdin: 'ignore' as const }),
+      ...(opts.timeoutMs !== undefined ? { timeout: opts.timeoutMs } : {}),
+    });
+    return {
+      exitCode: result.timedOut ? null : (result.exitCode ?? null),
+      signal: result.signal ? result.signal.replace(/^SIG/, '') : null,
+      stdout: result.stdout,
+      stderr: result.stderr,
+      timedOut: result.timedOut,
+      durationMs: Math.round(performance.now() - started),
+    };
+  }
+
+  async readFile(path: string, opts: ReadOptions = {}): Promise<string | null> {
+    if (opts.sudo ?? this.sudo) {
+      const result = await this.exec(renderReadCommand(path), { sudo: true });
+      if (result.exitCode === 0) return result.stdout;
+      if (isAbsentRead(result)) return null;
+      throw new OperationError('local-read', `local: cannot read ${path}: ${result.stderr.trim()}`);
+    }
+    try {
+      return await readFile(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw new OperationError('local-read', `local: cannot read ${path}: ${(err as Error).message}`, [], { cause: err });
+    }
+  }
+
+  async writeFileAtomic(path: string, content: string, opts: WriteOptions = {}): Promise<WriteResult> {
+    assertRemotePath(path);
+    if (opts.sudo ?? this.sudo) {
+      const script = renderWriteScript({ target: path, backupDir: opts.backupDir ?? null, ...contentDigest(content) });
+      return parseWriteResult(await this.exec(script, { sudo: true, stdin: content }), 'local', path);
+    }
+    return writeLocal(path, content, opts.backupDir ?? null);
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** The write script's steps (see renderWriteScript) with node:fs. */
+async function writeLocal(target: string, content: string, backupDir: string | null): Promise<WriteResult> {
+  const step = async <T>(stage: string, what: string, f: () => Promise<T>): Promise<T> => {
+    try {
+      return await f();
+    } catch (err) {
+      if (err instanceof OperationError) throw err;
+      const code = stage === 'backup-exists' ? 'backup-exists' : 'local-write';
+      throw new OperationError(code, `local: writing ${target} failed (${stage}): ${what}: ${(err as Error).message}; the old file is intact`, [], { cause: err });
+    }
+  };
+  const real = await step('resolve', `cannot resolve ${target}`, () => resolveTarget(target));
+  const old = await stat(real).catch(() => null);
+  if (old?.isDirectory()) throw new OperationError('local-write', `local: writing ${target} failed (resolve): ${real} is a directory`);
+  const data = Buffer.from(content, 'utf8');
+  if (old?.isFile()) {
+    const current = await readFile(real).catch(() => null);
+    if (current?.equals(data)) return { path: real, backup: null, changed: false };
+  }
+  const dir = dirname(real);
+  const tmp = join(dir, `.${basename(real)}.dcfail-${randomBytes(4).toString('hex')}`);
+  let isTmpLeft = false;
+  try {
+    await step('temp', `cannot create a temp file in ${dir}`, async () => {
+      const fh = await open(tmp, 'wx', 0o600);
+      isTmpLeft = true;
+      try {
+        await fh.writeFile(data);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    });
+    if (old) {
+      await step('owner', `cannot give ${tmp} the owner of ${real}`, () => chown(tmp, old.uid, old.gid));
+      await step('mode', `cannot give ${tmp} the mode of ${real}`, () => chmod(tmp, old.mode & 0o7777));
+    } else {
+      await step('mode', `cannot set the mode of ${tmp}`, () => chmod(tmp, 0o644));
+    }
+    let backup: string | null = null;
+    if (backupDir !== null && old) {
+      assertRemotePath(backupDir, 'backup directory');
+      const path = backupDir.replace(/\/+$/, '') + real;
+      if (await lstat(path).then(() => true, () => false)) {
+        throw new OperationError('backup-exists', `local: writing ${target} failed (backup-exists): ${path} already exists; a backup is never overwritten; the old file is intact`);
+      }
+      await step('backup', `cannot copy ${real} to ${path}`, async () => {
+        await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+        await copyFile(real, path, fsConstants.COPYFILE_EXCL);
+        await chown(path, old.uid, old.gid).catch(() => undefined);
+        await chmod(path, old.mode & 0o7777);
+        await syncPath(path);
+      });
+      backup = path;
+    }
+    await step('rename', `cannot rename ${tmp} to ${real}`, () => rename(tmp, real));
+    isTmpLeft = false;
+    await syncPath(dir).catch(() => undefined);
+    return { path: real, backup, changed: true };
+  } finally {
+    if (isTmpLeft) await unlink(tmp).catch(() => undefined);
+  }
+}
+
+/** Like `readlink -f`: every symlink followed; the last component may be missing. */
+async function resolveTarget(path: string): Promise<string> {
+  try {
+    return await realpath(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const link = await lstat(path).catch(() => null);
+  if (link?.isSymbolicLink()) {
+    // A dangling link: write the file it names.
+    const dest = await readlink(path);
+    return resolveTarget(dest.startsWith('/') ? dest : join(dirname(path), dest));
+  }
+  return join(await realpath(dirname(path)), basename(path));
+}
+
+async function syncPath(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
