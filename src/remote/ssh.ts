@@ -43,8 +43,11 @@ export class RemotePool {
   private readonly limit: Semaphore;
   private readonly files = new Map<string, Promise<Buffer>>();
   private readonly options: Required<Omit<RemotePoolOptions, 'agentSocket'>> & { agentSocket: string | null };
-  /** Connections opened so far (successful or not): lets tests and `--verbose` see the reuse. */
+  /** Connections attempted so far (successful or not): shows the reuse to tests and `--verbose`. */
   connectAttempts = 0;
+  /** The most connections ever being opened at the same time (never above `concurrency`). */
+  peakOpening = 0;
+  private opening = 0;
 
   constructor(options: RemotePoolOptions = {}) {
     this.options = {
@@ -61,7 +64,15 @@ export class RemotePool {
   get(node: SshTarget): Promise<Remote> {
     let pending = this.connections.get(node.name);
     if (!pending) {
-      pending = this.limit.run(() => this.connect(node));
+      pending = this.limit.run(async () => {
+        this.opening += 1;
+        this.peakOpening = Math.max(this.peakOpening, this.opening);
+        try {
+          return await this.connect(node);
+        } finally {
+          this.opening -= 1;
+        }
+      });
       this.connections.set(node.name, pending);
       // A failed connect is not cached: the next get tries again.
       pending.catch(() => {
