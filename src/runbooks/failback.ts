@@ -74,7 +74,7 @@ export function planFailback(observed: ClusterFacts, opts: FailbackOptions): Pla
 
   // 1. Quarantine.
   for (const c of ['mesos', 'exhibitor', 'etcd'] as const) {
-    addServiceOp(list, c, 'disable', returning(c), `quarantine:${c}`, `quarantine ${returningDc}: it must not elect its own leader`);
+    addServiceOp(list, c, 'disable', returning(c), 'quarantine', `quarantine ${returningDc}: it must not elect its own leader`);
   }
   for (const n of back) {
     for (const c of ['mesos', 'exhibitor', 'etcd'] as const) {

@@ -100,7 +100,7 @@ export function addServiceOp(
   for (const n of nodes) {
     const unit = n.units[cluster];
     const verb = enableFirst ? `unmask and ${op}` : op;
-    list.add({ id: `${group}:${n.name}`, cluster, node: n.name, action: op, unit, summary: `${verb} ${unit}${why ? ` (${why})` : ''}`, group, ...(enableFirst ? { enableFirst } : {}) });
+    list.add({ id: `${group}:${cluster}:${n.name}`, cluster, node: n.name, action: op, unit, summary: `${verb} ${unit}${why ? ` (${why})` : ''}`, group, ...(enableFirst ? { enableFirst } : {}) });
   }
 }
 

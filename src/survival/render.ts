@@ -19,8 +19,10 @@ export function renderSurvivalReport(r: SurvivalReport): string {
   for (const s of r.scenarios) out.push('', ...renderScenario(s));
   out.push('');
   if (r.hazard) {
-    const atRisk = r.scenarios.flatMap((s) => s.criticalAtRisk.map((id) => `${id} (loss of ${s.lostDc})`));
-    out.push(`HAZARD: ${atRisk.length} critical app${atRisk.length === 1 ? '' : 's'} would not survive: ${atRisk.join(', ')}`);
+    const lossesOf = new Map<string, string[]>();
+    for (const s of r.scenarios) for (const id of s.criticalAtRisk) lossesOf.set(id, [...(lossesOf.get(id) ?? []), s.lostDc]);
+    const list = [...lossesOf].map(([id, dcs]) => `${id} (loss of ${dcs.join(', of ')})`);
+    out.push(`HAZARD: ${list.length} critical app${list.length === 1 ? '' : 's'} would not survive: ${list.join('; ')}`);
   } else {
     out.push(`OK: every critical app survives the loss of ${r.scenarios.map((s) => s.lostDc).join(' and of ')}`);
   }
@@ -50,7 +52,9 @@ function describeAgents(agents: readonly AgentSummary[]): string {
     if (a.isPublic) entry.pub += 1;
     perDc.set(dc, entry);
   }
-  const parts = [...perDc].map(([dc, n]) => `${dc} ${n.all} (${n.pub} public)`);
+  // Topology DCs first (in the order agents were sorted: by host name), agents of no DC last.
+  const entries = [...perDc].sort(([a], [b]) => Number(a === 'unknown DC') - Number(b === 'unknown DC'));
+  const parts = entries.map(([dc, n]) => `${dc} ${n.all} (${n.pub} public)`);
   return `${agents.length}: ${parts.join(', ')}`;
 }
 

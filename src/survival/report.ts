@@ -356,7 +356,12 @@ function describeShortfall(s: Shortfall, app: MarathonApp, where: { lostDc: stri
       );
       const all = s.refusals.map((g) => `${plural(g.agents.length, 'agent')} ${g.reason}`).join(', ');
       const lead = pinned ? `pinned to ${lostDc} by ${formatConstraint(pinned)}` : `no agent in ${survivingDc} takes another instance`;
-      return `${lead} (${all})`;
+      const groupBy = app.request.constraints.find((c) => c.kind === 'GROUP_BY' && c.field === dcAttribute && c.groups >= 2);
+      const why =
+        groupBy?.kind === 'GROUP_BY'
+          ? `; ${formatConstraint(groupBy)} refuses every offer while fewer than ${groupBy.groups} values of '${dcAttribute}' hold instances, and only ${survivingDc} is left`
+          : '';
+      return `${lead} (${all})${why}`;
     }
     default:
       return assertNever(s, 'shortfall');
