@@ -50,12 +50,12 @@ export function parseTopology(value: unknown, source = 'topology'): Topology {
 /** Parses YAML (JSON is YAML too) and reports syntax errors with their line and column. */
 export function parseTopologyText(text: string, source = 'topology'): Topology {
   if (text.trim() === '') throw new UserError('topology-empty', `${source}: the topology file is empty`);
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const lines = doc.errors.map((e) => {
       const pos = e.linePos?.[0];
       const where = pos ? `line ${pos.line}, column ${pos.col}` : 'unknown position';
-      return `${where}: ${e.message.split('\n')[0]}`;
+      return `${where}: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`;
     });
     throw new UserError('topology-syntax', `${source}: not valid YAML or JSON`, lines);
   }

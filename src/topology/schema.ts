@@ -209,8 +209,10 @@ export const TopologySchema = TopologyInputSchema.superRefine((t, ctx) => {
   for (const dc of Object.keys(t.hooks?.fence ?? {})) {
     if (!dcs.has(dc)) ctx.addIssue({ code: 'custom', path: ['hooks', 'fence', dc], message: `'${dc}' is not a declared datacenter` });
   }
-  // An even split cannot survive the loss of either DC: neither side holds a majority.
-  for (const cluster of CLUSTERS) {
+  // An even split cannot survive the loss of either DC: neither side holds a majority. (Judged
+  // only once every node sits in a declared DC, else the counts mean nothing.)
+  const allPlaced = t.nodes.every((n) => dcs.has(n.dc));
+  for (const cluster of allPlaced ? CLUSTERS : []) {
     const members = clusterMembers(t.nodes, cluster);
     const inMain = members.filter((n) => n.dc === main).length;
     const inSecondary = members.filter((n) => n.dc === secondary).length;

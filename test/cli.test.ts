@@ -1,0 +1,41 @@
+/** The built binary, as an operator runs it: exit statuses and output streams. */
+import { execa } from 'execa';
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+
+const BIN = 'dist/src/main.js';
+
+describe.runIf(existsSync(BIN))('the dcfail binary (built by npm test)', () => {
+  it('--version prints the package version', async () => {
+    const r = await execa('node', [BIN, '--version'], { reject: false });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it('an invalid topology: exit 2, one line per problem on stderr, no stack trace, nothing on stdout', async () => {
+    const r = await execa('node', [BIN, 'validate', '-t', 'fixtures/topologies/invalid/dup-node-name.yaml'], { reject: false });
+    expect(r.exitCode).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^ {2}nodes\[1\]\.name: duplicate node name 'master-1'/m);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('--json errors are one JSON document on stdout', async () => {
+    const r = await execa('node', [BIN, 'validate', '--json', '-t', 'fixtures/topologies/invalid/no-nodes.yaml'], { reject: false });
+    expect(r.exitCode).toBe(2);
+    expect(JSON.parse(r.stdout)).toMatchObject({ error: { code: 'topology-invalid', details: ['nodes: a topology needs at least one node'] } });
+  });
+
+  it('the README command prints the failover plan of the example, exit 0', async () => {
+    const r = await execa('node', [BIN, 'plan', 'failover', '--to', 'secondary', '--offline', '--assume-down', 'main', '-t', 'fixtures/topologies/example.yaml'], { reject: false });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(/^Failover of prod-dcos: madrid is lost, barcelona takes over/);
+    expect(r.stdout).toMatch(/EXHIBITOR_STATICENSEMBLE=3:10\.20\.1\.11/);
+  });
+
+  it('DCFAIL_TOPOLOGY names the topology when -t is absent', async () => {
+    const r = await execa('node', [BIN, 'validate'], { reject: false, env: { DCFAIL_TOPOLOGY: 'fixtures/topologies/five-masters.yaml' } });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(/five-dcos: 5 nodes/);
+  });
+});
