@@ -30,23 +30,33 @@ export class LocalRemote implements Remote {
 
   async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
     const sudo = opts.sudo ?? this.sudo;
-    // With sudo, GNU timeout (as root) must do the killing; without, execa kills the shell on
-    // timeout (children it started may outlive it: hooks should exec their last command).
+    // The command runs in its own process group, killed whole on timeout: killing only the
+    // shell would leave its children holding the output pipes open. Under sudo the group is
+    // root's, so GNU timeout (run as root by buildExecLine) does the killing there.
     const line = sudo ? buildExecLine(command, { sudo, timeoutMs: opts.timeoutMs }) : command;
     const started = performance.now();
-    const result = await execa('/bin/sh', ['-c', line], {
+    const subprocess = execa('/bin/sh', ['-c', line], {
       reject: false,
       stripFinalNewline: false,
       encoding: 'utf8',
+      detached: true,
       ...(opts.stdin !== undefined ? { input: opts.stdin } : { stdin: 'ignore' as const }),
-      ...(opts.timeoutMs !== undefined ? { timeout: opts.timeoutMs } : {}),
     });
+    let timedOut = false;
+    const timer =
+      opts.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            killGroup(subprocess.pid);
+          }, opts.timeoutMs);
+    const result = await subprocess.finally(() => clearTimeout(timer));
     return {
-      exitCode: result.timedOut ? null : (result.exitCode ?? null),
+      exitCode: timedOut ? null : (result.exitCode ?? null),
       signal: result.signal ? result.signal.replace(/^SIG/, '') : null,
       stdout: result.stdout,
       stderr: result.stderr,
-      timedOut: result.timedOut,
+      timedOut,
       durationMs: Math.round(performance.now() - started),
     };
   }
@@ -156,6 +166,15 @@ async function resolveTarget(path: string): Promise<string> {
     return resolveTarget(dest.startsWith('/') ? dest : join(dirname(path), dest));
   }
   return join(await realpath(dirname(path)), basename(path));
+}
+
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // Already gone, or (under sudo) root's: GNU timeout kills those.
+  }
 }
 
 async function syncPath(path: string): Promise<void> {

@@ -22,9 +22,9 @@ describe('exec', () => {
     expect((await local.exec('id -u', { sudo: true })).stdout).toBe('0\n');
   });
 
-  it('times out a hung command and returns', async () => {
-    const r = await local.exec('exec sleep 30', { timeoutMs: 200 });
-    expect(r).toMatchObject({ timedOut: true, exitCode: null });
+  it('times out a hung command and returns, even when its children hold the output open', async () => {
+    const r = await local.exec('echo started; sleep 30; echo never', { timeoutMs: 200 });
+    expect(r).toMatchObject({ timedOut: true, exitCode: null, stdout: 'started\n' });
     const viaSudo = await local.exec('sleep 30', { timeoutMs: 200, sudo: true });
     expect(viaSudo).toMatchObject({ timedOut: true });
   });
