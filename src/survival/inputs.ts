@@ -53,6 +53,7 @@ const AppSchema = z.object({
 });
 
 const AppsDocumentSchema = z.object({ apps: z.array(AppSchema) });
+// Parsed with `reportInput` so that formatIssues tells a wrong type from a missing key.
 
 /** Task states that hold an instance: the task runs or is about to. */
 const LIVE_TASK_STATES = new Set(['TASK_RUNNING', 'TASK_STAGING', 'TASK_STARTING']);
@@ -84,7 +85,7 @@ export interface MarathonApp {
 export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly issues: readonly string[] };
 
 export function parseMarathonApps(doc: unknown): Parsed<MarathonApp[]> {
-  const result = AppsDocumentSchema.safeParse(doc);
+  const result = AppsDocumentSchema.safeParse(doc, { reportInput: true });
   if (!result.success) return { ok: false, issues: formatIssues(result.error.issues) };
   const issues: string[] = [];
   const apps = result.data.apps.map((app, i): MarathonApp => {
@@ -148,7 +149,7 @@ export interface MesosAgent extends Agent {
 export const PUBLIC_ROLE = 'slave_public';
 
 export function parseMesosAgents(doc: unknown): Parsed<MesosAgent[]> {
-  const result = SlavesDocumentSchema.safeParse(doc);
+  const result = SlavesDocumentSchema.safeParse(doc, { reportInput: true });
   if (!result.success) return { ok: false, issues: formatIssues(result.error.issues) };
   return { ok: true, value: result.data.slaves.map(toAgent) };
 }
@@ -211,7 +212,7 @@ const StateSchema = z.object({ domain: DomainSchema.nullish() });
 
 /** The leading master's region from `/master/state` (undefined when it has no fault domain). */
 export function parseMasterRegion(doc: unknown): Parsed<string | undefined> {
-  const result = StateSchema.safeParse(doc);
+  const result = StateSchema.safeParse(doc, { reportInput: true });
   if (!result.success) return { ok: false, issues: formatIssues(result.error.issues) };
   return { ok: true, value: result.data.domain?.fault_domain?.region.name };
 }

@@ -39,8 +39,9 @@ let leader = '';
 let follower = '';
 let silent = '';
 let broken = '';
-/** A port nobody listens on: a server opened then closed. */
+/** Ports nobody listens on (servers opened then closed), on other loopback addresses. */
 let closed = '';
+let closed3 = '';
 
 beforeAll(async () => {
   marathon = await serve('marathon', (req, res) => (req.url === '/v2/apps?embed=apps.tasks' ? sendJson(res, appsJson) : res.writeHead(404).end()));
@@ -53,11 +54,17 @@ beforeAll(async () => {
   follower = await serve('follower', (req, res) => res.writeHead(307, { location: `//${leader}${req.url}` }).end());
   silent = await serve('silent', () => undefined); // accepts and never answers
   broken = await serve('broken', (_req, res) => res.writeHead(503).end('No leader elected'));
-  const gone = createServer();
-  await new Promise<void>((resolve) => gone.listen(0, '127.0.0.1', resolve));
-  closed = `127.0.0.1:${(gone.address() as AddressInfo).port}`;
-  await new Promise<void>((resolve) => gone.close(() => resolve()));
+  closed = await closedPort('127.0.0.2');
+  closed3 = await closedPort('127.0.0.3');
 });
+
+async function closedPort(host: string): Promise<string> {
+  const gone = createServer();
+  await new Promise<void>((resolve) => gone.listen(0, host, resolve));
+  const hostPort = `${host}:${(gone.address() as AddressInfo).port}`;
+  await new Promise<void>((resolve) => gone.close(() => resolve()));
+  return hostPort;
+}
 
 afterAll(async () => {
   for (const s of servers) {
@@ -66,14 +73,13 @@ afterAll(async () => {
   }
 });
 
-function topology(opts: { marathonUrl?: string; mesosUrl?: string; masters?: string[]; timeoutMs?: number }) {
-  const masters = opts.masters ?? ['127.0.0.1:5050'];
+/** Three Mesos masters (first in barcelona, the others in madrid), each `host:port`. */
+function topology(opts: { marathonUrl?: string; mesosUrl?: string; masters?: [string, string, string]; timeoutMs?: number }) {
+  const masters = opts.masters ?? ['127.0.0.1:5050', '127.0.0.2:5050', '127.0.0.3:5050'];
   const nodes = masters.map((hostPort, i) => {
     const [address, port] = hostPort.split(':');
     return `  - { name: master-${i + 1}, dc: ${i === 0 ? 'barcelona' : 'madrid'}, address: ${address}, roles: [mesos, exhibitor], services: { mesos: { port: ${port} } } }`;
   });
-  // three masters keep the split odd; extra ones in madrid
-  while (nodes.length < 3) nodes.push(`  - { name: master-${nodes.length + 1}, dc: madrid, address: 127.0.0.${nodes.length + 10}, roles: [mesos, exhibitor] }`);
   const marathonBlock =
     opts.marathonUrl === undefined
       ? ''
@@ -106,8 +112,8 @@ describe('live: Marathon and the leading Mesos master', () => {
   it('without mesosUrl: tries the masters of the preferred DC first, skipping one that does not answer', async () => {
     requests.length = 0;
     // master-1 (barcelona) refuses connections; master-2 (madrid) is the follower that redirects
-    const t = topology({ marathonUrl: `http://${marathon}`, masters: [closed, follower] });
-    expect(masterUrls(t, 'madrid')[0]).toBe(`http://${follower}/`);
+    const t = topology({ marathonUrl: `http://${marathon}`, masters: [closed, follower, closed3] });
+    expect(masterUrls(t, 'madrid')).toEqual([`http://${follower}/`, `http://${closed3}/`, `http://${closed}/`]);
     const inputs = await fetchSurvivalInputs(t, { preferDc: 'barcelona', masterRegion: 'eu-central' });
     expect(inputs.agents).toHaveLength(9);
     // --master-region overrides /master/state, which is then not asked
@@ -116,13 +122,14 @@ describe('live: Marathon and the leading Mesos master', () => {
   });
 
   it('no master answers: OperationError (exit 1) naming each URL and its cause', async () => {
-    const t = topology({ marathonUrl: `http://${marathon}`, masters: [closed, broken] });
+    const t = topology({ marathonUrl: `http://${marathon}`, masters: [closed, broken, closed3] });
     const err = await rejection(fetchSurvivalInputs(t));
     expect(err).toBeInstanceOf(OperationError);
     expect(err).toMatchObject({ code: 'survival-mesos-unreachable', exitCode: 1 });
     expect((err as OperationError).details).toEqual([
       `Mesos master http://${closed}/master/slaves: connection refused`,
       `Mesos master http://${broken}/master/slaves: HTTP 503: No leader elected`,
+      `Mesos master http://${closed3}/master/slaves: connection refused`,
     ]);
   });
 
@@ -135,13 +142,18 @@ describe('live: Marathon and the leading Mesos master', () => {
     expect(err.message).toBe(`Marathon http://${silent}/v2/apps?embed=apps.tasks: no answer within 300 ms`);
   });
 
-  it('an answer that is not the expected JSON: OperationError with the issues', async () => {
-    // the leader's /master/state is valid JSON, but not Marathon's apps
-    const err = await rejection(getJson(`http://${marathon}/nothing`, 1000, 'Marathon'));
-    expect(err).toMatchObject({ code: 'survival-http-error', exitCode: 1 });
-    const t = topology({ marathonUrl: `http://${leader}/master/state#`, mesosUrl: `http://${leader}` });
-    const wrong = await rejection(fetchSurvivalInputs(t));
-    expect(wrong).toMatchObject({ exitCode: 1 });
+  it('an HTTP error or an answer that is not the expected JSON: OperationError naming the URL', async () => {
+    const notFound = await rejection(getJson(`http://${marathon}/nothing`, 1000, 'Marathon'));
+    expect(notFound).toMatchObject({ code: 'survival-http-error', exitCode: 1, message: `Marathon http://${marathon}/nothing: HTTP 404` });
+    const odd = await serve('odd-marathon', (_req, res) => sendJson(res, JSON.stringify({ apps: [{ id: '/x', instances: 'two' }] })));
+    const err = await rejection(fetchSurvivalInputs(topology({ marathonUrl: `http://${odd}`, mesosUrl: `http://${leader}` })));
+    expect(err).toMatchObject({ code: 'survival-bad-response', exitCode: 1 });
+    expect(err.message).toBe(`http://${odd}/v2/apps?embed=apps.tasks: the answer is not the JSON of Marathon apps expected`);
+    expect((err as OperationError).details).toEqual(['apps[0].instances: Invalid input: expected number, received string']);
+    const html = await serve('html', (_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>login</html>'));
+    const notJson = await rejection(getJson(`http://${html}/v2/apps`, 1000, 'Marathon'));
+    expect(notJson).toMatchObject({ code: 'survival-bad-response', exitCode: 1 });
+    expect(notJson.message).toMatch(new RegExp(`^Marathon http://${html}/v2/apps: the answer is not JSON`));
   });
 
   it('a redirect loop stops after three hops', async () => {
