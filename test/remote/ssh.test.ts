@@ -2,7 +2,7 @@
  * The ssh2 transport against a real OpenSSH sshd on 127.0.30.1 (started once for this file),
  * logging in as the lab user `dcfail`, who has passwordless `sudo -n`.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -374,6 +374,31 @@ describe('connection errors', () => {
     const neither = await thrown(p.get(target({ identityFile: undefined })));
     expect(neither).toMatchObject({ code: 'ssh-identity', exitCode: 2 });
     expect(p.connectAttempts).toBe(0);
+  });
+
+  it('refuses a passphrase-protected identity file as a user error, without its content', async () => {
+    const locked = join(dir, 'locked_key');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'secret-pass', '-f', locked]);
+    const p = new RemotePool({ agentSocket: null });
+    const err = await thrown(p.get(target({ identityFile: locked })));
+    expect(err).toMatchObject({ code: 'ssh-identity', exitCode: 2 });
+    expect(err.message).toContain(locked);
+    expect(err.message).not.toContain('BEGIN');
+  });
+
+  it('authenticates through ssh-agent when no identity file is set', async () => {
+    const socket = join(dir, 'agent.sock');
+    const agent = spawn('ssh-agent', ['-D', '-a', socket], { stdio: 'ignore' });
+    try {
+      await expect.poll(() => existsSync(socket)).toBe(true);
+      execFileSync('ssh-add', ['-q', client.privatePath], { env: { ...process.env, SSH_AUTH_SOCK: socket }, stdio: 'ignore' });
+      const p = new RemotePool({ agentSocket: socket });
+      const r = await p.get(target({ identityFile: undefined }));
+      expect((await r.exec('echo agent')).stdout).toBe('agent\n');
+      await p.closeAll();
+    } finally {
+      agent.kill();
+    }
   });
 
   it('expands ~/ in key paths from the home directory given', async () => {
