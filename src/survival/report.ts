@@ -105,7 +105,8 @@ export interface AppOutcome {
   /** Host names the replacements would go to. */
   readonly replaceOn: readonly string[];
   readonly verdict: Verdict;
-  readonly shortfall: Shortfall | undefined;
+  /** null when every instance is back. */
+  readonly shortfall: Shortfall | null;
   /** The verdict's reason, in words. */
   readonly reason: string;
 }
@@ -272,7 +273,7 @@ function simulateLoss(
       replace: replaceOn.length,
       replaceOn,
       verdict,
-      shortfall,
+      shortfall: shortfall ?? null,
       reason: describeOutcome(app, keep, replaceOn, shortfall, where),
     };
   });
@@ -307,15 +308,15 @@ function groupRefusals(refusals: readonly { agent: string; refusal: Refusal }[],
 function describeRefusal(r: Refusal, app: MarathonApp): string {
   switch (r.kind) {
     case 'inactive':
-      return 'inactive agent';
+      return 'inactive in Mesos';
     case 'remote-region':
       return `in region ${r.region}, not the masters' (Marathon places there only apps with an @region/@zone constraint)`;
     case 'role':
-      return `no resources for role ${app.request.acceptedRoles.join(', ')}`;
+      return `with no resources for role ${app.request.acceptedRoles.join(', ')}`;
     case 'constraint':
       return `refused by ${formatConstraint(r.constraint)}`;
     case 'resources':
-      return `not enough free ${r.resource} (needs ${app.request.resources[r.resource]} per instance)`;
+      return `short of free ${r.resource} (needs ${app.request.resources[r.resource]} per instance)`;
     default:
       return assertNever(r, 'refusal');
   }

@@ -102,11 +102,11 @@ describe('loss of madrid (barcelona survives)', () => {
   it('says why, in words', async () => {
     const { t, inputs } = await load();
     const [s] = buildSurvivalReport(t, inputs, { lostDcs: ['madrid'] }).scenarios;
-    expect(app(s!, '/payments/api').reason).toContain('3 agents refused by datacenter:GROUP_BY:2, 1 agent no resources for role *');
+    expect(app(s!, '/payments/api').reason).toContain('3 agents refused by datacenter:GROUP_BY:2, 1 agent with no resources for role *');
     expect(app(s!, '/payments/api').reason).toContain("refuses every offer while fewer than 2 values of 'datacenter' hold instances");
     expect(app(s!, '/reporting/batch').reason).toContain('pinned to madrid by datacenter:CLUSTER:madrid');
     expect(app(s!, '/payments/fraud-model').reason).toContain('pinned to madrid by datacenter:IS:madrid');
-    expect(app(s!, '/search/elastic').reason).toContain('2 agents not enough free cpus (needs 2 per instance)');
+    expect(app(s!, '/search/elastic').reason).toContain('2 agents short of free cpus (needs 2 per instance)');
     expect(app(s!, '/analytics/spark-driver').reason).toBe('no instance runs in barcelona; 2 re-placed on bcn-priv-1 (x2)');
   });
 });
@@ -189,7 +189,7 @@ describe('cluster facts that change the outcome', () => {
     expect(r.scenarios[0]!.publicAgentsLeft).toBe(0);
     const frontend = app(r.scenarios[0]!, '/web/frontend');
     expect(frontend.verdict).toEqual({ kind: 'lost' });
-    expect(frontend.reason).toContain('3 agents no resources for role slave_public');
+    expect(frontend.reason).toContain('3 agents with no resources for role slave_public');
   });
 
   it('unreachableStrategy disabled and resident apps are not re-placed', async () => {
