@@ -59,13 +59,30 @@ export async function runCli(argv: readonly string[], io: Io): Promise<ExitCode>
     withGlobals(cmd)
       .option('--offline', 'plan from the topology alone, observing nothing (for CI)', false)
       .option('--assume-down <dc>', 'with --offline: the DC taken as lost (default: the other one)')
-      .option('--out <file>', 'save the (online) plan to a file for `dcfail apply`')
-      .action((o) => {
-        result = import('./commands/plan.js').then((m) =>
-          m.plan({ ...globals(o), runbook, to: o.to, assumeDown: o.assumeDown, offline: Boolean(o.offline), out: o.out }, io),
-        );
-      });
+      .option('--out <file>', 'save the (online) plan to a file for `dcfail apply`');
+    if (runbook === 'failover') {
+      cmd
+        .option('--apps <file>', 'with --agents: add the survival summary of saved Marathon apps (informs, never changes the verdict)')
+        .option('--agents <file>', 'saved Mesos /master/slaves JSON, with --apps');
+    }
+    cmd.action((o) => {
+      result = import('./commands/plan.js').then((m) =>
+        m.plan({ ...globals(o), runbook, to: o.to, assumeDown: o.assumeDown, offline: Boolean(o.offline), out: o.out, apps: o.apps, agents: o.agents }, io),
+      );
+    });
   }
+
+  withGlobals(program.command('survival').description('which Marathon apps survive the loss of each DC'))
+    .option('--assume-down <dc>', 'report only the loss of this DC (a name, or main/secondary)')
+    .option('--apps <file>', 'saved Marathon /v2/apps?embed=apps.tasks JSON (offline, with --agents)')
+    .option('--agents <file>', 'saved Mesos /master/slaves JSON (offline, with --apps)')
+    .option('--master-region <region>', "the masters' fault-domain region (offline; overrides /master/state when live)")
+    .option('--strict', 'every app is critical, not only those labelled DCFAIL_CRITICAL=true', false)
+    .action((o) => {
+      result = import('./commands/survival.js').then((m) =>
+        m.survival({ ...globals(o), assumeDown: o.assumeDown, apps: o.apps, agents: o.agents, masterRegion: o.masterRegion, strict: Boolean(o.strict) }, io),
+      );
+    });
 
   try {
     await program.parseAsync(argv as string[], { from: 'user' });

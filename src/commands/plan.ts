@@ -10,6 +10,7 @@ import { planFailover } from '../runbooks/failover.js';
 import { failedOverFacts, planFailback } from '../runbooks/failback.js';
 import type { Plan } from '../runbooks/plan.js';
 import { renderPlanText } from '../output/plan-text.js';
+import type { SurvivalSummary } from '../survival/report.js';
 import type { GlobalOptions, Io } from './context.js';
 
 export interface PlanOptions extends GlobalOptions {
@@ -18,6 +19,25 @@ export interface PlanOptions extends GlobalOptions {
   assumeDown?: string;
   offline?: boolean;
   out?: string;
+  /** Saved Marathon apps and Mesos agents: the plan then carries the survival summary. */
+  apps?: string;
+  agents?: string;
+}
+
+/**
+ * The survival summary for a failover plan: it informs and never changes `safe` or the exit
+ * code. Offline, only from saved files (no network); a problem with them becomes a warning.
+ */
+async function survivalFor(t: Topology, p: Plan, opts: PlanOptions): Promise<{ survival?: SurvivalSummary; warning?: { code: string; message: string } }> {
+  if (p.runbook !== 'failover' || p.steps.length === 0 || (opts.apps === undefined && opts.agents === undefined)) return {};
+  try {
+    const { loadSurvivalInputs } = await import('../survival/sources.js');
+    const { survivalSummaryForPlan } = await import('../survival/report.js');
+    const inputs = await loadSurvivalInputs(t, { apps: opts.apps, agents: opts.agents, preferDc: p.to });
+    return { survival: survivalSummaryForPlan(t, p.lostDc, inputs) };
+  } catch (err) {
+    return { warning: { code: 'survival-unavailable', message: `survival summary unavailable: ${(err as Error).message}` } };
+  }
 }
 
 /** The offline failover plan: `to` takes over, `assumeDown` (default: the other DC) is lost. */
@@ -54,6 +74,13 @@ export async function plan(opts: PlanOptions, io: Io): Promise<ExitCode> {
     }
     p = offlineFailbackPlan(t);
   }
-  io.out(opts.json ? JSON.stringify(p, null, 2) : renderPlanText(p));
+  const extra = await survivalFor(t, p, opts);
+  const shown: Plan & { survival?: SurvivalSummary } = { ...p, warnings: extra.warning ? [...p.warnings, extra.warning] : p.warnings, ...(extra.survival ? { survival: extra.survival } : {}) };
+  if (opts.json) {
+    io.out(JSON.stringify(shown, null, 2));
+  } else {
+    io.out(renderPlanText(shown));
+    if (extra.survival) io.out(['Survival of the apps (informs; it does not change the verdict):', ...extra.survival.lines.map((l) => `  ${l}`)].join('\n'));
+  }
   return p.safe ? EXIT.ok : EXIT.refused;
 }

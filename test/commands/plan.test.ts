@@ -185,3 +185,18 @@ describe('dcfail validate and schema', () => {
     expect(Object.keys(s.properties).sort()).toEqual(['cluster', 'datacenters', 'health', 'hooks', 'marathon', 'nodes', 'services', 'ssh']);
   });
 });
+
+describe('dcfail plan failover with saved Marathon apps and agents', () => {
+  it('carries the survival summary, which informs and never changes safe or the exit code', async () => {
+    const args = ['plan', 'failover', '--to', 'secondary', '--offline', '-t', 'fixtures/survival/topology.yaml', '--apps', 'fixtures/survival/apps.json', '--agents', 'fixtures/survival/agents.json', '--json'];
+    const r = await cli(...args);
+    expect(r.code).toBe(0);
+    const p = JSON.parse(r.out) as Plan & { survival: { apps: { total: number }; critical: { atRisk: unknown[] } } };
+    expect(p.safe).toBe(true);
+    expect(p.survival.apps.total).toBeGreaterThan(0);
+    expect(p.survival.critical.atRisk.length).toBeGreaterThan(0); // a critical app at risk, and still exit 0
+    const bad = await cli('plan', 'failover', '--to', 'secondary', '--offline', '-t', EXAMPLE, '--apps', 'fixtures/survival/missing.json', '--agents', 'fixtures/survival/agents.json', '--json');
+    expect(bad.code).toBe(0);
+    expect((JSON.parse(bad.out) as Plan).warnings.map((w) => w.code)).toContain('survival-unavailable');
+  });
+});
