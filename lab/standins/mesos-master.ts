@@ -119,7 +119,7 @@ async function waitForZooKeeper(cfg: Config): Promise<void> {
     const msg = `pre-start: ${serving.length} ZooKeeper server(s) serving (${states.map((s) => s?.mode ?? 'down').join(',')}), waiting for master_count ${cfg.masterCount}`;
     if (msg !== last) log(msg);
     last = msg;
-    await sleep(1000);
+    await sleep(250);
   }
 }
 
@@ -152,6 +152,7 @@ class Master {
   /** The current leader's MasterInfo, when known. */
   private leader: MasterInfo | undefined;
   private elected = false;
+  private electedAt = 0;
   private recovered = false;
   private recoveringSince: number | undefined;
   private peers: string[] = [];
@@ -268,6 +269,7 @@ class Master {
     if (electedNow && !this.elected) {
       log(`Elected as the leading master (${mine})`);
       this.recoveringSince = Date.now();
+      this.electedAt = Date.now();
     }
     if (!electedNow && leader && leader.pid !== this.leader?.pid) log(`The newly elected leader is ${leader.pid}`);
     this.elected = electedNow;
@@ -440,7 +442,7 @@ class Master {
         hostname: this.info.hostname,
         leader: this.info.pid,
         leader_info: this.info,
-        elected_time: Date.now() / 1000,
+        elected_time: this.electedAt / 1000,
         cluster: 'dcfail-lab',
         registry: { version: this.replica.version, entries: this.replica.entries },
       });
