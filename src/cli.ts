@@ -72,6 +72,14 @@ export async function runCli(argv: readonly string[], io: Io): Promise<ExitCode>
     });
   }
 
+  withGlobals(program.command('status').description('live view: reachability, each cluster\'s members, quorum and leader, and the mode')).action((o) => {
+    result = import('./commands/status.js').then((m) => m.status(globals(o), io));
+  });
+
+  withGlobals(program.command('preflight').description('peacetime readiness: SSH and host keys, sudo, files, units, hooks, keys')).action((o) => {
+    result = import('./commands/preflight.js').then((m) => m.preflight(globals(o), io));
+  });
+
   withGlobals(program.command('survival').description('which Marathon apps survive the loss of each DC'))
     .option('--assume-down <dc>', 'report only the loss of this DC (a name, or main/secondary)')
     .option('--apps <file>', 'saved Marathon /v2/apps?embed=apps.tasks JSON (offline, with --agents)')

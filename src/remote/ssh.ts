@@ -6,7 +6,9 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { Client, utils as sshUtils, type ClientChannel, type ConnectConfig } from 'ssh2';
+import ssh2, { type Client as SshClient, type ClientChannel, type ConnectConfig } from 'ssh2';
+
+const { Client, utils: sshUtils } = ssh2;
 import { DcfailError, OperationError, UserError } from '../errors.js';
 import type { TopologyNode } from '../topology/model.js';
 import type { SshConfig } from '../topology/schema.js';
@@ -171,7 +173,7 @@ function describe(node: SshTarget): string {
 }
 
 /** Connects and authenticates; the host key is judged before any credential is sent. */
-function openClient(node: SshTarget, o: ClientOptions): Promise<Client> {
+function openClient(node: SshTarget, o: ClientOptions): Promise<SshClient> {
   const { ssh } = node;
   const who = describe(node);
   return new Promise((resolve, reject) => {
@@ -252,7 +254,7 @@ export class SshRemote implements Remote {
 
   constructor(
     private readonly target: SshTarget,
-    private readonly client: Client,
+    private readonly client: SshClient,
     onDrop: () => void,
   ) {
     this.node = target.name;

@@ -94,6 +94,8 @@ const CommandsSchema = z.strictObject({
   enable: commandTemplate.default('systemctl unmask {unit}'),
   /** Exit 0 when the unit is running. Used by status and by verify steps. */
   isActive: commandTemplate.default('systemctl is-active --quiet {unit}'),
+  /** Exit 0 when the unit exists on the node. Used by preflight. */
+  exists: commandTemplate.default('systemctl cat {unit}'),
 });
 
 export const ServicesSchema = z.strictObject({

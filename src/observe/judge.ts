@@ -1,0 +1,215 @@
+/**
+ * Pure judgements over an observation: which configuration each node's files hold, the mode of
+ * the whole (normal, failed-over, split-brain-risk, mixed), the live quorums and the hazards;
+ * and the planning facts an online plan starts from. No I/O.
+ */
+import { CLUSTERS, CLUSTER_TITLE, clusterMembers, type ClusterName } from '../core/clusters.js';
+import type { Finding } from '../core/safety.js';
+import { majorityOf } from '../core/quorum.js';
+import { declaredConfig, offlineFacts, type ClusterFacts, type NodeConfig } from '../runbooks/facts.js';
+import { failedOverConfig } from '../runbooks/failover.js';
+import type { Topology } from '../topology/model.js';
+import type { ClusterObservation, NodeObservation } from './observe.js';
+
+export type Mode = 'normal' | 'failed-over' | 'split-brain-risk' | 'mixed';
+export type ConfigKind = 'declared' | 'failed-over' | 'other' | 'unknown';
+
+export interface LiveCluster {
+  cluster: ClusterName;
+  members: string[];
+  /** Nodes that serve as part of a quorum, grouped by the quorum they belong to. */
+  quorums: { members: string[]; leader?: string }[];
+  /** Freshness per member (etcd applied index, ZooKeeper zxid, Mesos registry version). */
+  positions: Record<string, string>;
+}
+
+export interface StatusReport {
+  cluster: string;
+  observedAt: string;
+  mode: Mode;
+  hazards: Finding[];
+  notes: Finding[];
+  nodes: (NodeObservation & { configKind: ConfigKind })[];
+  clusters: LiveCluster[];
+  dcs: Record<string, { nodes: number; sshReachable: number }>;
+  versions: Partial<Record<'etcd' | 'zookeeper' | 'mesos', string[]>>;
+  /** Nodes of the lost DC that came back holding their old configuration. */
+  returning: string[];
+}
+
+const FIELDS: (keyof NodeConfig)[] = ['masterCount', 'mesosQuorum', 'ensemble', 'etcdForceNewCluster'];
+
+function sameConfig(a: NodeConfig, b: NodeConfig | undefined): boolean {
+  return b !== undefined && FIELDS.every((f) => (a[f] ?? null) === (b[f] ?? null));
+}
+
+/** Which configuration a node's files hold: the topology's, the failed-over one, or neither. */
+export function configKind(t: Topology, obs: NodeObservation): ConfigKind {
+  if (obs.config === null) return 'unknown';
+  if (sameConfig(obs.config, declaredConfig(t)[obs.name])) return 'declared';
+  const over = failedOverConfig(offlineFacts(t), t.datacenters.main)[obs.name];
+  if (over && sameConfig(obs.config, over)) return 'failed-over';
+  return 'other';
+}
+
+function liveClusters(t: Topology, o: ClusterObservation): LiveCluster[] {
+  const out: LiveCluster[] = [];
+  for (const c of CLUSTERS) {
+    const members = clusterMembers(o.nodes, c);
+    if (members.length === 0) continue;
+    const positions: Record<string, string> = {};
+    const quorums: LiveCluster['quorums'] = [];
+    if (c === 'etcd') {
+      const byCluster = new Map<string, NodeObservation[]>();
+      for (const m of members) {
+        if (m.etcd?.appliedIndex !== undefined) positions[m.name] = m.etcd.appliedIndex.toString();
+        if (!m.etcd?.ok || !m.etcd.leader || m.etcd.leader === '0') continue;
+        const key = m.etcd.clusterId ?? '?';
+        byCluster.set(key, [...(byCluster.get(key) ?? []), m]);
+      }
+      for (const group of byCluster.values()) {
+        const leader = group.find((m) => m.etcd?.memberId === m.etcd?.leader);
+        quorums.push({ members: group.map((m) => m.name), ...(leader ? { leader: leader.name } : {}) });
+      }
+    } else if (c === 'exhibitor') {
+      const byEnsemble = new Map<string, NodeObservation[]>();
+      for (const m of members) {
+        if (m.zk?.zxid !== undefined) positions[m.name] = m.zk.zxid;
+        if (!m.zk || !['leader', 'follower', 'standalone', 'observer'].includes(m.zk.mode)) continue;
+        const key = m.config?.ensemble ?? '?';
+        byEnsemble.set(key, [...(byEnsemble.get(key) ?? []), m]);
+      }
+      for (const group of byEnsemble.values()) {
+        const leader = group.find((m) => m.zk?.mode === 'leader' || m.zk?.mode === 'standalone');
+        quorums.push({ members: group.map((m) => m.name), ...(leader ? { leader: leader.name } : {}) });
+      }
+    } else {
+      for (const m of members) {
+        if (m.mesos?.registryVersion !== undefined) positions[m.name] = String(m.mesos.registryVersion);
+        if (m.mesos?.elected && m.mesos.recovered) quorums.push({ members: [m.name], leader: m.name });
+      }
+      // Mesos followers do not say whom they follow: one elected leader stands for the quorum.
+      if (quorums.length === 1) quorums[0]!.members = members.filter((m) => m.mesos?.reachable).map((m) => m.name);
+    }
+    out.push({ cluster: c, members: members.map((m) => m.name), quorums, positions });
+  }
+  void t;
+  return out;
+}
+
+export function judge(t: Topology, o: ClusterObservation): StatusReport {
+  const nodes = o.nodes.map((n) => ({ ...n, configKind: configKind(t, n) }));
+  const hazards: Finding[] = [];
+  const notes: Finding[] = [];
+  const main = t.datacenters.main;
+
+  // Mode, from the files.
+  const readable = nodes.filter((n) => n.configKind !== 'unknown');
+  const survivorsFailedOver = nodes.filter((n) => n.dc !== main && n.roles.length > 0).every((n) => n.configKind === 'failed-over');
+  const mainNodes = nodes.filter((n) => n.dc === main);
+  const anyActive = (n: NodeObservation) => Object.values(n.units).some((u) => u === 'active') || CLUSTERS.some((c) => n.ports[c] === 'open');
+  const returning = mainNodes.filter((n) => n.configKind !== 'unknown' && anyActive(n)).map((n) => n.name);
+  let mode: Mode;
+  if (readable.length > 0 && readable.every((n) => n.configKind === 'declared')) {
+    mode = 'normal';
+  } else if (survivorsFailedOver && mainNodes.every((n) => n.configKind === 'unknown' || n.configKind === 'declared')) {
+    mode = returning.length > 0 ? 'split-brain-risk' : 'failed-over';
+    if (returning.length > 0) {
+      hazards.push({
+        code: 'split-brain-risk',
+        message: `${returning.join(', ')} of ${main} came back with the configuration from before the failover and run services: their majority can elect its own leaders. Quarantine them (dcfail failback does it first).`,
+      });
+    } else if (mainNodes.some((n) => n.configKind !== 'unknown')) {
+      notes.push({ code: 'returning-quiet', message: `${mainNodes.filter((n) => n.configKind !== 'unknown').map((n) => n.name).join(', ')} of ${main} are reachable with their old files and no service running: ready for failback` });
+    }
+  } else {
+    mode = 'mixed';
+    for (const n of nodes) {
+      if (n.configKind === 'other') {
+        notes.push({ code: 'config-disagrees', message: `${n.name}: files hold ${describe(n.config!)}, neither the topology's configuration nor the failed-over one` });
+      }
+    }
+  }
+
+  // Live quorums.
+  const clusters = liveClusters(t, o);
+  for (const lc of clusters) {
+    const title = CLUSTER_TITLE[lc.cluster];
+    if (lc.quorums.length === 0) {
+      hazards.push({ code: 'no-quorum', cluster: lc.cluster, message: `${title} has no quorum: no leader among ${lc.members.join(', ')}` });
+    } else if (lc.quorums.length > 1) {
+      mode = 'split-brain-risk';
+      hazards.push({ code: 'split-brain', cluster: lc.cluster, message: `${title} has ${lc.quorums.length} leaders: ${lc.quorums.map((q) => `{${q.members.join(', ')}} led by ${q.leader ?? '?'}`).join(' and ')}` });
+    }
+  }
+  for (const n of nodes) {
+    if (n.config?.etcdForceNewCluster === 'true') notes.push({ code: 'force-new-cluster-left', cluster: 'etcd', message: `${n.name}: ETCD_FORCE_NEW_CLUSTER=true is still set; a restart would fork the cluster again` });
+    for (const e of n.fileErrors) notes.push({ code: 'file-unreadable', message: `${n.name}: ${e}` });
+  }
+  const etcdMembers = clusterMembers(t.nodes, 'etcd');
+  if (o.etcdMembers && mode === 'normal') {
+    const listed = o.etcdMembers.filter((m) => !m.isLearner).length;
+    if (listed !== etcdMembers.length) notes.push({ code: 'etcd-membership', cluster: 'etcd', message: `etcd lists ${listed} voting members, the topology ${etcdMembers.length}` });
+  }
+
+  const dcs: StatusReport['dcs'] = {};
+  for (const n of nodes) {
+    const d = (dcs[n.dc] ??= { nodes: 0, sshReachable: 0 });
+    d.nodes += 1;
+    if (n.ssh.ok) d.sshReachable += 1;
+  }
+  for (const [dc, d] of Object.entries(dcs)) {
+    if (d.sshReachable === 0) hazards.push({ code: 'dc-unreachable', message: `${dc}: none of its ${d.nodes} nodes answers SSH` });
+  }
+  const versions: StatusReport['versions'] = {};
+  const add = (k: keyof StatusReport['versions'], v: string | undefined) => {
+    if (v && !(versions[k] ??= []).includes(v)) versions[k]!.push(v);
+  };
+  for (const n of nodes) {
+    add('etcd', n.etcd?.version);
+    add('zookeeper', n.zk?.version);
+    add('mesos', n.mesos?.version);
+  }
+  return { cluster: o.cluster, observedAt: o.observedAt, mode, hazards, notes, nodes, clusters, dcs, versions, returning };
+}
+
+function describe(c: NodeConfig): string {
+  return Object.entries(c)
+    .filter(([k]) => FIELDS.includes(k as keyof NodeConfig))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ');
+}
+
+/** True when the state is known well enough to judge: at least one node answered SSH. */
+export function isDetermined(o: ClusterObservation): boolean {
+  return o.nodes.some((n) => n.ssh.ok);
+}
+
+/**
+ * The facts an online plan starts from: the topology's paths and units, with each reachable
+ * node's files and live positions as observed. Unreachable nodes keep the topology's declared
+ * configuration (an assumption the plan records). `original` is what a failback restores.
+ */
+export function factsFromObservation(t: Topology, o: ClusterObservation, original?: Record<string, NodeConfig>): ClusterFacts {
+  const base = offlineFacts(t);
+  const byName = new Map(o.nodes.map((n) => [n.name, n]));
+  return {
+    ...base,
+    mode: 'online',
+    original: original ?? base.original,
+    nodes: base.nodes.map((f) => {
+      const n = byName.get(f.name);
+      if (!n) return f;
+      const next = { ...f, config: n.config ?? f.config };
+      if (n.etcdEnv?.name) next.etcdName = n.etcdEnv.name;
+      if (n.etcdEnv?.peerUrl) next.etcdPeerUrl = n.etcdEnv.peerUrl;
+      if (n.etcdEnv?.dataDir) next.dirs = { ...f.dirs, etcdData: n.etcdEnv.dataDir };
+      if (n.etcd?.appliedIndex !== undefined) next.etcdAppliedIndex = Number(n.etcd.appliedIndex);
+      if (n.zk?.zxid !== undefined) next.zkZxid = n.zk.zxid;
+      if (n.mesos?.registryVersion !== undefined) next.mesosLogVersion = n.mesos.registryVersion;
+      return next;
+    }),
+  };
+}
+
+export { majorityOf };
