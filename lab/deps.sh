@@ -9,6 +9,9 @@ command -v etcdctl >/dev/null || need+=(etcd-client)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v sudo >/dev/null || need+=(sudo)
 command -v ip >/dev/null || need+=(iproute2)
+# kill-dc blackholes a DC's addresses with iptables (works on loopback); without it they only refuse.
+command -v iptables >/dev/null || need+=(iptables)
+command -v ssh-keygen >/dev/null || need+=(openssh-client)
 if [ ${#need[@]} -gt 0 ]; then
   echo "lab:deps: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -12,7 +12,8 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { chmod, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, closeSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { setBlackhole } from './blackhole.js';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -262,7 +263,14 @@ function isAlive(pid: number): boolean {
 }
 
 async function request(layout: LabLayout, req: Request): Promise<unknown> {
-  const res = await sendRequest(layout.socketPath, req);
+  let res;
+  try {
+    res = await sendRequest(layout.socketPath, req);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ECONNREFUSED' || code === 'ENOENT') throw new LabError(`the lab supervisor is not running in ${layout.dir} (run \`npm run lab -- up\`)`, { cause: err });
+    throw err;
+  }
   if (!res.ok) throw new LabError(res.error);
   return res.result;
 }
@@ -291,6 +299,42 @@ export async function labDown(opts: LabOptions = {}): Promise<void> {
   if (!existsSync(`${dir}/lab.json`)) return;
   const layout = readLayout(dir);
   await stopSupervisor(layout);
+  // A supervisor that was killed leaves its services behind: sweep them and the lab's rules.
+  const strays = killStrays(layout);
+  setBlackhole(
+    layout.nodes.map((n) => n.address),
+    false,
+  );
+  if (strays > 0) opts.onProgress?.(`killed ${strays} stray process(es) of the lab`);
+}
+
+/** Processes that belong to this lab: run from a node's tree, or naming the lab dir on their command line. */
+function killStrays(layout: LabLayout): number {
+  let n = 0;
+  const ancestors = new Set<number>();
+  for (let pid = process.pid; pid > 1; ) {
+    ancestors.add(pid);
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    } catch {
+      break;
+    }
+  }
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || ancestors.has(Number(entry))) continue;
+    try {
+      const cwd = readlinkSync(`/proc/${entry}/cwd`);
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (cwd.startsWith(`${layout.nodesDir}/`) || cmd.includes(`${layout.dir}/nodes/`) || cmd.includes(`supervisor.js\0${layout.dir}`)) {
+        process.kill(Number(entry), 'SIGKILL');
+        n += 1;
+      }
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return n;
 }
 
 /** Back to the state right after `up`: stop everything, restore the data snapshot, start, wait healthy. */

@@ -11,7 +11,8 @@
  * (var/lib/lab/units.json), so it survives kill-dc and revive-dc. Like systemd, a power-on
  * (revive-dc) starts every unit that is not masked, whatever was stopped before.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { blackholedAmong, setBlackhole } from './blackhole.js';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { UNITS, ALL_UNITS, type LabLayout, type LabNode } from './layout.js';
@@ -19,7 +20,6 @@ import type { KillResult, Request, Response, SupervisorStatus, UnitStatus } from
 
 const RESTART_DELAY_MS = 1000;
 const STOP_TIMEOUT_MS = 15_000;
-const IPTABLES_COMMENT = 'dcfail-lab';
 
 function log(msg: string): void {
   process.stdout.write(`${new Date().toISOString()} supervisor: ${msg}\n`);
@@ -217,33 +217,11 @@ export class Supervisor {
   // ---- DC kill / revive ---------------------------------------------------------------------
 
   private blackhole(addresses: readonly string[], on: boolean): { ok: boolean; detail: string } {
-    try {
-      for (const a of addresses) {
-        for (const dir of ['-d', '-s']) {
-          const rule = ['OUTPUT', dir, a, '-m', 'comment', '--comment', IPTABLES_COMMENT, '-j', 'DROP'];
-          if (on) execFileSync('iptables', ['-w', '5', '-I', ...rule], { stdio: 'pipe' });
-          else while (iptablesHas(rule)) execFileSync('iptables', ['-w', '5', '-D', ...rule], { stdio: 'pipe' });
-        }
-      }
-      return { ok: true, detail: on ? `iptables OUTPUT DROP to and from ${addresses.join(', ')}` : 'iptables rules removed' };
-    } catch (err) {
-      return { ok: false, detail: `iptables not usable (${firstLine(err)}): addresses refuse connections instead` };
-    }
+    return setBlackhole(addresses, on);
   }
 
   private blackholedAddresses(): string[] {
-    try {
-      const out = execFileSync('iptables', ['-w', '5', '-S', 'OUTPUT'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-      const addrs = new Set<string>();
-      for (const line of out.split('\n')) {
-        if (!line.includes(IPTABLES_COMMENT)) continue;
-        const m = /-[ds] (\S+?)(?:\/32)? /.exec(line);
-        if (m && this.layout.nodes.some((n) => n.address === m[1])) addrs.add(m[1]!);
-      }
-      return [...addrs].sort();
-    } catch {
-      return [];
-    }
+    return blackholedAmong(this.layout.nodes.map((n) => n.address));
   }
 
   private killDc(dc: string): KillResult {
@@ -393,21 +371,6 @@ export class Supervisor {
     if (down.length > 0) this.blackhole(down, true);
     for (const node of this.layout.nodes) if (!this.isKilled(node)) this.powerOn(node);
   }
-}
-
-function iptablesHas(rule: string[]): boolean {
-  try {
-    execFileSync('iptables', ['-w', '5', '-C', ...rule], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function firstLine(err: unknown): string {
-  const e = err as { stderr?: Buffer | string; message?: string };
-  const s = e.stderr ? e.stderr.toString() : (e.message ?? String(err));
-  return s.split('\n').find((l) => l.trim() !== '') ?? s;
 }
 
 function signalGroup(pid: number, sig: NodeJS.Signals): void {
