@@ -2,7 +2,7 @@
  * The lab's systemctl: what the topology's command templates run on a node (through ssh and
  * `sudo -n`), via the generated `<lab>/bin/labctl` wrapper.
  *
- *   labctl <labDir> start|stop|restart|mask|disable|unmask|enable|is-active <node> <unit>
+ *   labctl <labDir> start|stop|restart|mask|disable|unmask|enable|is-active|exists <node> <unit>
  *
  * Exit status as systemctl's: 0 done (is-active: running), 1 failed, 3 not running.
  */
@@ -22,7 +22,9 @@ const ALIASES: Record<string, UnitAction> = {
 
 async function main(): Promise<number> {
   const [dir, verb, node, unit] = process.argv.slice(2);
-  const op = verb ? ALIASES[verb] : undefined;
+  // `exists`: the unit is known on the node (systemctl cat), whatever its state.
+  const isExists = verb === 'exists';
+  const op = isExists ? 'is-active' : verb ? ALIASES[verb] : undefined;
   if (!dir || !op || !node || !unit) {
     process.stderr.write('usage: labctl start|stop|restart|mask|unmask|is-active <node> <unit>\n');
     return 2;
@@ -36,8 +38,9 @@ async function main(): Promise<number> {
   }
   if (!res.ok) {
     process.stderr.write(`${res.error}\n`);
-    return op === 'is-active' ? 3 : 1;
+    return isExists ? 1 : op === 'is-active' ? 3 : 1;
   }
+  if (isExists) return 0;
   if (op === 'is-active') {
     const active = (res.result as { active: boolean }).active;
     process.stdout.write(`${active ? 'active' : 'inactive'}\n`);

@@ -122,8 +122,11 @@ export function labLayout(opts: { dir: string; masters: MasterCount; repoRoot: s
       nodes.push({ name, dc, address: `${prefix}.${i}`, zkId: nodes.length + 1, root, paths: nodePaths(root) });
     }
   };
-  add(MAIN_DC, '127.0.10', split.main);
-  add(SECONDARY_DC, '127.0.20', split.secondary);
+  // DCFAIL_LAB_NET=N moves the lab to 127.N.10.x / 127.N.20.x, so two labs (two dirs) can run
+  // side by side without sharing an address.
+  const net = process.env['DCFAIL_LAB_NET'] ?? '0';
+  add(MAIN_DC, `127.${net}.10`, split.main);
+  add(SECONDARY_DC, `127.${net}.20`, split.secondary);
   return {
     dir,
     masters,
@@ -240,6 +243,7 @@ export function labTopology(layout: LabLayout): Record<string, unknown> {
         disable: `${ctl} mask {node} {unit}`,
         enable: `${ctl} unmask {node} {unit}`,
         isActive: `${ctl} is-active {node} {unit}`,
+        exists: `${ctl} exists {node} {unit}`,
       },
     },
     nodes: layout.nodes.map((n) => ({
