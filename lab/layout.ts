@@ -253,6 +253,7 @@ export function labTopology(layout: LabLayout): Record<string, unknown> {
       roles: ['mesos', 'exhibitor', 'etcd'],
       zkId: n.zkId,
       services: {
+        dcfail: { stateDir: `${n.root}/var/lib/dcfail` },
         mesos: { masterCountFile: n.paths.masterCountFile, envFile: n.paths.mesosEnvFile, workDir: n.paths.mesosWorkDir },
         exhibitor: { envFile: n.paths.exhibitorEnvFile, zkDataDir: n.paths.zkDataDir },
         etcd: { envFile: n.paths.etcdEnvFile, dataDir: n.paths.etcdDataDir },

@@ -6,7 +6,7 @@
 import { CLUSTERS, CLUSTER_TITLE, clusterMembers, type ClusterName } from '../core/clusters.js';
 import type { Finding } from '../core/safety.js';
 import { majorityOf } from '../core/quorum.js';
-import { declaredConfig, offlineFacts, type ClusterFacts, type NodeConfig } from '../runbooks/facts.js';
+import { declaredConfig, offlineFacts, type ClusterFacts, type LiveFacts, type NodeConfig } from '../runbooks/facts.js';
 import { failedOverConfig } from '../runbooks/failover.js';
 import type { Topology } from '../topology/model.js';
 import type { ClusterObservation, NodeObservation } from './observe.js';
@@ -108,11 +108,13 @@ export function judge(t: Topology, o: ClusterObservation): StatusReport {
   const survivorsFailedOver = nodes.filter((n) => n.dc !== main && n.roles.length > 0).every((n) => n.configKind === 'failed-over');
   const mainNodes = nodes.filter((n) => n.dc === main);
   const anyActive = (n: NodeObservation) => Object.values(n.units).some((u) => u === 'active') || CLUSTERS.some((c) => n.ports[c] === 'open');
-  const returning = mainNodes.filter((n) => n.configKind !== 'unknown' && anyActive(n)).map((n) => n.name);
+  // Only after a failover do main nodes "return": before it, they are simply the cluster.
+  let returning: string[] = [];
   let mode: Mode;
   if (readable.length > 0 && readable.every((n) => n.configKind === 'declared')) {
     mode = 'normal';
   } else if (survivorsFailedOver && mainNodes.every((n) => n.configKind === 'unknown' || n.configKind === 'declared')) {
+    returning = mainNodes.filter((n) => n.configKind !== 'unknown' && anyActive(n)).map((n) => n.name);
     mode = returning.length > 0 ? 'split-brain-risk' : 'failed-over';
     if (returning.length > 0) {
       hazards.push({
@@ -159,7 +161,11 @@ export function judge(t: Topology, o: ClusterObservation): StatusReport {
     if (n.ssh.ok) d.sshReachable += 1;
   }
   for (const [dc, d] of Object.entries(dcs)) {
-    if (d.sshReachable === 0) hazards.push({ code: 'dc-unreachable', message: `${dc}: none of its ${d.nodes} nodes answers SSH` });
+    if (d.sshReachable > 0) continue;
+    const finding = { code: 'dc-unreachable', message: `${dc}: none of its ${d.nodes} nodes answers SSH` };
+    // After a failover the lost main DC is expected to stay down: what would hurt is its return.
+    if (mode === 'failed-over' && dc === main) notes.push({ ...finding, message: `${finding.message} (the DC the cluster failed over from)` });
+    else hazards.push(finding);
   }
   const versions: StatusReport['versions'] = {};
   const add = (k: keyof StatusReport['versions'], v: string | undefined) => {
@@ -193,9 +199,21 @@ export function isDetermined(o: ClusterObservation): boolean {
 export function factsFromObservation(t: Topology, o: ClusterObservation, original?: Record<string, NodeConfig>): ClusterFacts {
   const base = offlineFacts(t);
   const byName = new Map(o.nodes.map((n) => [n.name, n]));
+  const leaders = o.nodes.filter((n) => n.mesos?.elected && n.mesos.recovered);
+  const hasLeader = o.nodes.some((n) => n.etcd?.ok && n.etcd.leader !== '0');
+  const live: LiveFacts = {
+    zkServing: o.nodes.filter((n) => n.zk && ['leader', 'follower', 'standalone', 'observer'].includes(n.zk.mode)).map((n) => n.name),
+    mesosLeader: leaders.length === 1 ? leaders[0]!.name : null,
+    etcd:
+      hasLeader && o.etcdMembers
+        ? { members: o.etcdMembers.map((m) => ({ name: m.name, peerUrl: m.peerURLs[0] ?? '', learner: m.isLearner, started: m.name !== '' })) }
+        : null,
+    active: Object.fromEntries(o.nodes.map((n) => [n.name, Object.fromEntries(Object.entries(n.units).map(([c, u]) => [c, u === 'active']))])),
+  };
   return {
     ...base,
     mode: 'online',
+    live,
     original: original ?? base.original,
     nodes: base.nodes.map((f) => {
       const n = byName.get(f.name);

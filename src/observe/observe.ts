@@ -56,10 +56,12 @@ export interface ObserveOptions {
   timeoutMs?: number;
   /** Skip live probes of clusters (files and reachability only). */
   filesOnly?: boolean;
-  markerPath?: string;
 }
 
-export const MARKER_PATH = '/var/lib/dcfail/failover-marker.json';
+/** Where a failover leaves its marker on a survivor: the failover point and the files before. */
+export function markerPathOf(n: TopologyNode): string {
+  return `${n.services.dcfail.stateDir}/failover-marker.json`;
+}
 
 function portOf(n: TopologyNode, c: ClusterName): number {
   return c === 'mesos' ? n.services.mesos.port : c === 'exhibitor' ? n.services.exhibitor.zkClientPort : n.services.etcd.clientPort;
@@ -161,7 +163,7 @@ export async function observeNode(t: Topology, n: TopologyNode, opts: ObserveOpt
       readConfig(remote, n, obs),
       unitStates(remote, n, timeoutMs * 2).then((u) => (obs.units = u)),
       remote
-        .readFile(opts.markerPath ?? MARKER_PATH)
+        .readFile(markerPathOf(n))
         .then((m) => {
           if (m !== null) obs.marker = m;
         })
@@ -188,7 +190,11 @@ export async function observeCluster(t: Topology, opts: ObserveOptions): Promise
   const timeoutMs = opts.timeoutMs ?? t.health.timeoutMs;
   const nodes = await Promise.all(t.nodes.map((n) => observeNode(t, n, opts)));
   const out: ClusterObservation = { cluster: t.cluster, observedAt: new Date().toISOString(), nodes };
-  const reachableEtcd = nodes.filter((o) => o.etcd?.ok).map((o) => t.nodes.find((n) => n.name === o.name)!);
+  // The membership of a cluster that has a leader, asked of the secondary DC's members first
+  // (after a failover they hold the cluster that counts); a member without quorum still lists.
+  const withLeader = nodes.filter((o) => o.etcd?.ok && o.etcd.leader !== '0');
+  const ordered = [...withLeader.filter((o) => o.dc !== t.datacenters.main), ...withLeader.filter((o) => o.dc === t.datacenters.main)];
+  const reachableEtcd = (ordered.length > 0 ? ordered.slice(0, 1) : nodes.filter((o) => o.etcd?.ok)).map((o) => t.nodes.find((n) => n.name === o.name)!);
   if (!opts.filesOnly && reachableEtcd.length > 0) {
     // Ask the members that answered, freshest first: a member without quorum still lists (serializable).
     try {

@@ -46,6 +46,21 @@ export interface NodeFacts {
   mesosLogVersion?: number;
 }
 
+/**
+ * Online only: what the clusters do right now, so that a re-plan after an interrupted run skips
+ * the phases already done (the files alone cannot say whether a restart happened).
+ */
+export interface LiveFacts {
+  /** ZooKeeper servers that serve (leader, follower or standalone). */
+  zkServing: string[];
+  /** The elected Mesos master whose registrar recovered, if any. */
+  mesosLeader: string | null;
+  /** The membership of the etcd cluster that has a leader, as one of its members lists it. */
+  etcd: { members: { name: string; peerUrl: string; learner: boolean; started: boolean }[] } | null;
+  /** Units running, per node. */
+  active: Record<string, Partial<Record<ClusterName, boolean>>>;
+}
+
 export interface ClusterFacts {
   cluster: string;
   main: string;
@@ -54,6 +69,7 @@ export interface ClusterFacts {
   nodes: NodeFacts[];
   /** The configuration before any failover: what a failback restores, per node. */
   original: Record<string, NodeConfig>;
+  live?: LiveFacts;
 }
 
 function dataDirOf(node: TopologyNode): string {

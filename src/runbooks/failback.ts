@@ -70,24 +70,41 @@ export function planFailback(observed: ClusterFacts, opts: FailbackOptions): Pla
   const returning = (c: ClusterName) => factsMembers(facts, c).filter((n) => n.dc === returningDc);
   const survivors = (c: ClusterName) => factsMembers(facts, c).filter((n) => n.dc !== returningDc);
   const want = (n: NodeFacts): NodeConfig => original[n.name] ?? {};
+  // Online, a re-run after an interruption skips what has rejoined already.
+  const live = facts.live;
+  const zkFull = (n: NodeFacts) => n.config.ensemble === want(n).ensemble && n.config.masterCount === want(n).masterCount;
+  const rejoined: Record<ClusterName, (n: NodeFacts) => boolean> = {
+    exhibitor: (n) => live !== undefined && live.zkServing.includes(n.name) && zkFull(n) && survivors('exhibitor').every(zkFull),
+    etcd: (n) =>
+      live?.etcd !== undefined &&
+      live.etcd !== null &&
+      live.etcd.members.some((m) => m.peerUrl === n.etcdPeerUrl && m.started && !m.learner) &&
+      survivors('etcd').some((s) => live.etcd!.members.some((m) => m.peerUrl === s.etcdPeerUrl)),
+    mesos: () =>
+      live !== undefined &&
+      live.mesosLeader !== null &&
+      factsMembers(facts, 'mesos').every((n) => n.config.mesosQuorum === want(n).mesosQuorum && n.config.masterCount === want(n).masterCount && live.active[n.name]?.mesos === true),
+  };
+  const pending = (c: ClusterName) => returning(c).filter((n) => !rejoined[c](n));
   const back = facts.nodes.filter((n) => n.dc === returningDc && n.roles.length > 0);
 
   // 1. Quarantine.
   for (const c of ['mesos', 'exhibitor', 'etcd'] as const) {
-    addServiceOp(list, c, 'disable', returning(c), 'quarantine', `quarantine ${returningDc}: it must not elect its own leader`);
+    addServiceOp(list, c, 'disable', pending(c), 'quarantine', `quarantine ${returningDc}: it must not elect its own leader`);
   }
   for (const n of back) {
     for (const c of ['mesos', 'exhibitor', 'etcd'] as const) {
-      if (n.roles.includes(c)) addVerify(list, c, n.name, { kind: 'stopped', unit: n.units[c] }, `${n.units[c]} is stopped and masked`, `quarantine:verify:${c}`);
+      if (pending(c).includes(n)) addVerify(list, c, n.name, { kind: 'stopped', unit: n.units[c] }, `${n.units[c]} is stopped and masked`, `quarantine:verify:${c}`);
     }
   }
 
   // 2. Stale state aside.
   const moves: { n: NodeFacts; c: ClusterName; path: string; what: 'etcd-data' | 'zookeeper-data' | 'replicated-log'; why: string }[] = [];
+  const isPending = (n: NodeFacts, c: ClusterName) => pending(c).includes(n);
   for (const n of back) {
-    if (n.roles.includes('etcd')) moves.push({ n, c: 'etcd', path: n.dirs.etcdData, what: 'etcd-data', why: 'a stale member fails with a cluster ID mismatch' });
-    if (n.roles.includes('exhibitor')) moves.push({ n, c: 'exhibitor', path: n.dirs.zkData, what: 'zookeeper-data', why: 'a stale server could lead with old data' });
-    if (n.roles.includes('mesos')) moves.push({ n, c: 'mesos', path: n.dirs.replicatedLog, what: 'replicated-log', why: 'replaced by a copy of the survivors\' log' });
+    if (isPending(n, 'etcd')) moves.push({ n, c: 'etcd', path: n.dirs.etcdData, what: 'etcd-data', why: 'a stale member fails with a cluster ID mismatch' });
+    if (isPending(n, 'exhibitor')) moves.push({ n, c: 'exhibitor', path: n.dirs.zkData, what: 'zookeeper-data', why: 'a stale server could lead with old data' });
+    if (isPending(n, 'mesos')) moves.push({ n, c: 'mesos', path: n.dirs.replicatedLog, what: 'replicated-log', why: 'replaced by a copy of the survivors\' log' });
   }
   for (const m of moves) {
     list.add({ id: `stale:${m.what}:${m.n.name}`, cluster: m.c, node: m.n.name, action: 'move-aside', path: m.path, what: m.what, summary: `move ${m.path} aside, kept as a backup (${m.why})`, group: 'stale' });
@@ -96,12 +113,20 @@ export function planFailback(observed: ClusterFacts, opts: FailbackOptions): Pla
 
   // 3. ZooKeeper: survivors first, then one wiped server at a time.
   const zkSurvivors = survivors('exhibitor');
-  const zkReturning = returning('exhibitor');
-  const zkSize = zkSurvivors.length + zkReturning.length;
+  const zkReturning = pending('exhibitor');
+  const zkRejoined = returning('exhibitor').filter((n) => !zkReturning.includes(n));
+  const zkSize = zkSurvivors.length + returning('exhibitor').length;
   const zkQuorum = majorityOf(zkSize);
-  addEdits(list, zkSurvivors.flatMap((n) => editsToward(n, want(n), ['ensemble', 'masterCount'])), 'zk:grow:config', 'the full ensemble, survivors first');
-  addServiceOp(list, 'exhibitor', 'restart', zkSurvivors, 'zk:grow:restart', 'waits for peers; ZooKeeper is unavailable until a quorum forms');
-  const started: NodeFacts[] = [...zkSurvivors];
+  // A survivor already runs the full ensemble when it holds it in its files and either waits
+  // (running, not serving) or serves with a returning server.
+  const survivorsReady =
+    live !== undefined &&
+    zkSurvivors.every((n) => zkFull(n) && live.active[n.name]?.exhibitor === true && (!live.zkServing.includes(n.name) || zkRejoined.length > 0));
+  const started: NodeFacts[] = [...zkSurvivors, ...zkRejoined];
+  if (zkReturning.length > 0 && !survivorsReady) {
+    addEdits(list, zkSurvivors.flatMap((n) => editsToward(n, want(n), ['ensemble', 'masterCount'])), 'zk:grow:config', 'the full ensemble, survivors first');
+    addServiceOp(list, 'exhibitor', 'restart', zkSurvivors, 'zk:grow:restart', 'waits for peers; ZooKeeper is unavailable until a quorum forms');
+  }
   const zkCheck = (node: string | null, group: string) => {
     if (started.length >= zkQuorum) {
       addVerify(list, 'exhibitor', null, { kind: 'zookeeper', servers: started.map((n) => n.name), mode: 'quorum' }, `ZooKeeper serves on ${started.map((n) => n.name).join(', ')} with the survivors' data and takes a test write`, group);
@@ -111,7 +136,7 @@ export function planFailback(observed: ClusterFacts, opts: FailbackOptions): Pla
       }
     }
   };
-  zkCheck(null, 'zk:grow:restart:verify');
+  if (zkReturning.length > 0 && !survivorsReady) zkCheck(null, 'zk:grow:restart:verify');
   for (const r of zkReturning) {
     addEdits(list, editsToward(r, want(r), ['ensemble', 'masterCount']), `zk:grow:${r.name}:config`, 'the full ensemble');
     addServiceOp(list, 'exhibitor', 'start', [r], `zk:grow:${r.name}:start`, 'an empty server joins the survivors and syncs from them', true);
@@ -123,8 +148,8 @@ export function planFailback(observed: ClusterFacts, opts: FailbackOptions): Pla
   const etcdSurvivors = byFreshness(survivors('etcd'), etcdPosition);
   const seed = etcdSurvivors[0];
   if (seed) {
-    const members = [...etcdSurvivors];
-    for (const r of returning('etcd')) {
+    const members = [...etcdSurvivors, ...returning('etcd').filter((r) => !pending('etcd').includes(r))];
+    for (const r of pending('etcd')) {
       members.push(r);
       const join: NodeConfig = {
         ...r.config,
@@ -142,7 +167,7 @@ export function planFailback(observed: ClusterFacts, opts: FailbackOptions): Pla
   const mSurvivors = survivors('mesos');
   const mReturning = returning('mesos');
   const source = byFreshness(mSurvivors, mesosPosition)[0];
-  if (source && mReturning.length > 0) {
+  if (source && pending('mesos').length > 0) {
     const mQuorum = majorityOf(mSurvivors.length + mReturning.length);
     addServiceOp(list, 'mesos', 'stop', mSurvivors, 'mesos:grow:stop', 'the log must not move while it is copied');
     for (const n of mSurvivors) addVerify(list, 'mesos', n.name, { kind: 'stopped', unit: n.units.mesos }, `${n.units.mesos} is stopped`, 'mesos:grow:stop:verify');

@@ -132,7 +132,10 @@ export function planFailover(observed: ClusterFacts, opts: FailoverOptions): Pla
 
   // 2. ZooKeeper, with master_count.
   const zk = survivors('exhibitor');
-  if (zk.length > 0) {
+  const live = facts.live;
+  const holds = (n: NodeFacts, fields: (keyof NodeConfig)[]) => fields.every((f) => n.config[f] === target[n.name]![f]);
+  const zkDone = live !== undefined && zk.length > 0 && zk.every((n) => holds(n, ['ensemble', 'masterCount']) && live.zkServing.includes(n.name));
+  if (zk.length > 0 && !zkDone) {
     addEdits(list, zk.flatMap((n) => editsToward(n, target[n.name]!, ['ensemble', 'masterCount'])), 'zk:config', 'ensemble of the survivors; master_count follows it');
     addServiceOp(list, 'exhibitor', 'restart', zk, 'zk:restart', 'ZooKeeper comes back with the new ensemble');
     addVerify(list, 'exhibitor', null, { kind: 'zookeeper', servers: zk.map((n) => n.name), mode: zk.length === 1 ? 'standalone' : 'quorum' }, `ZooKeeper serves on ${zk.map((n) => n.name).join(', ')} and takes a test write`, 'zk:verify');
@@ -140,7 +143,8 @@ export function planFailover(observed: ClusterFacts, opts: FailoverOptions): Pla
 
   // 3. Mesos.
   const masters = survivors('mesos');
-  if (masters.length > 0) {
+  const mesosDone = live !== undefined && masters.every((n) => holds(n, ['mesosQuorum'])) && live.mesosLeader !== null && masters.some((n) => n.name === live.mesosLeader);
+  if (masters.length > 0 && !mesosDone) {
     const quorum = majorityOf(masters.length);
     addEdits(list, masters.flatMap((n) => editsToward(n, target[n.name]!, ['mesosQuorum'])), 'mesos:config', `majority of ${masters.length} master${masters.length === 1 ? '' : 's'}`);
     addServiceOp(list, 'mesos', 'restart', masters, 'mesos:restart', 'the master recovers its registry with the new quorum');
@@ -149,21 +153,35 @@ export function planFailover(observed: ClusterFacts, opts: FailoverOptions): Pla
 
   // 4. etcd.
   const etcd = byFreshness(survivors('etcd'), etcdPosition);
-  const [seed, ...rest] = etcd;
+  // Online, a re-run finds the forced cluster already there: its members are the survivors.
+  const forced = live?.etcd && live.etcd.members.every((m) => etcd.some((n) => n.etcdPeerUrl === m.peerUrl)) ? live.etcd : null;
+  const isVoter = (n: NodeFacts) => forced?.members.some((m) => m.peerUrl === n.etcdPeerUrl && m.started && !m.learner) ?? false;
+  const seed = forced ? etcd.find(isVoter) : etcd[0];
   if (seed) {
-    addServiceOp(list, 'etcd', 'stop', etcd, 'etcd:stop', 'every survivor stops before one is forced into a new cluster');
-    for (const n of etcd) addVerify(list, 'etcd', n.name, { kind: 'stopped', unit: n.units.etcd }, `${n.units.etcd} is stopped`, 'etcd:stop:verify');
-    if (rest.length > 0 && facts.mode === 'online') {
-      warnings.push({ code: 'etcd-seed', cluster: 'etcd', message: `etcd seed: ${seed.name} (applied index ${seed.etcdAppliedIndex ?? '?'}); ${rest.map((r) => `${r.name} is ${seed.etcdAppliedIndex !== undefined && r.etcdAppliedIndex !== undefined ? seed.etcdAppliedIndex - r.etcdAppliedIndex : '?'} behind`).join(', ')}` });
+    const rest = etcd.filter((n) => n !== seed);
+    if (!forced) {
+      addServiceOp(list, 'etcd', 'stop', etcd, 'etcd:stop', 'every survivor stops before one is forced into a new cluster');
+      for (const n of etcd) addVerify(list, 'etcd', n.name, { kind: 'stopped', unit: n.units.etcd }, `${n.units.etcd} is stopped`, 'etcd:stop:verify');
+      if (rest.length > 0 && facts.mode === 'online') {
+        warnings.push({ code: 'etcd-seed', cluster: 'etcd', message: `etcd seed: ${seed.name} (applied index ${seed.etcdAppliedIndex ?? '?'}); ${rest.map((r) => `${r.name} is ${seed.etcdAppliedIndex !== undefined && r.etcdAppliedIndex !== undefined ? seed.etcdAppliedIndex - r.etcdAppliedIndex : '?'} behind`).join(', ')}` });
+      }
+      addEdits(list, editsToward(seed, { ...seed.config, etcdForceNewCluster: 'true' }, ['etcdForceNewCluster']), 'etcd:force', 'a one-member cluster that keeps its data');
+      addServiceOp(list, 'etcd', 'start', [seed], 'etcd:force:start', 'forced new cluster');
+      addVerify(list, 'etcd', seed.name, { kind: 'etcd', members: [seed.name], learners: [] }, `etcd runs as one member on ${seed.name} and takes a test write`, 'etcd:force:verify');
     }
-    addEdits(list, editsToward(seed, { ...seed.config, etcdForceNewCluster: 'true' }, ['etcdForceNewCluster']), 'etcd:force', 'a one-member cluster that keeps its data');
-    addServiceOp(list, 'etcd', 'start', [seed], 'etcd:force:start', 'forced new cluster');
-    addVerify(list, 'etcd', seed.name, { kind: 'etcd', members: [seed.name], learners: [] }, `etcd runs as one member on ${seed.name} and takes a test write`, 'etcd:force:verify');
     addEdits(list, editsToward(seed, { ...seed.config, etcdForceNewCluster: undefined }, ['etcdForceNewCluster']), 'etcd:unforce', 'a later restart must not force again');
-    const members = [seed];
+    const members = forced ? etcd.filter(isVoter) : [seed];
     for (const r of rest) {
+      if (isVoter(r)) continue;
       members.push(r);
-      addEtcdJoin(list, seed, r, members, target[r.name]!, `etcd:join:${r.name}`, { enableFirst: false, dataMovedAside: false });
+      if (forced) {
+        // Left half-joined by an interrupted run: start its join again from a stopped member.
+        addServiceOp(list, 'etcd', 'stop', [r], `etcd:join:${r.name}:stop`, 'a half-joined member starts its join again');
+        addVerify(list, 'etcd', r.name, { kind: 'stopped', unit: r.units.etcd }, `${r.units.etcd} is stopped`, `etcd:join:${r.name}:stop:verify`);
+      }
+      const join: NodeConfig = { ...r.config, etcdInitialCluster: renderInitialCluster(members.map((m) => ({ name: m.etcdName, peerUrl: m.etcdPeerUrl }))), etcdInitialClusterState: 'existing' };
+      delete join.etcdForceNewCluster;
+      addEtcdJoin(list, seed, r, members, join, `etcd:join:${r.name}`, { enableFirst: false, dataMovedAside: false });
     }
   }
 
@@ -190,7 +208,7 @@ export function addEtcdJoin(
     addVerify(list, 'etcd', joiner.name, { kind: 'moved', path: joiner.dirs.etcdData }, `${joiner.dirs.etcdData} is gone, its backup kept`, `${group}:move-aside:verify`);
   }
   list.add({ id: `${group}:add`, cluster: 'etcd', node: via.name, action: 'etcd-member-add', member: joiner.etcdName, peerUrls: [joiner.etcdPeerUrl], learner: true, summary: `etcdctl member add ${joiner.etcdName} --learner --peer-urls=${joiner.etcdPeerUrl}` });
-  addVerify(list, 'etcd', via.name, { kind: 'etcd-member-listed', member: joiner.etcdName, learner: true }, `${joiner.etcdName} is listed as a learner`, `${group}:add:verify`);
+  addVerify(list, 'etcd', via.name, { kind: 'etcd-member-listed', member: joiner.etcdName, peerUrl: joiner.etcdPeerUrl, learner: true }, `${joiner.etcdName} is listed as a learner`, `${group}:add:verify`);
   addEdits(
     list,
     editsToward(joiner, joinerConfig, ['etcdInitialCluster', 'etcdInitialClusterState', 'etcdForceNewCluster']),
@@ -199,6 +217,6 @@ export function addEtcdJoin(
   );
   addServiceOp(list, 'etcd', 'start', [joiner], `${group}:start`, 'joins as a learner and catches up', opts.enableFirst);
   addVerify(list, 'etcd', joiner.name, { kind: 'etcd', members: voters, learners: [joiner.name] }, `${joiner.name} runs as a learner and has caught up`, `${group}:start:verify`);
-  list.add({ id: `${group}:promote`, cluster: 'etcd', node: via.name, action: 'etcd-member-promote', member: joiner.etcdName, summary: `etcdctl member promote ${joiner.etcdName}` });
+  list.add({ id: `${group}:promote`, cluster: 'etcd', node: via.name, action: 'etcd-member-promote', member: joiner.etcdName, peerUrl: joiner.etcdPeerUrl, summary: `etcdctl member promote ${joiner.etcdName}` });
   addVerify(list, 'etcd', null, { kind: 'etcd', members: names, learners: [] }, `etcd members ${names.join(', ')} healthy, test write accepted`, `${group}:promote:verify`);
 }

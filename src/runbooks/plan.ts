@@ -29,7 +29,7 @@ export type Check =
   /** etcd has exactly these voting members (and learners), healthy, and accepts a test write. */
   | { kind: 'etcd'; members: string[]; learners: string[] }
   /** The member is listed (added, not started yet). */
-  | { kind: 'etcd-member-listed'; member: string; learner: boolean }
+  | { kind: 'etcd-member-listed'; member: string; peerUrl: string; learner: boolean }
   /** One Mesos leader among `masters`, registrar recovered, MESOS_QUORUM = quorum, registry not older. */
   | { kind: 'mesos'; masters: string[]; quorum: number }
   /** The Mesos master runs but leads nothing yet: it waits for its quorum. */
@@ -54,7 +54,7 @@ export type Step =
   | (StepBase & { action: ServiceOp; unit: string; enableFirst?: boolean })
   | (StepBase & { action: 'move-aside'; path: string; what: 'etcd-data' | 'zookeeper-data' | 'replicated-log' })
   | (StepBase & { action: 'etcd-member-add'; member: string; peerUrls: string[]; learner: boolean })
-  | (StepBase & { action: 'etcd-member-promote'; member: string })
+  | (StepBase & { action: 'etcd-member-promote'; member: string; peerUrl: string })
   | (StepBase & { action: 'copy-replicated-log'; from: string; path: string })
   | (StepBase & { action: 'verify'; check: Check });
 

@@ -37,6 +37,7 @@ export function resolveTopology(parsed: ParsedTopology): Topology {
     if (isExhibitor) exhibitorPosition += 1;
     const o = n.services ?? {};
     const services: ServicesConfig = {
+      dcfail: { ...parsed.services.dcfail, ...o.dcfail },
       mesos: { ...parsed.services.mesos, ...o.mesos },
       exhibitor: { ...parsed.services.exhibitor, ...o.exhibitor },
       etcd: { ...parsed.services.etcd, ...o.etcd },

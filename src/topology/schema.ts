@@ -98,7 +98,13 @@ const CommandsSchema = z.strictObject({
   exists: commandTemplate.default('systemctl cat {unit}'),
 });
 
+/** dcfail's own state on a node: the run lock, backups of edited files, the failover marker. */
+const DcfailStateSchema = z.strictObject({
+  stateDir: remotePath.default('/var/lib/dcfail'),
+});
+
 export const ServicesSchema = z.strictObject({
+  dcfail: DcfailStateSchema.prefault({}),
   mesos: MesosServiceSchema.prefault({}),
   exhibitor: ExhibitorServiceSchema.prefault({}),
   etcd: EtcdServiceSchema.prefault({}),
@@ -108,6 +114,7 @@ export const ServicesSchema = z.strictObject({
 /** Per-node overrides: any field of ssh or services, none required, no defaults of their own. */
 const SshOverrideSchema = SshSchema.partial();
 const ServicesOverrideSchema = z.strictObject({
+  dcfail: DcfailStateSchema.partial().optional(),
   mesos: MesosServiceSchema.partial().optional(),
   exhibitor: ExhibitorServiceSchema.partial().optional(),
   etcd: EtcdServiceSchema.partial().optional(),

@@ -1,0 +1,87 @@
+/**
+ * The executor: runs exactly the steps of a plan, in order; the steps of one group (independent
+ * nodes) in parallel. Every verify step must hold within its budget before the next step starts;
+ * the first failure stops the run. It never prints: it emits events that the terminal renderer,
+ * `--json` and the audit log subscribe to.
+ */
+import { DcfailError, OperationError } from '../errors.js';
+import { performStep, verifyWithin, type EffectContext } from './effects.js';
+import type { Plan, Step } from './plan.js';
+
+export type RunEvent =
+  | { kind: 'run-started'; runId: string; runbook: Plan['runbook']; steps: number; at: string }
+  | { kind: 'batch-started'; index: number; total: number; steps: Step[] }
+  | { kind: 'step-finished'; step: Step; ms: number; detail: string }
+  | { kind: 'step-failed'; step: Step; ms: number; error: string }
+  | { kind: 'run-finished'; ok: boolean; ms: number };
+
+export interface RunOptions {
+  emit: (e: RunEvent) => void;
+  /** How long a verify step may take to hold. */
+  verifyTimeoutMs: number;
+  /** Called before each batch; throws to stop the run (e.g. a lost-DC node came back). */
+  guard?: () => Promise<void>;
+}
+
+export type RunOutcome =
+  | { kind: 'done'; done: Step[]; ms: number }
+  | { kind: 'failed'; done: Step[]; failed: Step; error: DcfailError; ms: number };
+
+/** Consecutive steps with the same group form one batch. */
+export function batchesOf(steps: readonly Step[]): Step[][] {
+  const out: Step[][] = [];
+  for (const s of steps) {
+    const last = out.at(-1);
+    if (last && s.group !== undefined && last[0]!.group === s.group) last.push(s);
+    else out.push([s]);
+  }
+  return out;
+}
+
+function asError(err: unknown): DcfailError {
+  if (err instanceof DcfailError) return err;
+  return new OperationError('step-error', err instanceof Error ? err.message : String(err), [], { cause: err });
+}
+
+export async function executePlan(plan: Plan, ctx: EffectContext, opts: RunOptions): Promise<RunOutcome> {
+  const started = Date.now();
+  const done: Step[] = [];
+  const batches = batchesOf(plan.steps);
+  opts.emit({ kind: 'run-started', runId: ctx.runId, runbook: plan.runbook, steps: plan.steps.length, at: new Date(started).toISOString() });
+  for (const [index, batch] of batches.entries()) {
+    if (opts.guard) {
+      try {
+        await opts.guard();
+      } catch (err) {
+        const error = asError(err);
+        opts.emit({ kind: 'step-failed', step: batch[0]!, ms: 0, error: error.message });
+        opts.emit({ kind: 'run-finished', ok: false, ms: Date.now() - started });
+        return { kind: 'failed', done, failed: batch[0]!, error, ms: Date.now() - started };
+      }
+    }
+    opts.emit({ kind: 'batch-started', index, total: batches.length, steps: batch });
+    const results = await Promise.all(
+      batch.map(async (step) => {
+        const t0 = Date.now();
+        try {
+          const detail = step.action === 'verify' ? (await verifyWithin(ctx, step.node, step.check, opts.verifyTimeoutMs), 'holds') : await performStep(ctx, step);
+          const ms = Date.now() - t0;
+          opts.emit({ kind: 'step-finished', step, ms, detail });
+          return { step, ok: true as const };
+        } catch (err) {
+          const error = asError(err);
+          opts.emit({ kind: 'step-failed', step, ms: Date.now() - t0, error: error.message });
+          return { step, ok: false as const, error };
+        }
+      }),
+    );
+    for (const r of results) if (r.ok) done.push(r.step);
+    const failed = results.find((r) => !r.ok);
+    if (failed && !failed.ok) {
+      opts.emit({ kind: 'run-finished', ok: false, ms: Date.now() - started });
+      return { kind: 'failed', done, failed: failed.step, error: failed.error, ms: Date.now() - started };
+    }
+  }
+  opts.emit({ kind: 'run-finished', ok: true, ms: Date.now() - started });
+  return { kind: 'done', done, ms: Date.now() - started };
+}
