@@ -64,7 +64,9 @@ function liveClusters(t: Topology, o: ClusterObservation): LiveCluster[] {
       for (const m of members) {
         if (m.etcd?.appliedIndex !== undefined) positions[m.name] = m.etcd.appliedIndex.toString();
         if (!m.etcd?.ok || !m.etcd.leader || m.etcd.leader === '0') continue;
-        const key = m.etcd.clusterId ?? '?';
+        // Members that follow the same leader form one quorum. A forced new cluster keeps its
+        // cluster id, so the id alone would merge the two sides of a split.
+        const key = `${m.etcd.clusterId ?? '?'}/${m.etcd.leader}`;
         byCluster.set(key, [...(byCluster.get(key) ?? []), m]);
       }
       for (const group of byCluster.values()) {
