@@ -72,6 +72,33 @@ export async function runCli(argv: readonly string[], io: Io): Promise<ExitCode>
     });
   }
 
+  const runbookFlags = (cmd: Command) =>
+    cmd
+      .option('--yes', 'do not ask for confirmation (automation)', false)
+      .option('--override-loss-check <reason>', 'proceed on inconclusive loss evidence (recorded); never overrides a lost-DC node that answers as a member')
+      .option('--attest-fenced <how>', 'the lost DC is kept down by other means than the fence hook (recorded)')
+      .option('--break-lock', 'take the run lock from another run whose process is gone', false)
+      .addOption(new Option('--verify-timeout <ms>', 'how long each verification may take to hold').argParser((v) => Number.parseInt(v, 10)).default(60_000));
+  const runbookOpts = (o: Record<string, unknown>) => ({
+    ...globals(o),
+    yes: Boolean(o['yes']),
+    overrideLossCheck: o['overrideLossCheck'] as string | undefined,
+    attestFenced: o['attestFenced'] as string | undefined,
+    breakLock: Boolean(o['breakLock']),
+    discardDivergent: Boolean(o['discardDivergent']),
+    verifyTimeoutMs: o['verifyTimeout'] as number,
+  });
+  runbookFlags(withGlobals(program.command('failover').description('fail over to <dc>: loss certificate, fencing, confirmation, steps verified one by one')))
+    .requiredOption('--to <dc>', 'the DC that takes over (name, or main/secondary)')
+    .action((o) => {
+      result = import('./commands/runbook.js').then((m) => m.failover({ ...runbookOpts(o), to: o.to }, io));
+    });
+  runbookFlags(withGlobals(program.command('failback').description('return to the main DC: quarantine it, then grow each cluster one member at a time')))
+    .option('--discard-divergent', 'drop, after archiving, writes that the returning DC took while split from the cluster', false)
+    .action((o) => {
+      result = import('./commands/runbook.js').then((m) => m.failback(runbookOpts(o), io));
+    });
+
   withGlobals(program.command('status').description('live view: reachability, each cluster\'s members, quorum and leader, and the mode')).action((o) => {
     result = import('./commands/status.js').then((m) => m.status(globals(o), io));
   });

@@ -41,9 +41,21 @@ export function captureIo(isTTY = false): Io & { stdout: string; stderr: string 
 }
 
 export function processIo(): Io {
+  const isTTY = Boolean(process.stdin.isTTY && process.stdout.isTTY);
   return {
     out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
     err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
-    isTTY: Boolean(process.stdin.isTTY && process.stdout.isTTY),
+    isTTY,
+    ask: isTTY
+      ? async (question) => {
+          const { createInterface } = await import('node:readline/promises');
+          const rl = createInterface({ input: process.stdin, output: process.stdout });
+          try {
+            return await rl.question(question);
+          } finally {
+            rl.close();
+          }
+        }
+      : undefined,
   };
 }

@@ -48,12 +48,12 @@ export function renderStatus(r: StatusResult): string {
   const lines: string[] = [];
   lines.push(`${r.cluster}: mode ${r.mode.toUpperCase()}   (observed ${r.observedAt})`);
   lines.push('');
-  lines.push(`${'node'.padEnd(12)}${'dc'.padEnd(12)}${'address'.padEnd(16)}${'ssh'.padEnd(6)}${'files'.padEnd(13)}${'zookeeper'.padEnd(22)}${'mesos'.padEnd(20)}etcd`);
+  lines.push(`${'node'.padEnd(12)}${'dc'.padEnd(12)}${'address'.padEnd(16)}${'ssh'.padEnd(6)}${'files'.padEnd(13)}${'zookeeper'.padEnd(24)}${'mesos'.padEnd(20)}etcd`);
   for (const n of r.nodes) {
     const zk = n.zk ? `${n.zk.mode}${n.zk.zxid ? ` z=${BigInt(n.zk.zxid).toString(16)}` : ''}` : '-';
     const mesos = n.mesos ? (n.mesos.reachable ? `${n.mesos.elected ? 'LEADER' : 'follower'}${n.mesos.registryVersion !== undefined ? ` r=${n.mesos.registryVersion}` : ''}` : 'down') : '-';
     const etcd = n.etcd ? (n.etcd.ok ? `${n.etcd.memberId === n.etcd.leader ? 'LEADER' : n.etcd.leader === '0' ? 'no-leader' : 'follower'} i=${n.etcd.appliedIndex}` : 'down') : '-';
-    lines.push(`${n.name.padEnd(12)}${n.dc.padEnd(12)}${n.address.padEnd(16)}${mark(n.ssh.ok).padEnd(6)}${n.configKind.padEnd(13)}${zk.padEnd(22)}${mesos.padEnd(20)}${etcd}`);
+    lines.push(`${n.name.padEnd(12)}${n.dc.padEnd(12)}${n.address.padEnd(16)}${mark(n.ssh.ok).padEnd(6)}${n.configKind.padEnd(13)}${zk.padEnd(24)}${mesos.padEnd(20)}${etcd}`);
   }
   lines.push('');
   for (const c of CLUSTERS) {

@@ -59,17 +59,17 @@ export function zxidFromFileNames(names: readonly string[]): string | undefined 
   return best?.toString();
 }
 
-interface ZkClient {
-  init(o: object): void;
-  connect(o: object, cb: (err: unknown) => void): void;
+interface NativeZk {
+  on(event: 'connect' | 'connecting' | 'close', cb: (...args: unknown[]) => void): void;
+  init(config: object): void;
   close(): void;
-  mkdirp(path: string, cb: (err: unknown) => void): void;
-  a_create(path: string, data: string, flags: number, cb: (rc: number, error: string, path: string) => void): void;
-  a_set(path: string, data: string, version: number, cb: (rc: number, error: string, stat: unknown) => void): void;
-  a_get(path: string, watch: boolean, cb: (rc: number, error: string, stat: unknown, data: Buffer | string | null) => void): void;
-  a_exists(path: string, watch: boolean, cb: (rc: number, error: string, stat: unknown) => void): void;
-  a_get_children(path: string, watch: boolean, cb: (rc: number, error: string, children: string[]) => void): void;
+  create(path: string, data: string | Buffer, flags: number): Promise<string>;
+  get(path: string, watch: boolean): Promise<[unknown, Buffer | string | null]>;
+  set(path: string, data: string | Buffer, version: number): Promise<unknown>;
+  get_children(path: string, watch: boolean): Promise<string[]>;
+  mkdirp(path: string, cb: (err: Error | null) => void): void;
 }
+type ZkCtor = (new (config: object) => NativeZk) & { constants: Record<string, number> };
 
 const require = createRequire(import.meta.url);
 
@@ -78,64 +78,78 @@ function deadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
 }
 
-/** Opens a native client session to `connect` (host:port,...); every call below has a deadline. */
+function rcOf(err: unknown): number | undefined {
+  const e = err as { rc?: number; code?: number };
+  return typeof e?.rc === 'number' ? e.rc : typeof e?.code === 'number' ? e.code : undefined;
+}
+
+/**
+ * Opens a native client session to `connect` (host:port,...). Every call below has a deadline;
+ * the native client must never be used after its session closed (it would crash), so a closed
+ * session refuses further calls.
+ */
 export async function openZk(connect: string, timeoutMs: number): Promise<ZkSession> {
-  const ZooKeeper = require('zookeeper') as { new (): ZkClient; constants: Record<string, number> };
-  const zk = new ZooKeeper();
-  zk.init({ connect, timeout: Math.max(timeoutMs, 4000), debug_level: 0, host_order_deterministic: false });
-  const connected = new Promise<void>((resolve, reject) => zk.connect({}, (err) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve())));
+  const ZooKeeper = require('zookeeper') as ZkCtor;
+  const zk = new ZooKeeper({ connect, timeout: Math.max(timeoutMs, 4000), debug_level: ZooKeeper.constants['ZOO_LOG_LEVEL_ERROR'], host_order_deterministic: false });
+  const session = new ZkSession(zk, timeoutMs, ZooKeeper.constants);
+  const connected = new Promise<void>((resolve) => zk.on('connect', () => resolve()));
+  zk.on('close', () => {
+    session.closed = true;
+  });
+  zk.init({});
   try {
     await deadline(connected, timeoutMs, `ZooKeeper ${connect}`);
   } catch (err) {
-    zk.close();
+    session.close();
     throw err;
   }
-  return new ZkSession(zk, timeoutMs, ZooKeeper.constants);
+  return session;
 }
 
 export class ZkSession {
+  closed = false;
+
   constructor(
-    private readonly zk: ZkClient,
+    private readonly zk: NativeZk,
     private readonly timeoutMs: number,
     private readonly constants: Record<string, number>,
   ) {}
 
-  private call<T>(what: string, fn: (done: (rc: number, error: string, value: T) => void) => void): Promise<T> {
-    return deadline(
-      new Promise<T>((resolve, reject) => fn((rc, error, value) => (rc === 0 ? resolve(value) : reject(Object.assign(new Error(`${what}: ${error}`), { rc }))))),
-      this.timeoutMs,
-      what,
-    );
+  private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new Error(`${what}: the ZooKeeper session is closed`));
+    return deadline(fn(), this.timeoutMs, what);
   }
 
   mkdirp(path: string): Promise<void> {
-    return deadline(new Promise<void>((resolve, reject) => this.zk.mkdirp(path, (err) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve()))), this.timeoutMs, `mkdirp ${path}`);
+    return this.call(`mkdirp ${path}`, () => new Promise<void>((resolve, reject) => this.zk.mkdirp(path, (err) => (err ? reject(err) : resolve()))));
   }
 
   async put(path: string, data: string): Promise<void> {
     try {
-      await this.call<unknown>(`set ${path}`, (cb) => this.zk.a_set(path, data, -1, cb));
+      await this.call(`set ${path}`, () => this.zk.set(path, data, -1));
     } catch (err) {
-      if ((err as { rc?: number }).rc !== this.constants['ZNONODE']) throw err;
-      await this.call<string>(`create ${path}`, (cb) => this.zk.a_create(path, data, 0, cb));
+      if (rcOf(err) !== this.constants['ZNONODE'] && !/no node/i.test(String((err as Error).message))) throw err;
+      await this.call(`create ${path}`, () => this.zk.create(path, data, 0));
     }
   }
 
   async get(path: string): Promise<string | null> {
     try {
-      const [, data] = await this.call<[unknown, Buffer | string | null]>(`get ${path}`, (cb) => this.zk.a_get(path, false, (rc, e, stat, d) => cb(rc, e, [stat, d])));
+      const [, data] = await this.call(`get ${path}`, () => this.zk.get(path, false));
       return data === null ? '' : data.toString();
     } catch (err) {
-      if ((err as { rc?: number }).rc === this.constants['ZNONODE']) return null;
+      if (rcOf(err) === this.constants['ZNONODE'] || /no node/i.test(String((err as Error).message))) return null;
       throw err;
     }
   }
 
   children(path: string): Promise<string[]> {
-    return this.call<string[]>(`children ${path}`, (cb) => this.zk.a_get_children(path, false, cb));
+    return this.call(`children ${path}`, () => this.zk.get_children(path, false));
   }
 
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     this.zk.close();
   }
 }

@@ -25,8 +25,8 @@ export interface EffectContext {
   topologyDir: string;
   pool: RemotePool;
   runId: string;
-  /** On each node: backups of this run go below it, one directory per step. */
-  backupRoot: string;
+  /** On each node: backups of this run go below this directory, one subdirectory per step. */
+  backupRootOf: (node: string) => string;
   /** How long one command may take. */
   commandTimeoutMs: number;
   /** Environment for local hooks (run id, from, to, operator, plan file). */
@@ -81,7 +81,7 @@ export async function performStep(ctx: EffectContext, step: Step): Promise<strin
       const text = await remote.readFile(step.file);
       if (text === null) throw new OperationError('file-missing', `${step.node}: ${step.file} does not exist`);
       const next = step.format === 'value' ? renderValueFile(step.changes[MASTER_COUNT_KEY] ?? parseValueFile(text)) : applyEnvChanges(text, step.changes);
-      const w = await remote.writeFileAtomic(step.file, next, { backupDir: `${ctx.backupRoot}/${safeName(step.id)}` });
+      const w = await remote.writeFileAtomic(step.file, next, { backupDir: `${ctx.backupRootOf(step.node!)}/${safeName(step.id)}` });
       if (w.backup) ctx.note(`backup:${step.node}:${step.file}`, w.backup);
       return w.changed ? `written (backup ${w.backup ?? 'none'})` : 'already held these settings';
     }

@@ -1,0 +1,454 @@
+/**
+ * `dcfail failover` and `dcfail failback`: gate, plan, confirm, act, verify after each step,
+ * stop on the first failure with a clear report. Planning starts from what the nodes' own files
+ * and services say now, so a re-run continues where a killed run stopped.
+ */
+import { hostname } from 'node:os';
+import { CLUSTERS } from '../core/clusters.js';
+import { DcfailError, EXIT, RefusedError, UserError, type ExitCode } from '../errors.js';
+import { factsFromObservation, judge } from '../observe/judge.js';
+import { observeCluster, type ClusterObservation } from '../observe/observe.js';
+import { etcdClientUrl, probeEtcdEndpoint } from '../probes/etcd.js';
+import { probeMesosMaster } from '../probes/mesos.js';
+import { probeTcp } from '../probes/tcp.js';
+import { probeZkServer } from '../probes/zookeeper.js';
+import { quote } from '../remote/shell.js';
+import { RemotePool } from '../remote/ssh.js';
+import { topologyDirOf, type EffectContext } from '../runbooks/effects.js';
+import { declaredConfig, type NodeConfig } from '../runbooks/facts.js';
+import { planFailback } from '../runbooks/failback.js';
+import { planFailover } from '../runbooks/failover.js';
+import { certifyLoss, operatorName, preHook, readMarker, removeMarker, RunLock, runHook, writeMarker, type FailoverMarker, type LossEvidence } from '../runbooks/gates.js';
+import { Journal, newRunId } from '../runbooks/journal.js';
+import type { Plan } from '../runbooks/plan.js';
+import { executePlan, type RunEvent } from '../runbooks/run.js';
+import { auditLog } from '../output/log.js';
+import { renderPlanText } from '../output/plan-text.js';
+import { progressRenderer, seconds } from '../output/progress.js';
+import { loadTopology } from '../topology/load.js';
+import { otherDc, resolveDc, type Topology, type TopologyNode } from '../topology/model.js';
+import type { GlobalOptions, Io } from './context.js';
+
+export interface RunbookOptions extends GlobalOptions {
+  yes?: boolean;
+  overrideLossCheck?: string;
+  attestFenced?: string;
+  breakLock?: boolean;
+  discardDivergent?: boolean;
+  /** How long each verification may take to hold (ms). */
+  verifyTimeoutMs?: number;
+}
+
+function flagsOf(o: RunbookOptions): Record<string, string | boolean> {
+  const f: Record<string, string | boolean> = {};
+  if (o.yes) f['yes'] = true;
+  if (o.overrideLossCheck) f['override-loss-check'] = o.overrideLossCheck;
+  if (o.attestFenced) f['attest-fenced'] = o.attestFenced;
+  if (o.breakLock) f['break-lock'] = true;
+  if (o.discardDivergent) f['discard-divergent'] = true;
+  return f;
+}
+
+async function confirm(io: Io, opts: RunbookOptions, dc: string, what: string): Promise<void> {
+  if (opts.yes) return;
+  if (!io.isTTY || !io.ask) throw new UserError('no-tty', `${what} changes the cluster: confirm on a terminal, or pass --yes`);
+  const answer = (await io.ask(`Type the name of the DC (${dc}) to ${what}, anything else aborts: `)).trim();
+  if (answer !== dc) throw new UserError('not-confirmed', `not confirmed (typed ${JSON.stringify(answer)}): nothing was changed`);
+}
+
+/** Anything of the lost DC that answers as a cluster member stops the run (split brain in the making). */
+async function lostDcAnswers(t: Topology, lostDc: string): Promise<string[]> {
+  const timeoutMs = Math.min(t.health.timeoutMs, 1000);
+  const out: string[] = [];
+  await Promise.all(
+    t.nodes
+      .filter((n) => n.dc === lostDc)
+      .flatMap((n) => [
+        n.roles.includes('etcd')
+          ? (async () => {
+              if ((await probeTcp(n.address, n.services.etcd.clientPort, timeoutMs)).kind !== 'open') return;
+              if ((await probeEtcdEndpoint(etcdClientUrl(n.address, n.services.etcd.clientPort), timeoutMs)).ok) out.push(`etcd on ${n.name}`);
+            })()
+          : undefined,
+        n.roles.includes('exhibitor')
+          ? (async () => {
+              if ((await probeTcp(n.address, n.services.exhibitor.zkClientPort, timeoutMs)).kind !== 'open') return;
+              const z = await probeZkServer(n.address, n.services.exhibitor.zkClientPort, timeoutMs);
+              if (z.mode !== 'down') out.push(`ZooKeeper on ${n.name} (${z.mode})`);
+            })()
+          : undefined,
+        n.roles.includes('mesos')
+          ? (async () => {
+              if ((await probeTcp(n.address, n.services.mesos.port, timeoutMs)).kind !== 'open') return;
+              if ((await probeMesosMaster(n.address, n.services.mesos.port, timeoutMs)).reachable) out.push(`Mesos master on ${n.name}`);
+            })()
+          : undefined,
+      ]),
+  );
+  return out;
+}
+
+/**
+ * Watches the lost DC in the background while the run goes on, so the check before each step is
+ * instant: the guard throws when the latest probe (at most about a second old) saw a member.
+ */
+class LostDcWatch {
+  private seen: string[] = [];
+  private running = true;
+  private first: Promise<void>;
+  private loop: Promise<void>;
+
+  constructor(
+    private readonly t: Topology,
+    private readonly dc: string,
+  ) {
+    this.first = this.probe();
+    this.loop = this.first.then(async () => {
+      while (this.running) {
+        await new Promise((r) => setTimeout(r, 500));
+        if (this.running) await this.probe();
+      }
+    });
+  }
+
+  private async probe(): Promise<void> {
+    this.seen = await lostDcAnswers(this.t, this.dc).catch(() => this.seen);
+  }
+
+  async guard(): Promise<void> {
+    await this.first;
+    if (this.seen.length > 0) {
+      throw new RefusedError('lost-dc-returned', `${this.dc} came back as a cluster member during the run: ${this.seen.join(', ')}. Stopped before the next step: this is split brain in the making. Fence it, then re-run.`);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+  }
+}
+
+function pointOf(o: ClusterObservation, nodes: readonly string[]): FailoverMarker['point'] {
+  const out: FailoverMarker['point'] = {};
+  for (const n of o.nodes.filter((x) => nodes.includes(x.name))) {
+    out[n.name] = {
+      ...(n.etcd?.appliedIndex !== undefined ? { etcdAppliedIndex: n.etcd.appliedIndex.toString() } : {}),
+      ...(n.etcd?.raftTerm !== undefined ? { etcdRaftTerm: n.etcd.raftTerm.toString() } : {}),
+      ...(n.etcd?.clusterId ? { etcdClusterId: n.etcd.clusterId } : {}),
+      ...(n.zk?.zxid ? { zkZxid: n.zk.zxid } : {}),
+      ...(n.mesos?.registryVersion !== undefined ? { mesosRegistryVersion: n.mesos.registryVersion } : {}),
+    };
+  }
+  return out;
+}
+
+interface Session {
+  t: Topology;
+  pool: RemotePool;
+  runId: string;
+  journal: Journal;
+  lock: RunLock;
+  log: ReturnType<typeof auditLog>;
+  emit: (e: RunEvent) => void;
+  hookEnv: Record<string, string>;
+}
+
+async function openSession(opts: RunbookOptions, io: Io, runbook: Plan['runbook'], from: string, to: string): Promise<Session> {
+  const t = await loadTopology(opts.topology);
+  const runId = newRunId();
+  const pool = new RemotePool();
+  const operator = operatorName();
+  const journal = new Journal({ runId, runbook, cluster: t.cluster, operator, host: hostname(), topology: opts.topology, startedAt: new Date().toISOString(), flags: flagsOf(opts), steps: [], notes: {} });
+  const log = auditLog(opts.logFile, opts.logLevel, { runId, runbook, cluster: t.cluster, operator });
+  const render = opts.json ? () => undefined : null;
+  const hookEnv = { DCFAIL_RUN_ID: runId, DCFAIL_RUNBOOK: runbook, DCFAIL_FROM: from, DCFAIL_TO: to, DCFAIL_OPERATOR: operator, DCFAIL_PLAN_FILE: journal.planFile, DCFAIL_CLUSTER: t.cluster };
+  const lock = new RunLock(t, pool, { host: hostname(), pid: process.pid, runId, operator, at: new Date().toISOString() });
+  const session: Session = {
+    t,
+    pool,
+    runId,
+    journal,
+    lock,
+    log,
+    hookEnv,
+    emit: (e) => {
+      journal.onEvent(e);
+      log?.info({ event: e.kind, ...('step' in e ? { step: e.step.id, node: e.step.node, summary: e.step.summary } : {}), ...('ms' in e ? { ms: e.ms } : {}), ...('error' in e ? { error: e.error } : {}), ...('detail' in e ? { detail: e.detail } : {}) }, e.kind);
+      render?.();
+    },
+  };
+  void io;
+  return session;
+}
+
+function report(io: Io, opts: RunbookOptions, s: Session, body: Record<string, unknown>, text: string[]): void {
+  if (opts.json) io.out(JSON.stringify({ runId: s.runId, journal: `${s.journal.dir}/journal.json`, ...body }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2));
+  else for (const line of text) io.out(line);
+}
+
+/** Gates passed and plan shown: confirm, run, report. Shared by failover and failback. */
+async function execute(opts: RunbookOptions, io: Io, s: Session, plan: Plan, confirmDc: string, extra: { guardLostDc?: string; minRegistryVersion?: number }): Promise<{ ok: boolean; code: ExitCode; ms: number }> {
+  await s.journal.savePlan(plan);
+  if (!opts.json) io.out(renderPlanText(plan));
+  if (plan.steps.length === 0) {
+    s.journal.data.outcome = 'done';
+    s.journal.data.finishedAt = new Date().toISOString();
+    await s.journal.save();
+    report(io, opts, s, { outcome: 'done', plan, steps: [] }, ['Nothing to do: the cluster is already in the target state.']);
+    return { ok: true, code: EXIT.ok, ms: 0 };
+  }
+  await confirm(io, opts, confirmDc, plan.runbook);
+  const confirmedAt = Date.now();
+  s.journal.data.confirmedAt = new Date(confirmedAt).toISOString();
+  await s.journal.save();
+  const ctx: EffectContext = {
+    topology: s.t,
+    topologyDir: topologyDirOf(opts.topology),
+    pool: s.pool,
+    runId: s.runId,
+    backupRootOf: (node) => `${s.t.nodes.find((n) => n.name === node)!.services.dcfail.stateDir}/backups/${s.runId}`,
+    commandTimeoutMs: 30_000,
+    hookEnv: { ...process.env, ...s.hookEnv } as Record<string, string>,
+    note: (k, v) => {
+      s.journal.data.notes[k] = v;
+    },
+    ...(extra.minRegistryVersion !== undefined ? { minRegistryVersion: extra.minRegistryVersion } : {}),
+  };
+  const renderer = opts.json ? null : progressRenderer(io, plan);
+  const watch = extra.guardLostDc ? new LostDcWatch(s.t, extra.guardLostDc) : null;
+  const outcome = await executePlan(
+    plan,
+    ctx,
+    {
+      verifyTimeoutMs: opts.verifyTimeoutMs ?? 60_000,
+      emit: (e) => {
+        s.emit(e);
+        renderer?.(e);
+      },
+      ...(watch ? { guard: () => watch.guard() } : {}),
+    },
+  );
+  await watch?.stop();
+  const ms = Date.now() - confirmedAt;
+  s.journal.data.finishedAt = new Date().toISOString();
+  if (outcome.kind === 'done') {
+    s.journal.data.outcome = 'done';
+    s.journal.data.timeToRecoveryMs = ms;
+    await s.journal.save();
+    report(io, opts, s, { outcome: 'done', timeToRecoveryMs: ms, plan, steps: s.journal.data.steps }, [`${plan.runbook} done: ${plan.steps.length} steps, time to recovery ${seconds(ms)} (from confirmation). Journal: ${s.journal.dir}/journal.json`]);
+    return { ok: true, code: EXIT.ok, ms };
+  }
+  const e = outcome.error;
+  s.journal.data.outcome = 'failed';
+  s.journal.data.error = { code: e.code, message: e.message, details: e.details };
+  await s.journal.save();
+  const doneIds = new Set(outcome.done.map((d) => d.id));
+  report(io, opts, s, { outcome: 'failed', failedStep: outcome.failed, error: { code: e.code, message: e.message }, done: outcome.done.map((d) => d.id), plan, steps: s.journal.data.steps }, [
+    '',
+    `${plan.runbook} STOPPED at step ${outcome.failed.id}${outcome.failed.node ? ` on ${outcome.failed.node}` : ''}: ${outcome.failed.summary}`,
+    `  seen: ${e.message}`,
+    `  already done: ${outcome.done.length} of ${plan.steps.length} steps${outcome.done.length > 0 ? ` (last: ${outcome.done.at(-1)!.summary})` : ''}`,
+    `  not done: ${plan.steps.filter((x) => !doneIds.has(x.id)).length} steps`,
+    `  Fix the cause and run the same command again: it plans from what the nodes hold now and continues from there.`,
+    `  Journal: ${s.journal.dir}/journal.json`,
+  ]);
+  return { ok: false, code: e.exitCode === EXIT.refused ? EXIT.refused : EXIT.failed, ms };
+}
+
+async function finish(s: Session, code: ExitCode, hook: { ok?: string | undefined; failed?: string | undefined }, dir: string, ok: boolean): Promise<ExitCode> {
+  const r = await runHook(ok ? 'post' : 'onFailure', ok ? hook.ok : hook.failed, dir, s.hookEnv).catch(() => ({ ran: false }));
+  if (r.ran) s.journal.data.notes[ok ? 'postHook' : 'onFailureHook'] = r;
+  await s.journal.save();
+  await s.lock.release().catch(() => undefined);
+  await s.pool.closeAll();
+  s.log?.flush();
+  return code;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** The original files: the marker's if a failover started, else the topology's declared ones. */
+function originalFrom(t: Topology, marker: FailoverMarker | null): Record<string, NodeConfig> {
+  return marker?.original ?? declaredConfig(t);
+}
+
+export async function failover(opts: RunbookOptions & { to: string }, io: Io): Promise<ExitCode> {
+  const t0 = await loadTopology(opts.topology);
+  const to = resolveDc(t0, opts.to, '--to');
+  const lostDc = otherDc(t0, to);
+  const s = await openSession(opts, io, 'failover', lostDc, to);
+  const { t } = s;
+  const survivors = t.nodes.filter((n) => n.dc !== lostDc);
+  let code: ExitCode = EXIT.failed;
+  let ok = false;
+  try {
+    if (lostDc === t.datacenters.secondary) {
+      const plan = planFailover(factsFromObservation(t, { cluster: t.cluster, observedAt: new Date().toISOString(), nodes: [] }), { lostDc });
+      report(io, opts, s, { outcome: 'done', plan }, [renderPlanText(plan)]);
+      ok = true;
+      code = EXIT.ok;
+      return code;
+    }
+    s.journal.data.notes['lockNotes'] = await s.lock.acquire(survivors, Boolean(opts.breakLock));
+    await s.journal.save();
+    const observation = await observeCluster(t, { pool: s.pool });
+    const evidence: LossEvidence = await certifyLoss(t, lostDc, observation, s.pool);
+    s.journal.data.evidence = evidence;
+    await s.journal.save();
+    if (evidence.verdict === 'alive') {
+      throw new RefusedError('lost-dc-alive', `${lostDc} is not down: it answers as a cluster member. A failover now would be split brain.`, evidence.answeringAsMembers);
+    }
+    if (evidence.verdict === 'inconclusive') {
+      if (!opts.overrideLossCheck) throw new RefusedError('loss-inconclusive', `the evidence that ${lostDc} is down is inconclusive; --override-loss-check "<reason>" proceeds anyway`, evidence.reasons);
+      io.err(`WARNING: proceeding on inconclusive loss evidence, as asked: ${opts.overrideLossCheck}`);
+      for (const r of evidence.reasons) io.err(`  ${r}`);
+    }
+    const fence = t.hooks.fence?.[lostDc];
+    if (!fence && !opts.attestFenced) {
+      throw new RefusedError('unfenced', `${lostDc} has no fence hook: it must stay down until failback. Add hooks.fence.${lostDc}, or attest how it is kept down with --attest-fenced "<how>"`);
+    }
+    const marker = readMarker(observation);
+    const facts = factsFromObservation(t, observation, originalFrom(t, marker));
+    const plan = planFailover(facts, { lostDc, fenceCommand: fence });
+    if (!plan.safe) throw new RefusedError('plan-refused', 'the safety core refuses this failover', plan.refusals.map((r) => `[${r.code}] ${r.message}`));
+    if (plan.steps.length > 0) await preHook('preFailover', t.hooks.preFailover, topologyDirOf(opts.topology), s.hookEnv);
+    if (!marker && plan.steps.length > 0) {
+      // Before the first change: the files as they were, and where each survivor's replicas stood.
+      const original = declaredConfig(t);
+      for (const o of observation.nodes) if (o.dc !== lostDc && o.config) original[o.name] = o.config;
+      const m: FailoverMarker = { runId: s.runId, lostDc, at: new Date().toISOString(), operator: s.journal.data.operator, original, point: pointOf(observation, survivors.map((n) => n.name)) };
+      s.journal.data.failoverPoint = m.point;
+      await confirm(io, opts, to, 'failover');
+      await writeMarker(s.pool, survivors, m);
+      const r = await execute({ ...opts, yes: true }, io, s, plan, to, { guardLostDc: lostDc, minRegistryVersion: maxRegistry(observation, survivors) });
+      ok = r.ok;
+      code = r.code;
+    } else {
+      s.journal.data.failoverPoint = marker?.point;
+      const r = await execute(opts, io, s, plan, to, { guardLostDc: lostDc, minRegistryVersion: maxRegistry(observation, survivors) });
+      ok = r.ok;
+      code = r.code;
+    }
+    return code;
+  } catch (err) {
+    if (err instanceof DcfailError) {
+      s.journal.data.outcome = err.exitCode === EXIT.refused || err.exitCode === EXIT.locked ? 'refused' : 'failed';
+      s.journal.data.error = { code: err.code, message: err.message, details: err.details };
+    }
+    throw err;
+  } finally {
+    code = await finish(s, code, { ok: t.hooks.postFailover, failed: t.hooks.onFailure }, topologyDirOf(opts.topology), ok);
+  }
+}
+
+function maxRegistry(o: ClusterObservation, nodes: readonly TopologyNode[]): number | undefined {
+  const vs = o.nodes.filter((n) => nodes.some((x) => x.name === n.name)).map((n) => n.mesos?.registryVersion).filter((v): v is number => v !== undefined);
+  return vs.length > 0 ? Math.max(...vs) : undefined;
+}
+
+/** Signs that the returning DC ran as a cluster of its own after the failover (split brain). */
+export function divergence(t: Topology, returningDc: string, o: ClusterObservation, marker: FailoverMarker | null): string[] {
+  const out: string[] = [];
+  const survivorsEtcdCluster = o.nodes.find((n) => n.dc !== returningDc && n.etcd?.ok)?.etcd?.clusterId;
+  const pointZxids = Object.values(marker?.point ?? {}).map((p) => (p.zkZxid ? BigInt(p.zkZxid) : 0n));
+  const pointEpoch = pointZxids.length > 0 ? pointZxids.reduce((a, b) => (a > b ? a : b)) >> 32n : undefined;
+  for (const n of o.nodes.filter((x) => x.dc === returningDc)) {
+    if (n.etcd?.ok && n.etcd.leader !== '0' && n.etcd.clusterId !== survivorsEtcdCluster) out.push(`etcd on ${n.name} runs its own cluster (leader ${n.etcd.leader}, applied index ${n.etcd.appliedIndex})`);
+    if (n.zk && ['leader', 'follower'].includes(n.zk.mode) && n.config?.ensemble !== undefined && o.nodes.some((x) => x.dc !== returningDc && x.config?.ensemble !== undefined && x.config.ensemble !== n.config!.ensemble)) {
+      out.push(`ZooKeeper on ${n.name} serves its own quorum (${n.zk.mode}, zxid 0x${BigInt(n.zk.zxid ?? '0').toString(16)})`);
+    } else if (n.zk?.zxid && pointEpoch !== undefined && BigInt(n.zk.zxid) >> 32n > pointEpoch && n.config?.ensemble !== undefined && !o.nodes.some((x) => x.dc !== returningDc && x.config?.ensemble === n.config!.ensemble)) {
+      out.push(`ZooKeeper data on ${n.name} has epoch ${BigInt(n.zk.zxid) >> 32n}, newer than the failover point's ${pointEpoch}`);
+    }
+    if (n.mesos?.elected) out.push(`Mesos master on ${n.name} was elected leader (registry version ${n.mesos.registryVersion ?? '?'})`);
+  }
+  return out;
+}
+
+async function archiveDivergent(s: Session, nodes: readonly TopologyNode[]): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  await Promise.all(
+    nodes.map(async (n) => {
+      const remote = await s.pool.get(n);
+      const dest = `${n.services.dcfail.stateDir}/archive/${s.runId}`;
+      const paths = [n.services.etcd.dataDir, n.services.exhibitor.zkDataDir, `${n.services.mesos.workDir}/replicated_log`].filter((p): p is string => p !== undefined);
+      const r = await remote.exec(`mkdir -p ${quote(dest)} && for p in ${paths.map(quote).join(' ')}; do if [ -e "$p" ]; then mkdir -p ${quote(dest)}"$(dirname "$p")" && cp -a "$p" ${quote(dest)}"$p"; fi; done`, { timeoutMs: 120_000 });
+      out[n.name] = r.exitCode === 0 ? dest : `archive failed: ${r.stderr.trim()}`;
+    }),
+  );
+  return out;
+}
+
+export async function failback(opts: RunbookOptions, io: Io): Promise<ExitCode> {
+  const t0 = await loadTopology(opts.topology);
+  const returningDc = t0.datacenters.main;
+  const s = await openSession(opts, io, 'failback', t0.datacenters.secondary, returningDc);
+  const { t } = s;
+  let code: ExitCode = EXIT.failed;
+  let ok = false;
+  try {
+    s.journal.data.notes['lockNotes'] = await s.lock.acquire(t.nodes.filter((n) => n.roles.length > 0), Boolean(opts.breakLock));
+    const observation = await observeCluster(t, { pool: s.pool });
+    const marker = readMarker(observation);
+    const status = judge(t, observation);
+    const resuming = marker?.lostDc === returningDc && (marker as FailoverMarker & { failbackRunId?: string }).failbackRunId !== undefined;
+    const unreachable = observation.nodes.filter((n) => !n.ssh.ok).map((n) => n.name);
+    if (unreachable.length > 0) throw new RefusedError('unreachable', `failback needs every node reachable; not reachable: ${unreachable.join(', ')}`);
+    if (status.mode === 'normal' && status.hazards.length === 0) {
+      const plan = planFailback(factsFromObservation(t, observation, originalFrom(t, marker)), { returningDc });
+      if (plan.steps.length === 0 || !marker) {
+        report(io, opts, s, { outcome: 'done', plan: { ...plan, steps: [] } }, ['Nothing to do: status reads normal, every cluster has its full membership.']);
+        ok = true;
+        code = EXIT.ok;
+        return code;
+      }
+    }
+    if (!resuming) {
+      const unhealthy = CLUSTERS.flatMap((c) => {
+        const lc = status.clusters.find((x) => x.cluster === c);
+        if (!lc) return [];
+        const q = lc.quorums.filter((g) => g.members.some((m) => t.nodes.find((n) => n.name === m)!.dc !== returningDc));
+        return q.length === 1 ? [] : [`${c}: the surviving side has ${q.length === 0 ? 'no quorum' : 'several quorums'}`];
+      });
+      if (unhealthy.length > 0) throw new RefusedError('survivors-unhealthy', 'the cluster on the surviving DC is not healthy: fix it before a failback', unhealthy);
+    }
+    const diverged = divergence(t, returningDc, observation, marker);
+    if (diverged.length > 0) {
+      const archived = await archiveDivergent(s, t.nodes.filter((n) => n.dc === returningDc));
+      s.journal.data.notes['divergent'] = diverged;
+      s.journal.data.notes['archived'] = archived;
+      await s.journal.save();
+      if (!opts.discardDivergent) {
+        throw new RefusedError('divergent', `${returningDc} ran as a cluster of its own after the failover and may hold writes the survivors do not have. They are archived; --discard-divergent drops them from the cluster`, [
+          ...diverged,
+          ...Object.entries(archived).map(([n, p]) => `archived on ${n}: ${p}`),
+        ]);
+      }
+      io.err(`WARNING: discarding what ${returningDc} wrote on its own (archived): ${diverged.join('; ')}`);
+    }
+    const facts = factsFromObservation(t, observation, originalFrom(t, marker));
+    const plan = planFailback(facts, { returningDc });
+    if (!plan.safe) throw new RefusedError('plan-refused', 'the safety core refuses this failback', plan.refusals.map((r) => `[${r.code}] ${r.message}`));
+    if (plan.steps.length > 0) await preHook('preFailback', t.hooks.preFailback, topologyDirOf(opts.topology), s.hookEnv);
+    if (marker && !resuming && plan.steps.length > 0) {
+      await confirm(io, opts, returningDc, 'failback');
+      await writeMarker(s.pool, t.nodes.filter((n) => n.dc !== returningDc && n.roles.length > 0), { ...marker, failbackRunId: s.runId } as FailoverMarker);
+      const r = await execute({ ...opts, yes: true }, io, s, plan, returningDc, { minRegistryVersion: maxRegistry(observation, t.nodes.filter((n) => n.dc !== returningDc)) });
+      ok = r.ok;
+      code = r.code;
+    } else {
+      const r = await execute(opts, io, s, plan, returningDc, { minRegistryVersion: maxRegistry(observation, t.nodes.filter((n) => n.dc !== returningDc)) });
+      ok = r.ok;
+      code = r.code;
+    }
+    if (ok) await removeMarker(s.pool, t.nodes.filter((n) => n.dc !== returningDc), s.runId);
+    return code;
+  } catch (err) {
+    if (err instanceof DcfailError) {
+      s.journal.data.outcome = err.exitCode === EXIT.refused || err.exitCode === EXIT.locked ? 'refused' : 'failed';
+      s.journal.data.error = { code: err.code, message: err.message, details: err.details };
+    }
+    throw err;
+  } finally {
+    code = await finish(s, code, { ok: t.hooks.postFailback, failed: t.hooks.onFailure }, topologyDirOf(opts.topology), ok);
+  }
+}
