@@ -27,6 +27,7 @@ import {
   renderEtcdEnv,
   renderExhibitorEnv,
   renderLabctl,
+  renderFence,
   renderMasterCount,
   renderMesosEnv,
   renderSshdConfig,
@@ -188,6 +189,9 @@ async function writeLab(layout: LabLayout): Promise<void> {
   await mkdir(dirname(layout.labctl), { recursive: true });
   await writeFile(layout.labctl, renderLabctl(layout), { mode: 0o755 });
   await chmod(layout.labctl, 0o755);
+  const fence = `${dirname(layout.labctl)}/fence`;
+  await writeFile(fence, renderFence(layout), { mode: 0o755 });
+  await chmod(fence, 0o755);
   const header = [
     '# Written by `npm run lab -- up`: the topology of the local two-DC lab.',
     `# ${layout.masters} masters on loopback addresses; each node's files live under ${layout.nodesDir}/<name>.`,

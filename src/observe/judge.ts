@@ -88,7 +88,7 @@ function liveClusters(t: Topology, o: ClusterObservation): LiveCluster[] {
     } else {
       for (const m of members) {
         if (m.mesos?.registryVersion !== undefined) positions[m.name] = String(m.mesos.registryVersion);
-        if (m.mesos?.elected && m.mesos.recovered) quorums.push({ members: [m.name], leader: m.name });
+        if (m.mesos?.elected) quorums.push({ members: [m.name], leader: m.name });
       }
       // Mesos followers do not say whom they follow: one elected leader stands for the quorum.
       if (quorums.length === 1) quorums[0]!.members = members.filter((m) => m.mesos?.reachable).map((m) => m.name);
