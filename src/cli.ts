@@ -99,6 +99,13 @@ export async function runCli(argv: readonly string[], io: Io): Promise<ExitCode>
       result = import('./commands/runbook.js').then((m) => m.failback(runbookOpts(o), io));
     });
 
+  runbookFlags(withGlobals(program.command('apply').description('execute a saved online plan after checking it is not stale; resumes where it stopped')))
+    .argument('<plan-file>', 'a plan saved by dcfail plan ... --out')
+    .option('--discard-divergent', 'drop, after archiving, writes that the returning DC took while split from the cluster', false)
+    .action((file: string, o) => {
+      result = import('./commands/runbook.js').then((m) => m.applyPlan({ ...runbookOpts(o), file }, io));
+    });
+
   withGlobals(program.command('status').description('live view: reachability, each cluster\'s members, quorum and leader, and the mode')).action((o) => {
     result = import('./commands/status.js').then((m) => m.status(globals(o), io));
   });

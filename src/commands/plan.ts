@@ -59,7 +59,17 @@ export function offlineFailbackPlan(t: Topology): Plan {
 export async function plan(opts: PlanOptions, io: Io): Promise<ExitCode> {
   const t = await loadTopology(opts.topology);
   if (!opts.offline) {
-    throw new UserError('online-plan-unavailable', 'online planning (observing the nodes) is not available yet: use --offline --assume-down <dc>');
+    if (opts.assumeDown !== undefined) throw new UserError('bad-flag', '--assume-down goes with --offline: online, the plan starts from what the nodes say');
+    if (opts.runbook === 'failover' && !opts.to) throw new UserError('bad-flag', 'plan failover needs --to <dc>');
+    const to = opts.runbook === 'failover' ? resolveDc(t, opts.to!, '--to') : t.datacenters.main;
+    const { planOnline } = await import('./runbook.js');
+    const { plan: p, saved } = await planOnline(t, opts.topology, opts.runbook, to);
+    if (opts.out) {
+      const { writeFile } = await import('node:fs/promises');
+      await writeFile(opts.out, `${JSON.stringify(saved, null, 2)}\n`);
+    }
+    io.out(opts.json ? JSON.stringify(p, null, 2) : `${renderPlanText(p)}${opts.out ? `Saved to ${opts.out} (fingerprint ${saved.fingerprint.slice(0, 19)}...): dcfail apply ${opts.out}\n` : ''}`);
+    return p.safe ? EXIT.ok : EXIT.refused;
   }
   if (opts.out) {
     throw new UserError('bad-flag', '--out saves online plans only: an offline plan observed nothing and cannot be applied');

@@ -3,11 +3,15 @@
  * stop on the first failure with a clear report. Planning starts from what the nodes' own files
  * and services say now, so a re-run continues where a killed run stopped.
  */
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { CLUSTERS } from '../core/clusters.js';
 import { DcfailError, EXIT, RefusedError, UserError, type ExitCode } from '../errors.js';
 import { factsFromObservation, judge } from '../observe/judge.js';
 import { observeCluster, type ClusterObservation } from '../observe/observe.js';
+import { describeDrift, fingerprintBasis, fingerprintOf, type FingerprintBasis } from '../observe/fingerprint.js';
 import { etcdClientUrl, probeEtcdEndpoint } from '../probes/etcd.js';
 import { probeMesosMaster } from '../probes/mesos.js';
 import { probeTcp } from '../probes/tcp.js';
@@ -18,7 +22,7 @@ import { topologyDirOf, type EffectContext } from '../runbooks/effects.js';
 import { declaredConfig, type NodeConfig } from '../runbooks/facts.js';
 import { planFailback } from '../runbooks/failback.js';
 import { planFailover } from '../runbooks/failover.js';
-import { certifyLoss, operatorName, preHook, readMarker, removeMarker, RunLock, runHook, writeMarker, type FailoverMarker, type LossEvidence } from '../runbooks/gates.js';
+import { certifyLoss, operatorName, preHook, readMarker, removeMarker, RunLock, runHook, stateDir, writeMarker, type FailoverMarker, type LossEvidence } from '../runbooks/gates.js';
 import { Journal, newRunId } from '../runbooks/journal.js';
 import type { Plan } from '../runbooks/plan.js';
 import { executePlan, type RunEvent } from '../runbooks/run.js';
@@ -187,7 +191,14 @@ function report(io: Io, opts: RunbookOptions, s: Session, body: Record<string, u
 }
 
 /** Gates passed and plan shown: confirm, run, report. Shared by failover and failback. */
-async function execute(opts: RunbookOptions, io: Io, s: Session, plan: Plan, confirmDc: string, extra: { guardLostDc?: string; minRegistryVersion?: number }): Promise<{ ok: boolean; code: ExitCode; ms: number }> {
+async function execute(
+  opts: RunbookOptions,
+  io: Io,
+  s: Session,
+  plan: Plan,
+  confirmDc: string,
+  extra: { guardLostDc?: string; minRegistryVersion?: number; beforeRun?: () => Promise<void>; onStepDone?: (id: string) => Promise<void> },
+): Promise<{ ok: boolean; code: ExitCode; ms: number }> {
   await s.journal.savePlan(plan);
   if (!opts.json) io.out(renderPlanText(plan));
   if (plan.steps.length === 0) {
@@ -201,6 +212,7 @@ async function execute(opts: RunbookOptions, io: Io, s: Session, plan: Plan, con
   const confirmedAt = Date.now();
   s.journal.data.confirmedAt = new Date(confirmedAt).toISOString();
   await s.journal.save();
+  await extra.beforeRun?.();
   const ctx: EffectContext = {
     topology: s.t,
     topologyDir: topologyDirOf(opts.topology),
@@ -216,6 +228,7 @@ async function execute(opts: RunbookOptions, io: Io, s: Session, plan: Plan, con
   };
   const renderer = opts.json ? null : progressRenderer(io, plan);
   const watch = extra.guardLostDc ? new LostDcWatch(s.t, extra.guardLostDc) : null;
+  const pendingDone: Promise<void>[] = [];
   const outcome = await executePlan(
     plan,
     ctx,
@@ -224,11 +237,13 @@ async function execute(opts: RunbookOptions, io: Io, s: Session, plan: Plan, con
       emit: (e) => {
         s.emit(e);
         renderer?.(e);
+        if (e.kind === 'step-finished') pendingDone.push(extra.onStepDone?.(e.step.id) ?? Promise.resolve());
       },
       ...(watch ? { guard: () => watch.guard() } : {}),
     },
   );
   await watch?.stop();
+  await Promise.all(pendingDone);
   const ms = Date.now() - confirmedAt;
   s.journal.data.finishedAt = new Date().toISOString();
   if (outcome.kind === 'done') {
@@ -272,75 +287,6 @@ function originalFrom(t: Topology, marker: FailoverMarker | null): Record<string
   return marker?.original ?? declaredConfig(t);
 }
 
-export async function failover(opts: RunbookOptions & { to: string }, io: Io): Promise<ExitCode> {
-  const t0 = await loadTopology(opts.topology);
-  const to = resolveDc(t0, opts.to, '--to');
-  const lostDc = otherDc(t0, to);
-  const s = await openSession(opts, io, 'failover', lostDc, to);
-  const { t } = s;
-  const survivors = t.nodes.filter((n) => n.dc !== lostDc);
-  let code: ExitCode = EXIT.failed;
-  let ok = false;
-  try {
-    if (lostDc === t.datacenters.secondary) {
-      const plan = planFailover(factsFromObservation(t, { cluster: t.cluster, observedAt: new Date().toISOString(), nodes: [] }), { lostDc });
-      report(io, opts, s, { outcome: 'done', plan }, [renderPlanText(plan)]);
-      ok = true;
-      code = EXIT.ok;
-      return code;
-    }
-    s.journal.data.notes['lockNotes'] = await s.lock.acquire(survivors, Boolean(opts.breakLock));
-    await s.journal.save();
-    const observation = await observeCluster(t, { pool: s.pool });
-    const evidence: LossEvidence = await certifyLoss(t, lostDc, observation, s.pool);
-    s.journal.data.evidence = evidence;
-    await s.journal.save();
-    if (evidence.verdict === 'alive') {
-      throw new RefusedError('lost-dc-alive', `${lostDc} is not down: it answers as a cluster member. A failover now would be split brain.`, evidence.answeringAsMembers);
-    }
-    if (evidence.verdict === 'inconclusive') {
-      if (!opts.overrideLossCheck) throw new RefusedError('loss-inconclusive', `the evidence that ${lostDc} is down is inconclusive; --override-loss-check "<reason>" proceeds anyway`, evidence.reasons);
-      io.err(`WARNING: proceeding on inconclusive loss evidence, as asked: ${opts.overrideLossCheck}`);
-      for (const r of evidence.reasons) io.err(`  ${r}`);
-    }
-    const fence = t.hooks.fence?.[lostDc];
-    if (!fence && !opts.attestFenced) {
-      throw new RefusedError('unfenced', `${lostDc} has no fence hook: it must stay down until failback. Add hooks.fence.${lostDc}, or attest how it is kept down with --attest-fenced "<how>"`);
-    }
-    const marker = readMarker(observation);
-    const facts = factsFromObservation(t, observation, originalFrom(t, marker));
-    const plan = planFailover(facts, { lostDc, fenceCommand: fence });
-    if (!plan.safe) throw new RefusedError('plan-refused', 'the safety core refuses this failover', plan.refusals.map((r) => `[${r.code}] ${r.message}`));
-    if (plan.steps.length > 0) await preHook('preFailover', t.hooks.preFailover, topologyDirOf(opts.topology), s.hookEnv);
-    if (!marker && plan.steps.length > 0) {
-      // Before the first change: the files as they were, and where each survivor's replicas stood.
-      const original = declaredConfig(t);
-      for (const o of observation.nodes) if (o.dc !== lostDc && o.config) original[o.name] = o.config;
-      const m: FailoverMarker = { runId: s.runId, lostDc, at: new Date().toISOString(), operator: s.journal.data.operator, original, point: pointOf(observation, survivors.map((n) => n.name)) };
-      s.journal.data.failoverPoint = m.point;
-      await confirm(io, opts, to, 'failover');
-      await writeMarker(s.pool, survivors, m);
-      const r = await execute({ ...opts, yes: true }, io, s, plan, to, { guardLostDc: lostDc, minRegistryVersion: maxRegistry(observation, survivors) });
-      ok = r.ok;
-      code = r.code;
-    } else {
-      s.journal.data.failoverPoint = marker?.point;
-      const r = await execute(opts, io, s, plan, to, { guardLostDc: lostDc, minRegistryVersion: maxRegistry(observation, survivors) });
-      ok = r.ok;
-      code = r.code;
-    }
-    return code;
-  } catch (err) {
-    if (err instanceof DcfailError) {
-      s.journal.data.outcome = err.exitCode === EXIT.refused || err.exitCode === EXIT.locked ? 'refused' : 'failed';
-      s.journal.data.error = { code: err.code, message: err.message, details: err.details };
-    }
-    throw err;
-  } finally {
-    code = await finish(s, code, { ok: t.hooks.postFailover, failed: t.hooks.onFailure }, topologyDirOf(opts.topology), ok);
-  }
-}
-
 function maxRegistry(o: ClusterObservation, nodes: readonly TopologyNode[]): number | undefined {
   const vs = o.nodes.filter((n) => nodes.some((x) => x.name === n.name)).map((n) => n.mesos?.registryVersion).filter((v): v is number => v !== undefined);
   return vs.length > 0 ? Math.max(...vs) : undefined;
@@ -378,69 +324,179 @@ async function archiveDivergent(s: Session, nodes: readonly TopologyNode[]): Pro
   return out;
 }
 
-export async function failback(opts: RunbookOptions, io: Io): Promise<ExitCode> {
+
+interface Prepared {
+  plan: Plan;
+  confirmDc: string;
+  extra: { guardLostDc?: string; minRegistryVersion?: number; beforeRun?: () => Promise<void> };
+  afterSuccess?: () => Promise<void>;
+  /** Nothing to run: the reason, shown instead. */
+  early?: string;
+}
+
+async function prepareFailover(s: Session, opts: RunbookOptions, io: Io, lostDc: string, to: string, observation: ClusterObservation): Promise<Prepared> {
+  const { t } = s;
+  const survivors = t.nodes.filter((n) => n.dc !== lostDc);
+  const evidence: LossEvidence = await certifyLoss(t, lostDc, observation, s.pool);
+  s.journal.data.evidence = evidence;
+  await s.journal.save();
+  if (evidence.verdict === 'alive') {
+    throw new RefusedError('lost-dc-alive', `${lostDc} is not down: it answers as a cluster member. A failover now would be split brain.`, evidence.answeringAsMembers);
+  }
+  if (evidence.verdict === 'inconclusive') {
+    if (!opts.overrideLossCheck) throw new RefusedError('loss-inconclusive', `the evidence that ${lostDc} is down is inconclusive; --override-loss-check "<reason>" proceeds anyway`, evidence.reasons);
+    io.err(`WARNING: proceeding on inconclusive loss evidence, as asked: ${opts.overrideLossCheck}`);
+    for (const r of evidence.reasons) io.err(`  ${r}`);
+  }
+  const fence = t.hooks.fence?.[lostDc];
+  if (!fence && !opts.attestFenced) {
+    throw new RefusedError('unfenced', `${lostDc} has no fence hook: it must stay down until failback. Add hooks.fence.${lostDc}, or attest how it is kept down with --attest-fenced "<how>"`);
+  }
+  const marker = readMarker(observation);
+  const facts = factsFromObservation(t, observation, originalFrom(t, marker));
+  const plan = planFailover(facts, { lostDc, fenceCommand: fence });
+  if (!plan.safe) throw new RefusedError('plan-refused', 'the safety core refuses this failover', plan.refusals.map((r) => `[${r.code}] ${r.message}`));
+  if (plan.steps.length > 0) await preHook('preFailover', t.hooks.preFailover, topologyDirOf(opts.topology), s.hookEnv);
+  s.journal.data.failoverPoint = marker?.point ?? pointOf(observation, survivors.map((n) => n.name));
+  return {
+    plan,
+    confirmDc: to,
+    extra: {
+      guardLostDc: lostDc,
+      ...(maxRegistry(observation, survivors) !== undefined ? { minRegistryVersion: maxRegistry(observation, survivors)! } : {}),
+      beforeRun: async () => {
+        if (marker) return;
+        // Before the first change: the files as they were, and where each survivor's replicas stood.
+        const original = declaredConfig(t);
+        for (const o of observation.nodes) if (o.dc !== lostDc && o.config) original[o.name] = o.config;
+        await writeMarker(s.pool, survivors, { runId: s.runId, lostDc, at: new Date().toISOString(), operator: s.journal.data.operator, original, point: pointOf(observation, survivors.map((n) => n.name)) });
+      },
+    },
+  };
+}
+
+async function prepareFailback(s: Session, opts: RunbookOptions, io: Io, returningDc: string, observation: ClusterObservation): Promise<Prepared> {
+  const { t } = s;
+  const marker = readMarker(observation);
+  const status = judge(t, observation);
+  const resuming = marker?.lostDc === returningDc && (marker as FailoverMarker & { failbackRunId?: string }).failbackRunId !== undefined;
+  const unreachable = observation.nodes.filter((n) => !n.ssh.ok).map((n) => n.name);
+  if (unreachable.length > 0) throw new RefusedError('unreachable', `failback needs every node reachable; not reachable: ${unreachable.join(', ')}`);
+  const survivorsOf = t.nodes.filter((n) => n.dc !== returningDc);
+  if (status.mode === 'normal' && status.hazards.length === 0) {
+    const plan = planFailback(factsFromObservation(t, observation, originalFrom(t, marker)), { returningDc });
+    if (plan.steps.length === 0 || !marker) return { plan: { ...plan, steps: [] }, confirmDc: returningDc, extra: {}, early: 'Nothing to do: status reads normal, every cluster has its full membership.' };
+  }
+  if (!resuming) {
+    const unhealthy = CLUSTERS.flatMap((c) => {
+      const lc = status.clusters.find((x) => x.cluster === c);
+      if (!lc) return [];
+      const q = lc.quorums.filter((g) => g.members.some((m) => t.nodes.find((n) => n.name === m)!.dc !== returningDc));
+      return q.length === 1 ? [] : [`${c}: the surviving side has ${q.length === 0 ? 'no quorum' : 'several quorums'}`];
+    });
+    if (unhealthy.length > 0) throw new RefusedError('survivors-unhealthy', 'the cluster on the surviving DC is not healthy: fix it before a failback', unhealthy);
+  }
+  const diverged = divergence(t, returningDc, observation, marker);
+  if (diverged.length > 0) {
+    const archived = await archiveDivergent(s, t.nodes.filter((n) => n.dc === returningDc));
+    s.journal.data.notes['divergent'] = diverged;
+    s.journal.data.notes['archived'] = archived;
+    await s.journal.save();
+    if (!opts.discardDivergent) {
+      throw new RefusedError('divergent', `${returningDc} ran as a cluster of its own after the failover and may hold writes the survivors do not have. They are archived; --discard-divergent drops them from the cluster`, [
+        ...diverged,
+        ...Object.entries(archived).map(([n, p]) => `archived on ${n}: ${p}`),
+      ]);
+    }
+    io.err(`WARNING: discarding what ${returningDc} wrote on its own (archived): ${diverged.join('; ')}`);
+  }
+  const facts = factsFromObservation(t, observation, originalFrom(t, marker));
+  const plan = planFailback(facts, { returningDc });
+  if (!plan.safe) throw new RefusedError('plan-refused', 'the safety core refuses this failback', plan.refusals.map((r) => `[${r.code}] ${r.message}`));
+  if (plan.steps.length > 0) await preHook('preFailback', t.hooks.preFailback, topologyDirOf(opts.topology), s.hookEnv);
+  const minRegistryVersion = maxRegistry(observation, survivorsOf);
+  return {
+    plan,
+    confirmDc: returningDc,
+    extra: {
+      ...(minRegistryVersion !== undefined ? { minRegistryVersion } : {}),
+      beforeRun: async () => {
+        if (marker && !resuming) await writeMarker(s.pool, t.nodes.filter((n) => n.dc !== returningDc && n.roles.length > 0), { ...marker, failbackRunId: s.runId } as FailoverMarker);
+      },
+    },
+    afterSuccess: () => removeMarker(s.pool, survivorsOf, s.runId),
+  };
+}
+
+/** A plan saved by `plan --out`: the plan and what it relied on. */
+export interface SavedPlan {
+  format: 'dcfail-plan/1';
+  createdAt: string;
+  topology: string;
+  fingerprint: string;
+  basis: FingerprintBasis;
+  plan: Plan;
+}
+
+interface ApplyState {
+  saved: SavedPlan;
+  progressFile: string;
+  done: string[];
+}
+
+async function runRunbook(kind: Plan['runbook'], opts: RunbookOptions & { to?: string }, io: Io, apply?: ApplyState): Promise<ExitCode> {
   const t0 = await loadTopology(opts.topology);
-  const returningDc = t0.datacenters.main;
-  const s = await openSession(opts, io, 'failback', t0.datacenters.secondary, returningDc);
+  const { main, secondary } = t0.datacenters;
+  const to = kind === 'failover' ? resolveDc(t0, opts.to!, '--to') : main;
+  const lostDc = otherDc(t0, to);
+  const s = await openSession(opts, io, kind, kind === 'failover' ? lostDc : secondary, to);
   const { t } = s;
   let code: ExitCode = EXIT.failed;
   let ok = false;
   try {
-    s.journal.data.notes['lockNotes'] = await s.lock.acquire(t.nodes.filter((n) => n.roles.length > 0), Boolean(opts.breakLock));
+    if (kind === 'failover' && lostDc === secondary) {
+      const plan = planFailover(factsFromObservation(t, { cluster: t.cluster, observedAt: new Date().toISOString(), nodes: [] }), { lostDc });
+      report(io, opts, s, { outcome: 'done', plan }, [renderPlanText(plan)]);
+      ok = true;
+      code = EXIT.ok;
+      return code;
+    }
+    const lockNodes = kind === 'failover' ? t.nodes.filter((n) => n.dc !== lostDc) : t.nodes.filter((n) => n.roles.length > 0);
+    s.journal.data.notes['lockNotes'] = await s.lock.acquire(lockNodes, Boolean(opts.breakLock));
+    await s.journal.save();
     const observation = await observeCluster(t, { pool: s.pool });
-    const marker = readMarker(observation);
-    const status = judge(t, observation);
-    const resuming = marker?.lostDc === returningDc && (marker as FailoverMarker & { failbackRunId?: string }).failbackRunId !== undefined;
-    const unreachable = observation.nodes.filter((n) => !n.ssh.ok).map((n) => n.name);
-    if (unreachable.length > 0) throw new RefusedError('unreachable', `failback needs every node reachable; not reachable: ${unreachable.join(', ')}`);
-    if (status.mode === 'normal' && status.hazards.length === 0) {
-      const plan = planFailback(factsFromObservation(t, observation, originalFrom(t, marker)), { returningDc });
-      if (plan.steps.length === 0 || !marker) {
-        report(io, opts, s, { outcome: 'done', plan: { ...plan, steps: [] } }, ['Nothing to do: status reads normal, every cluster has its full membership.']);
-        ok = true;
-        code = EXIT.ok;
-        return code;
+    if (apply && apply.done.length === 0) {
+      const now = fingerprintOf(observation);
+      if (now !== apply.saved.fingerprint) {
+        throw new RefusedError('stale-plan', `the saved plan is stale: the cluster no longer looks as it did when the plan was made (${apply.saved.createdAt}). Make a new plan.`, describeDrift(apply.saved.basis, fingerprintBasis(observation)));
       }
     }
-    if (!resuming) {
-      const unhealthy = CLUSTERS.flatMap((c) => {
-        const lc = status.clusters.find((x) => x.cluster === c);
-        if (!lc) return [];
-        const q = lc.quorums.filter((g) => g.members.some((m) => t.nodes.find((n) => n.name === m)!.dc !== returningDc));
-        return q.length === 1 ? [] : [`${c}: the surviving side has ${q.length === 0 ? 'no quorum' : 'several quorums'}`];
-      });
-      if (unhealthy.length > 0) throw new RefusedError('survivors-unhealthy', 'the cluster on the surviving DC is not healthy: fix it before a failback', unhealthy);
+    const prepared = kind === 'failover' ? await prepareFailover(s, opts, io, lostDc, to, observation) : await prepareFailback(s, opts, io, to, observation);
+    if (prepared.early && !apply) {
+      report(io, opts, s, { outcome: 'done', plan: prepared.plan }, [prepared.early]);
+      ok = true;
+      code = EXIT.ok;
+      return code;
     }
-    const diverged = divergence(t, returningDc, observation, marker);
-    if (diverged.length > 0) {
-      const archived = await archiveDivergent(s, t.nodes.filter((n) => n.dc === returningDc));
-      s.journal.data.notes['divergent'] = diverged;
-      s.journal.data.notes['archived'] = archived;
-      await s.journal.save();
-      if (!opts.discardDivergent) {
-        throw new RefusedError('divergent', `${returningDc} ran as a cluster of its own after the failover and may hold writes the survivors do not have. They are archived; --discard-divergent drops them from the cluster`, [
-          ...diverged,
-          ...Object.entries(archived).map(([n, p]) => `archived on ${n}: ${p}`),
-        ]);
-      }
-      io.err(`WARNING: discarding what ${returningDc} wrote on its own (archived): ${diverged.join('; ')}`);
+    let plan = prepared.plan;
+    if (apply) {
+      // Exactly the saved steps, from the first one not yet done.
+      const done = new Set(apply.done);
+      plan = { ...apply.saved.plan, steps: apply.saved.plan.steps.filter((x) => !done.has(x.id)) };
+      if (apply.done.length > 0) io.err(`resuming the saved plan: ${apply.done.length} of ${apply.saved.plan.steps.length} steps were done before`);
     }
-    const facts = factsFromObservation(t, observation, originalFrom(t, marker));
-    const plan = planFailback(facts, { returningDc });
-    if (!plan.safe) throw new RefusedError('plan-refused', 'the safety core refuses this failback', plan.refusals.map((r) => `[${r.code}] ${r.message}`));
-    if (plan.steps.length > 0) await preHook('preFailback', t.hooks.preFailback, topologyDirOf(opts.topology), s.hookEnv);
-    if (marker && !resuming && plan.steps.length > 0) {
-      await confirm(io, opts, returningDc, 'failback');
-      await writeMarker(s.pool, t.nodes.filter((n) => n.dc !== returningDc && n.roles.length > 0), { ...marker, failbackRunId: s.runId } as FailoverMarker);
-      const r = await execute({ ...opts, yes: true }, io, s, plan, returningDc, { minRegistryVersion: maxRegistry(observation, t.nodes.filter((n) => n.dc !== returningDc)) });
-      ok = r.ok;
-      code = r.code;
-    } else {
-      const r = await execute(opts, io, s, plan, returningDc, { minRegistryVersion: maxRegistry(observation, t.nodes.filter((n) => n.dc !== returningDc)) });
-      ok = r.ok;
-      code = r.code;
-    }
-    if (ok) await removeMarker(s.pool, t.nodes.filter((n) => n.dc !== returningDc), s.runId);
+    let progress = Promise.resolve();
+    const onDone = apply
+      ? (id: string) => {
+          apply.done.push(id);
+          progress = progress.then(() => writeFile(apply.progressFile, JSON.stringify({ done: apply.done })));
+          return progress;
+        }
+      : undefined;
+    const r = await execute(opts, io, s, plan, prepared.confirmDc, { ...prepared.extra, ...(onDone ? { onStepDone: onDone } : {}) });
+    ok = r.ok;
+    code = r.code;
+    if (ok) await prepared.afterSuccess?.();
     return code;
   } catch (err) {
     if (err instanceof DcfailError) {
@@ -449,6 +505,61 @@ export async function failback(opts: RunbookOptions, io: Io): Promise<ExitCode> 
     }
     throw err;
   } finally {
-    code = await finish(s, code, { ok: t.hooks.postFailback, failed: t.hooks.onFailure }, topologyDirOf(opts.topology), ok);
+    const hooks = kind === 'failover' ? { ok: t.hooks.postFailover, failed: t.hooks.onFailure } : { ok: t.hooks.postFailback, failed: t.hooks.onFailure };
+    code = await finish(s, code, hooks, topologyDirOf(opts.topology), ok);
   }
+}
+
+export function failover(opts: RunbookOptions & { to: string }, io: Io): Promise<ExitCode> {
+  return runRunbook('failover', opts, io);
+}
+
+export function failback(opts: RunbookOptions, io: Io): Promise<ExitCode> {
+  return runRunbook('failback', opts, io);
+}
+
+/** The online plan, as `dcfail plan` (without --offline) shows and saves it: read-only. */
+export async function planOnline(t: Topology, topologyFile: string, runbook: Plan['runbook'], to: string): Promise<{ plan: Plan; saved: SavedPlan }> {
+  const pool = new RemotePool();
+  try {
+    const observation = await observeCluster(t, { pool });
+    const marker = readMarker(observation);
+    const facts = factsFromObservation(t, observation, originalFrom(t, marker));
+    const plan = runbook === 'failover' ? planFailover(facts, { lostDc: otherDc(t, to), fenceCommand: t.hooks.fence?.[otherDc(t, to)] }) : planFailback(facts, { returningDc: t.datacenters.main });
+    return { plan, saved: { format: 'dcfail-plan/1', createdAt: new Date().toISOString(), topology: topologyFile, fingerprint: fingerprintOf(observation), basis: fingerprintBasis(observation), plan } };
+  } finally {
+    await pool.closeAll();
+  }
+}
+
+/** `dcfail apply <plan file>`: a saved online plan, refused when stale, resumed where it stopped. */
+export async function applyPlan(opts: RunbookOptions & { file: string }, io: Io): Promise<ExitCode> {
+  let text: string;
+  try {
+    text = await readFile(opts.file, 'utf8');
+  } catch (err) {
+    throw new UserError('plan-unreadable', `${opts.file}: cannot read the plan: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  let saved: SavedPlan;
+  try {
+    saved = JSON.parse(text) as SavedPlan;
+  } catch {
+    throw new UserError('plan-invalid', `${opts.file}: not a saved dcfail plan (not JSON)`);
+  }
+  if (saved.plan?.mode === 'offline' || (saved as unknown as Plan).mode === 'offline') {
+    throw new UserError('offline-plan', `${opts.file}: an offline plan observed nothing and cannot be applied; make an online plan with dcfail plan ... --out`);
+  }
+  if (saved.format !== 'dcfail-plan/1' || !saved.plan || !Array.isArray(saved.plan.steps) || typeof saved.fingerprint !== 'string') {
+    throw new UserError('plan-invalid', `${opts.file}: not a saved dcfail plan (format dcfail-plan/1 expected)`);
+  }
+  const dir = join(stateDir(), 'applied');
+  await mkdir(dir, { recursive: true });
+  const progressFile = join(dir, `${createHash('sha256').update(text).digest('hex').slice(0, 32)}.json`);
+  const done = await readFile(progressFile, 'utf8').then((x) => (JSON.parse(x) as { done: string[] }).done, () => [] as string[]);
+  if (done.length === saved.plan.steps.length) {
+    io.out(`${opts.file}: every step of this plan was applied already.`);
+    return EXIT.ok;
+  }
+  const to = saved.plan.runbook === 'failover' ? saved.plan.to : undefined;
+  return runRunbook(saved.plan.runbook, { ...opts, ...(to ? { to } : {}) }, io, { saved, progressFile, done });
 }
