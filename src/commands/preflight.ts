@@ -69,6 +69,10 @@ async function localChecks(t: Topology, topologyFile: string): Promise<Check[]> 
 async function nodeChecks(t: Topology, n: TopologyNode, pool: RemotePool): Promise<Check[]> {
   const out: Check[] = [];
   const add = (check: string, ok: boolean, detail: string) => out.push({ host: n.name, check, ok, detail });
+  // The checks below run in parallel; the report lists them in the order they are declared here,
+  // so two runs over the same state print the same lines (cron diffs, CI logs).
+  const order: string[] = [];
+  const declare = (check: string) => (order.push(check), check);
   let remote: Remote;
   try {
     remote = await pool.get(n);
@@ -85,6 +89,7 @@ async function nodeChecks(t: Topology, n: TopologyNode, pool: RemotePool): Promi
   const want = declaredConfig(t)[n.name] ?? {};
   const read = async (path: string) => remote.readFile(path).catch((e: Error) => Promise.reject(e));
   const fileCheck = async (label: string, path: string, judge: (text: string) => string | null) => {
+    declare(`file ${label}`);
     try {
       const text = await read(path);
       if (text === null) return add(`file ${label}`, false, `${path} does not exist`);
@@ -130,6 +135,7 @@ async function nodeChecks(t: Topology, n: TopologyNode, pool: RemotePool): Promi
   }
   for (const c of CLUSTERS.filter((x) => n.roles.includes(x))) {
     const unit = n.services[c].unit;
+    declare(`unit ${unit}`);
     checks.push(
       remote
         .exec(renderCommand(n.services.commands.exists, { unit, node: n.name }), { timeoutMs })
@@ -138,7 +144,8 @@ async function nodeChecks(t: Topology, n: TopologyNode, pool: RemotePool): Promi
     );
   }
   await Promise.all(checks);
-  return out;
+  const rank = (c: Check) => (order.includes(c.check) ? order.indexOf(c.check) : -1);
+  return out.sort((a, b) => rank(a) - rank(b));
 }
 
 export async function runPreflight(t: Topology, topologyFile: string, pool: RemotePool): Promise<Check[]> {
