@@ -40,6 +40,11 @@ export function statusExitCode(r: StatusResult & { undetermined?: boolean }): Ex
   return r.hazards.length > 0 || r.mode === 'split-brain-risk' ? EXIT.hazard : EXIT.ok;
 }
 
+/** A column of at least `width` that never runs into the next one. */
+function col(text: string, width: number): string {
+  return text.length < width ? text.padEnd(width) : `${text} `;
+}
+
 function mark(ok: boolean | undefined): string {
   return ok === undefined ? '-' : ok ? 'up' : 'DOWN';
 }
@@ -53,7 +58,7 @@ export function renderStatus(r: StatusResult): string {
     const zk = n.zk ? `${n.zk.mode}${n.zk.zxid ? ` z=${BigInt(n.zk.zxid).toString(16)}` : ''}` : '-';
     const mesos = n.mesos ? (n.mesos.reachable ? `${n.mesos.elected ? 'LEADER' : 'follower'}${n.mesos.registryVersion !== undefined ? ` r=${n.mesos.registryVersion}` : ''}` : 'down') : '-';
     const etcd = n.etcd ? (n.etcd.ok ? `${n.etcd.memberId === n.etcd.leader ? 'LEADER' : n.etcd.leader === '0' ? 'no-leader' : 'follower'} i=${n.etcd.appliedIndex}` : 'down') : '-';
-    lines.push(`${n.name.padEnd(12)}${n.dc.padEnd(12)}${n.address.padEnd(16)}${mark(n.ssh.ok).padEnd(6)}${n.configKind.padEnd(13)}${zk.padEnd(24)}${mesos.padEnd(20)}${etcd}`);
+    lines.push(`${col(n.name, 12)}${col(n.dc, 12)}${col(n.address, 16)}${col(mark(n.ssh.ok), 6)}${col(n.configKind, 13)}${col(zk, 24)}${col(mesos, 20)}${etcd}`);
   }
   lines.push('');
   for (const c of CLUSTERS) {

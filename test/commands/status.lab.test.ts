@@ -78,7 +78,10 @@ async function applyEdit(file: string, changes: Record<string, string | null>): 
   await writeFile(file, `${lines.join('\n')}\n`);
 }
 
-/** Runs the offline failover plan by hand on the survivors: edits, unit actions, and its verifications as waits on the servers. */
+/**
+ * Runs the offline failover plan by hand on the survivors: edits, unit actions, and its
+ * verifications as waits on the servers. The fence step is left out on purpose (see below).
+ */
 async function failoverByHand(plan: Plan): Promise<void> {
   const node = (name: string) => lab.nodes.find((n) => n.name === name)!;
   for (const s of plan.steps) {
@@ -93,6 +96,10 @@ async function failoverByHand(plan: Plan): Promise<void> {
         break;
       case 'verify':
         await verifyByHand(s.node, s.check, node);
+        break;
+      case 'fence':
+        // Not run: this scenario is the unfenced DC that powers back on with its old files.
+        // (The lab's fence hook masks its units, and madrid would come back quiet.)
         break;
       default:
         throw new Error(`plan step ${s.id} (${s.action}): the offline failover of the lab should not need it`);
@@ -120,6 +127,12 @@ async function verifyByHand(on: string | null, check: Check, node: (name: string
           const e = await etcdTruth(node(n));
           return e !== undefined && e.leader !== '0';
         }, 30_000);
+      }
+      return;
+    case 'dc-down':
+      for (const n of lab.nodes.filter((x) => x.dc === check.dc)) {
+        const t = (await serverTruth([n]))[0]!;
+        expect(t.zk ?? t.etcd ?? t.mesos, `${n.name} of the lost DC answers`).toBeUndefined();
       }
       return;
     case 'stopped':
@@ -273,15 +286,22 @@ describe('dcfail status on the 3-master lab', () => {
     const lost = await pollStatus((s) => s.code === 5 && s.report.hazards.some((h) => h.code === 'dc-unreachable'));
     expect(hazardCodes(lost.report)).toContain('dc-unreachable');
     await reviveDc('main');
-    const normal = await pollStatus((s) => s.code === 0, 60_000);
-    expect(normal.code).toBe(0);
-    expect(normal.report.mode).toBe('normal');
-    expect(normal.report.hazards).toEqual([]);
-    expect(normal.report.returning).toEqual([]);
-    const truth = await serverTruth(lab.nodes);
-    const leaders = truthLeaders(truth);
+    // Bounded wait for the servers to heal: a settled read is exit 0 with every member back in
+    // its cluster and no election between the reads of the servers around it.
+    const all = ['master-1', 'master-2', 'master-3'];
+    const settled = await waitFor('madrid back in every cluster', async () => {
+      const r = await statusBetweenTruths();
+      const stable = JSON.stringify(truthLeaderClaims(r.before)) === JSON.stringify(truthLeaderClaims(r.after));
+      const complete = (['exhibitor', 'mesos', 'etcd'] as const).every((c) => quorumOf(r.report, c).length === 1 && quorumOf(r.report, c)[0]!.members.join() === all.join());
+      return r.code === 0 && stable && complete ? r : undefined;
+    }, 60_000, 1000);
+    expect(settled.report.mode).toBe('normal');
+    expect(settled.report.hazards).toEqual([]);
+    expect(settled.report.returning).toEqual([]);
+    const leaders = truthLeaders(settled.before);
     for (const c of ['exhibitor', 'mesos', 'etcd'] as const) {
-      expect(quorumOf(normal.report, c), c).toEqual([{ members: ['master-1', 'master-2', 'master-3'], leader: leaders[c] }]);
+      expect(quorumOf(settled.report, c), c).toEqual([{ members: all, leader: leaders[c] }]);
     }
+    expectPositionsBetween(settled.report, settled.before, settled.after);
   });
 });

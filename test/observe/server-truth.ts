@@ -102,11 +102,14 @@ export async function serverTruth(nodes: readonly LabNode[]): Promise<NodeTruth[
   );
 }
 
-/** The leader of each cluster as the servers name it (undefined: none, or more than one). */
+/**
+ * The leader of each cluster as the servers name it (undefined: none, or more than one). A Mesos
+ * master that says `master/elected` leads, recovered or not, as dcfail's judge counts it.
+ */
 export function truthLeaders(t: readonly NodeTruth[]): { exhibitor?: string; mesos?: string; etcd?: string } {
   const one = (names: string[]) => (names.length === 1 ? names[0] : undefined);
   const exhibitor = one(t.filter((n) => n.zk?.mode === 'leader' || n.zk?.mode === 'standalone').map((n) => n.name));
-  const mesos = one(t.filter((n) => n.mesos?.elected && n.mesos.recovered).map((n) => n.name));
+  const mesos = one(t.filter((n) => n.mesos?.elected).map((n) => n.name));
   const etcd = one(t.filter((n) => n.etcd && n.etcd.leader === n.etcd.memberId).map((n) => n.name));
   return { ...(exhibitor ? { exhibitor } : {}), ...(mesos ? { mesos } : {}), ...(etcd ? { etcd } : {}) };
 }
@@ -115,7 +118,7 @@ export function truthLeaders(t: readonly NodeTruth[]): { exhibitor?: string; mes
 export function truthLeaderClaims(t: readonly NodeTruth[]): Record<'exhibitor' | 'mesos' | 'etcd', string[]> {
   return {
     exhibitor: t.filter((n) => n.zk?.mode === 'leader' || n.zk?.mode === 'standalone').map((n) => n.name),
-    mesos: t.filter((n) => n.mesos?.elected && n.mesos.recovered).map((n) => n.name),
+    mesos: t.filter((n) => n.mesos?.elected).map((n) => n.name),
     etcd: t.filter((n) => n.etcd && n.etcd.leader === n.etcd.memberId).map((n) => n.name),
   };
 }
