@@ -145,6 +145,25 @@ describe('dcfail preflight on the lab', () => {
     await expectOnlyFailing(topology, [{ host: 'master-3', check: 'ssh', detail: /host key|known/i }]);
   });
 
+  it("fails on a file that does not exist (master-1's exhibitor env file moved in the topology)", async () => {
+    const topology = await topologyCopy('missing-file', (t) => {
+      const n = (t['nodes'] as Record<string, any>[]).find((x) => x['name'] === 'master-1')!;
+      n['services'].exhibitor.envFile = `${lab.dir}/nodes/master-1/opt/mesosphere/etc/exhibitor-nope`;
+    });
+    await expectOnlyFailing(topology, [{ host: 'master-1', check: 'file exhibitor', detail: /exhibitor-nope does not exist/ }]);
+  });
+
+  it("fails on a file that does not parse (master-2's etcd env file with a malformed ETCD_INITIAL_CLUSTER)", async () => {
+    const bad = join(tmp, 'etcd.conf');
+    const text = await readFile(lab.nodes[1]!.paths.etcdEnvFile, 'utf8');
+    await writeFile(bad, text.replace(/^ETCD_INITIAL_CLUSTER=.*$/m, 'ETCD_INITIAL_CLUSTER=master-1,master-2'), { mode: 0o644 });
+    const topology = await topologyCopy('unparsable-file', (t) => {
+      const n = (t['nodes'] as Record<string, any>[]).find((x) => x['name'] === 'master-2')!;
+      n['services'].etcd.envFile = bad;
+    });
+    await expectOnlyFailing(topology, [{ host: 'master-2', check: 'file etcd', detail: /ETCD_INITIAL_CLUSTER is master-1,master-2: not a list of name=peer-url/ }]);
+  });
+
   it('fails on a missing hook file', async () => {
     const topology = await topologyCopy('missing-hook', (t) => {
       t['hooks'] = { preFailover: './nope.sh' };
