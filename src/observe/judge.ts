@@ -144,6 +144,13 @@ export function judge(t: Topology, o: ClusterObservation): StatusReport {
     } else if (lc.quorums.length > 1) {
       mode = 'split-brain-risk';
       hazards.push({ code: 'split-brain', cluster: lc.cluster, message: `${title} has ${lc.quorums.length} leaders: ${lc.quorums.map((q) => `{${q.members.join(', ')}} led by ${q.leader ?? '?'}`).join(' and ')}` });
+    } else if (lc.cluster === 'mesos') {
+      // An elected master serves nothing until its registrar recovers from a quorum of voting
+      // replicas; one that cannot gets no further than its registry fetch timeout.
+      const leader = o.nodes.find((n) => n.name === lc.quorums[0]!.leader);
+      if (leader?.mesos && !leader.mesos.recovered) {
+        hazards.push({ code: 'no-quorum', cluster: 'mesos', message: `${title}: ${leader.name} is elected but has not recovered the registrar (it needs MESOS_QUORUM voting replicas)` });
+      }
     }
   }
   for (const n of nodes) {

@@ -75,10 +75,11 @@ describe('dcfail status on the 5-master lab', () => {
     await moveZkLeadershipToMadrid();
     await killDc('secondary');
     // Wait out the elections a lost leader in barcelona causes: every cluster led from madrid, per the servers.
-    await waitFor('every cluster led from madrid', async () => {
-      const claims = truthLeaderClaims(await serverTruth(lab.nodes.filter((n) => n.dc === 'madrid')));
-      return Object.values(claims).every((l) => l.length === 1);
-    }, 30_000);
+    await waitFor('every cluster led from madrid, the Mesos registrar recovered', async () => {
+      const truth = await serverTruth(lab.nodes.filter((n) => n.dc === 'madrid'));
+      const claims = truthLeaderClaims(truth);
+      return Object.values(claims).every((l) => l.length === 1) && truth.find((n) => n.name === claims.mesos[0])?.mesos?.recovered === true;
+    }, 40_000);
     const before = await serverTruth(lab.nodes.filter((n) => n.dc === 'madrid'));
     const { code, report } = await status();
     const leaders = truthLeaders(before);

@@ -212,6 +212,16 @@ describe('judge: hazards', () => {
     expect(exit(o)).toBe(5);
   });
 
+  it('no-quorum: a Mesos master elected but not recovered serves nothing', () => {
+    const o = normal();
+    o.nodes[1] = { ...o.nodes[1]!, mesos: { ...o.nodes[1]!.mesos!, recovered: false } };
+    const r = judge(t, o);
+    expect(quorums(r, 'mesos')).toEqual([{ members: ['m1', 'm2', 'm3'], leader: 'm2' }]);
+    expect(codes(r)).toEqual(['no-quorum:mesos']);
+    expect(r.hazards[0]!.message).toBe('Mesos masters: m2 is elected but has not recovered the registrar (it needs MESOS_QUORUM voting replicas)');
+    expect(exit(o)).toBe(5);
+  });
+
   it('an unreachable secondary DC while main keeps every quorum: dc-unreachable is the only hazard', () => {
     const o = obs(
       up('m1', DECLARED, { zk: 'leader', etcdLeader: ID['m1']!, mesos: 'leader' }),
