@@ -1,0 +1,224 @@
+/**
+ * The lab cycles: the main DC dies, then dcfail (failover, then failback), the floor script, or
+ * the Ansible playbook brings the clusters back; the independent poller (poller.ts, a child
+ * process) says when all three serve. Every cycle starts from `labReset`.
+ */
+import { spawn } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { killDc, labReset, reviveDc } from '../lab/lab.js';
+import type { LabLayout, LabNode } from '../lab/layout.js';
+import { tcpProbe } from '../lab/probes.js';
+import { floorFailover } from './floor.js';
+import type { PollResult, PollSpec } from './poller.js';
+
+export const REPO = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function failoverSpec(layout: LabLayout, lostDc: string): PollSpec {
+  const s = layout.nodes.filter((n) => n.dc !== lostDc);
+  return { etcd: s.map((n) => `http://${n.address}:2379`), zk: s.map((n) => ({ host: n.address, port: 2181 })), mesos: s.map((n) => ({ host: n.address, port: 5050 })), deadlineMs: 180_000 };
+}
+
+/** Failback is done when the full cluster serves: every member voting, every ZooKeeper server, every replica. */
+export function failbackSpec(layout: LabLayout): PollSpec {
+  const all = layout.nodes;
+  return {
+    etcd: all.map((n) => `http://${n.address}:2379`),
+    etcdMembers: all.length,
+    zk: all.map((n) => ({ host: n.address, port: 2181 })),
+    mesos: all.map((n) => ({ host: n.address, port: 5050 })),
+    mesosVoting: all.length,
+    deadlineMs: 240_000,
+  };
+}
+
+export interface Poller {
+  result: Promise<PollResult>;
+  stop: () => void;
+}
+
+/** Starts the poller child and resolves once it runs. */
+export async function startPoller(spec: PollSpec): Promise<Poller> {
+  const child = spawn(process.execPath, [`${REPO}/dist/bench/poller.js`, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const lines = createInterface({ input: child.stdout! });
+  let ready!: () => void;
+  const isReady = new Promise<void>((r) => (ready = r));
+  const result = new Promise<PollResult>((resolve) => {
+    lines.on('line', (l) => {
+      if (l === 'ready') ready();
+      else if (l.startsWith('{')) resolve(JSON.parse(l) as PollResult);
+    });
+    child.on('exit', () => {
+      ready();
+      resolve({ ok: false, since: { etcd: null, zookeeper: null, mesos: null }, allAt: null, probes: { etcd: 0, zookeeper: 0, mesos: 0 }, last: { etcd: 'poller exited', zookeeper: '', mesos: '' } });
+    });
+  });
+  await isReady;
+  return { result, stop: () => child.kill('SIGKILL') };
+}
+
+/** When all three serve: the latest start of the three current serving streaks. */
+export function servingAt(r: PollResult): number | null {
+  if (!r.ok || r.since.etcd === null || r.since.zookeeper === null || r.since.mesos === null) return null;
+  return Math.max(r.since.etcd, r.since.zookeeper, r.since.mesos);
+}
+
+export interface ProcessRun {
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+  spawnedAt: number;
+  exitedAt: number;
+}
+
+export function runProcess(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<ProcessRun> {
+  const spawnedAt = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd ?? REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 300_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ exitCode: code, stdout, stderr, spawnedAt, exitedAt: Date.now() });
+    });
+  });
+}
+
+export interface JournalStepLite {
+  id: string;
+  node: string | null;
+  status: string;
+  ms: number;
+}
+export interface JournalLite {
+  runId: string;
+  startedAt: string;
+  confirmedAt?: string;
+  finishedAt?: string;
+  outcome?: string;
+  timeToRecoveryMs?: number;
+  steps: JournalStepLite[];
+}
+
+export async function latestJournal(stateDir: string, after: number): Promise<JournalLite | null> {
+  const dir = `${stateDir}/runs`;
+  const runs = await readdir(dir).catch(() => [] as string[]);
+  let best: JournalLite | null = null;
+  for (const r of runs) {
+    const j = await readFile(`${dir}/${r}/journal.json`, 'utf8').then((t) => JSON.parse(t) as JournalLite, () => null);
+    if (!j || Date.parse(j.startedAt) < after - 1000) continue;
+    if (!best || Date.parse(j.startedAt) > Date.parse(best.startedAt)) best = j;
+  }
+  return best;
+}
+
+/** Waits until every port of the DC's nodes times out or refuses: the kill took effect. */
+async function waitDcDown(nodes: readonly LabNode[]): Promise<void> {
+  for (let i = 0; i < 100; i += 1) {
+    const r = await Promise.all(nodes.map((n) => tcpProbe(n.address, 2181, 300)));
+    if (r.every((x) => x !== 'open')) return;
+    await sleep(100);
+  }
+}
+
+async function waitSshUp(nodes: readonly LabNode[]): Promise<void> {
+  for (let i = 0; i < 200; i += 1) {
+    const r = await Promise.all(nodes.map((n) => tcpProbe(n.address, 22, 300)));
+    if (r.every((x) => x === 'open')) return;
+    await sleep(100);
+  }
+}
+
+export interface CycleFigures {
+  /** Poller's "all serve" minus the start mark (confirmation for dcfail, spawn for the others). */
+  ttrMs: number | null;
+  /** The tool's own wall time (process spawn to exit; the floor: start to last call returned). */
+  wallMs: number;
+  /** dcfail only: its own figure, start to confirmation (lock, observation, loss certificate, plan). */
+  preConfirmMs?: number;
+  selfReportedMs?: number;
+  steps?: JournalStepLite[];
+  exitCode?: number | null;
+  error?: string;
+}
+
+function dcfailEnv(stateDir: string): NodeJS.ProcessEnv {
+  return { ...process.env, DCFAIL_STATE_DIR: stateDir, DCFAIL_OPERATOR: 'bench' };
+}
+
+async function measureDcfail(layout: LabLayout, args: string[], spec: PollSpec, stateDir: string): Promise<CycleFigures> {
+  const poller = await startPoller(spec);
+  const started = Date.now();
+  const r = await runProcess(process.execPath, [`${REPO}/dist/src/main.js`, ...args, '-t', layout.topologyPath], { env: dcfailEnv(stateDir) });
+  const j = await latestJournal(stateDir, started);
+  const timeout = setTimeout(() => poller.stop(), 30_000);
+  const res = await poller.result;
+  clearTimeout(timeout);
+  poller.stop();
+  const at = servingAt(res);
+  const confirmed = j?.confirmedAt ? Date.parse(j.confirmedAt) : NaN;
+  const out: CycleFigures = {
+    ttrMs: at !== null && Number.isFinite(confirmed) ? at - confirmed : null,
+    wallMs: r.exitedAt - r.spawnedAt,
+    exitCode: r.exitCode,
+    ...(j?.confirmedAt ? { preConfirmMs: confirmed - Date.parse(j.startedAt) } : {}),
+    ...(j?.timeToRecoveryMs !== undefined ? { selfReportedMs: j.timeToRecoveryMs } : {}),
+    ...(j ? { steps: j.steps } : {}),
+  };
+  if (r.exitCode !== 0) out.error = `dcfail ${args[0]} exited ${r.exitCode}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' / ')}`;
+  else if (at === null) out.error = `the poller never saw all three serve (last: ${JSON.stringify(res.last)})`;
+  return out;
+}
+
+export async function dcfailCycle(layout: LabLayout, stateDir: string): Promise<{ failover: CycleFigures; failback: CycleFigures }> {
+  await labReset({ dir: layout.dir });
+  const lost = layout.nodes.filter((n) => n.dc !== layout.nodes.at(-1)!.dc);
+  const lostDc = lost[0]!.dc;
+  await killDc('main', { dir: layout.dir });
+  await waitDcDown(lost);
+  const failover = await measureDcfail(layout, ['failover', '--to', 'secondary', '--yes'], failoverSpec(layout, lostDc), stateDir);
+  if (failover.error) return { failover, failback: { ttrMs: null, wallMs: NaN, error: 'skipped: failover failed' } };
+  await reviveDc('main', { dir: layout.dir });
+  await waitSshUp(lost);
+  const failback = await measureDcfail(layout, ['failback', '--yes'], failbackSpec(layout), stateDir);
+  return { failover, failback };
+}
+
+export async function floorCycle(layout: LabLayout): Promise<CycleFigures> {
+  await labReset({ dir: layout.dir });
+  const lost = layout.nodes.filter((n) => n.dc !== layout.nodes.at(-1)!.dc);
+  await killDc('main', { dir: layout.dir });
+  await waitDcDown(lost);
+  const poller = await startPoller(failoverSpec(layout, lost[0]!.dc));
+  const t0 = Date.now();
+  let error: string | undefined;
+  await floorFailover(layout, lost[0]!.dc).catch((e: Error) => (error = `floor: ${e.message}`));
+  const wallMs = Date.now() - t0;
+  const res = await poller.result;
+  poller.stop();
+  const at = servingAt(res);
+  return { ttrMs: at === null ? null : at - t0, wallMs, ...(error ? { error } : at === null ? { error: `the poller never saw all three serve (last: ${JSON.stringify(res.last)})` } : {}) };
+}
+
+export async function commandCycle(layout: LabLayout, cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<CycleFigures> {
+  await labReset({ dir: layout.dir });
+  const lost = layout.nodes.filter((n) => n.dc !== layout.nodes.at(-1)!.dc);
+  await killDc('main', { dir: layout.dir });
+  await waitDcDown(lost);
+  const poller = await startPoller(failoverSpec(layout, lost[0]!.dc));
+  const r = await runProcess(cmd, args, { env });
+  const timeout = setTimeout(() => poller.stop(), 30_000);
+  const res = await poller.result;
+  clearTimeout(timeout);
+  poller.stop();
+  const at = servingAt(res);
+  const out: CycleFigures = { ttrMs: at === null ? null : at - r.spawnedAt, wallMs: r.exitedAt - r.spawnedAt, exitCode: r.exitCode };
+  if (r.exitCode !== 0) out.error = `${cmd} exited ${r.exitCode}: ${(r.stdout + r.stderr).trim().split('\n').slice(-6).join(' / ')}`;
+  else if (at === null) out.error = `the poller never saw all three serve (last: ${JSON.stringify(res.last)})`;
+  return out;
+}
