@@ -330,7 +330,10 @@ function killStrays(layout: LabLayout): number {
     try {
       const cwd = readlinkSync(`/proc/${entry}/cwd`);
       const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (cwd.startsWith(`${layout.nodesDir}/`) || cmd.includes(`${layout.dir}/nodes/`) || cmd.includes(`supervisor.js\0${layout.dir}`)) {
+      // Whole arguments only: `.lab` must not match `.lab-exec`'s supervisor.
+      const args = cmd.split('\0');
+      const isSupervisor = args.some((a, i) => a.endsWith('supervisor.js') && args[i + 1] === layout.dir);
+      if (cwd.startsWith(`${layout.nodesDir}/`) || cmd.includes(`${layout.dir}/nodes/`) || isSupervisor) {
         process.kill(Number(entry), 'SIGKILL');
         n += 1;
       }
