@@ -14,7 +14,8 @@ import { lstat, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/pr
 import { join, relative } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { mesosMetrics } from '../../lab/health.js';
-import { labStatus, repoRoot, type Lab, type LabNode } from '../../lab/lab.js';
+import { repoRoot, type Lab, type LabNode } from '../../lab/lab.js';
+import { sendRequest, type SupervisorStatus } from '../../lab/protocol.js';
 import { PORTS } from '../../lab/layout.js';
 import { sleep } from '../../lab/probes.js';
 import { openZk, type ZkSession } from '../../src/probes/zookeeper.js';
@@ -328,7 +329,10 @@ export async function treeSnapshot(root: string, skip: (rel: string) => boolean 
 
 /** Every unit of every node as the lab's supervisor sees it (pid and restarts included). */
 export async function unitStates(dir: string): Promise<Record<string, { active: boolean; masked: boolean; stopped: boolean; pid: number | undefined; restarts: number }>> {
-  const st = await labStatus({ dir });
+  // Straight from the supervisor: labStatus() also runs the lab's health check, which writes to etcd.
+  const res = await sendRequest(`${dir}/supervisor.sock`, { op: 'status' });
+  if (!res.ok) throw new Error(`lab supervisor status: ${res.error}`);
+  const st = { supervisor: res.result as SupervisorStatus };
   const out: Record<string, { active: boolean; masked: boolean; stopped: boolean; pid: number | undefined; restarts: number }> = {};
   for (const u of st.supervisor?.units ?? []) out[`${u.node}/${u.unit}`] = { active: u.active, masked: u.masked, stopped: u.stopped, pid: u.pid, restarts: u.restarts };
   return out;
