@@ -8,7 +8,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { killDc, labReset, reviveDc } from '../lab/lab.js';
 import type { LabLayout, LabNode } from '../lab/layout.js';
-import { tcpProbe } from '../lab/probes.js';
+import { httpJson, tcpProbe, zkServing } from '../lab/probes.js';
 import { floorFailover } from './floor.js';
 import type { PollResult, PollSpec } from './poller.js';
 
@@ -117,13 +117,23 @@ export async function latestJournal(stateDir: string, after: number): Promise<Jo
   return best;
 }
 
-/** Waits until every port of the DC's nodes times out or refuses: the kill took effect. */
-async function waitDcDown(nodes: readonly LabNode[]): Promise<void> {
-  for (let i = 0; i < 100; i += 1) {
-    const r = await Promise.all(nodes.map((n) => tcpProbe(n.address, 2181, 300)));
-    if (r.every((x) => x !== 'open')) return;
+/**
+ * Waits until the kill took effect as an operator would see it: the lost DC's ports do not
+ * answer, and the survivors lost their quorums (ZooKeeper not serving, no Mesos leader). Every
+ * tool starts from this same state.
+ */
+async function waitDcDown(layout: LabLayout, lost: readonly LabNode[]): Promise<void> {
+  const survivors = layout.nodes.filter((n) => !lost.includes(n));
+  for (let i = 0; i < 300; i += 1) {
+    const [ports, zk, mesos] = await Promise.all([
+      Promise.all(lost.map((n) => tcpProbe(n.address, 2181, 300))),
+      Promise.all(survivors.map((n) => zkServing(n.address, 2181, 500))),
+      Promise.all(survivors.map((n) => httpJson<Record<string, number>>(`http://${n.address}:5050/metrics/snapshot`, 500))),
+    ]);
+    if (ports.every((x) => x !== 'open') && zk.every((z) => z === undefined) && mesos.every((m) => m?.['master/elected'] !== 1)) return;
     await sleep(100);
   }
+  throw new Error('the survivors still serve 30 s after the main DC was killed');
 }
 
 async function waitSshUp(nodes: readonly LabNode[]): Promise<void> {
@@ -180,7 +190,7 @@ export async function dcfailCycle(layout: LabLayout, stateDir: string): Promise<
   const lost = layout.nodes.filter((n) => n.dc !== layout.nodes.at(-1)!.dc);
   const lostDc = lost[0]!.dc;
   await killDc('main', { dir: layout.dir });
-  await waitDcDown(lost);
+  await waitDcDown(layout, lost);
   const failover = await measureDcfail(layout, ['failover', '--to', 'secondary', '--yes'], failoverSpec(layout, lostDc), stateDir);
   if (failover.error) return { failover, failback: { ttrMs: null, wallMs: NaN, error: 'skipped: failover failed' } };
   await reviveDc('main', { dir: layout.dir });
@@ -193,7 +203,7 @@ export async function floorCycle(layout: LabLayout): Promise<CycleFigures> {
   await labReset({ dir: layout.dir });
   const lost = layout.nodes.filter((n) => n.dc !== layout.nodes.at(-1)!.dc);
   await killDc('main', { dir: layout.dir });
-  await waitDcDown(lost);
+  await waitDcDown(layout, lost);
   const poller = await startPoller(failoverSpec(layout, lost[0]!.dc));
   const t0 = Date.now();
   let error: string | undefined;
@@ -209,7 +219,7 @@ export async function commandCycle(layout: LabLayout, cmd: string, args: string[
   await labReset({ dir: layout.dir });
   const lost = layout.nodes.filter((n) => n.dc !== layout.nodes.at(-1)!.dc);
   await killDc('main', { dir: layout.dir });
-  await waitDcDown(lost);
+  await waitDcDown(layout, lost);
   const poller = await startPoller(failoverSpec(layout, lost[0]!.dc));
   const r = await runProcess(cmd, args, { env });
   const timeout = setTimeout(() => poller.stop(), 30_000);

@@ -62,7 +62,7 @@ function stepFigures(xs: readonly CycleFigures[]): Record<string, Figure> {
     const groups = new Map<string, number>();
     for (const s of x.steps ?? []) {
       // Group the per-node steps: `zk:restart:exhibitor:master-3` -> `zk:restart`.
-      const key = s.id.split(':').filter((p) => !/^(master|sshd)-\d+$/.test(p) && !p.startsWith('/') && !['exhibitor', 'mesos', 'etcd', 'cluster'].includes(p)).join(':');
+      const key = s.id.split(':').filter((p) => !/^(master|sshd)-\d+$/.test(p) && !p.startsWith('/') && p !== 'cluster').join(':');
       groups.set(key, Math.max(groups.get(key) ?? 0, s.ms));
     }
     for (const [k, v] of groups) per.set(k, [...(per.get(k) ?? []), v]);

@@ -100,16 +100,20 @@ class LostDcWatch {
   private seen: string[] = [];
   private running = true;
   private first: Promise<void>;
-  private loop: Promise<void>;
+  private timer: NodeJS.Timeout | undefined;
+  private wake: (() => void) | undefined;
 
   constructor(
     private readonly t: Topology,
     private readonly dc: string,
   ) {
     this.first = this.probe();
-    this.loop = this.first.then(async () => {
+    void this.first.then(async () => {
       while (this.running) {
-        await new Promise((r) => setTimeout(r, 500));
+        await new Promise<void>((r) => {
+          this.wake = r;
+          this.timer = setTimeout(r, 500);
+        });
         if (this.running) await this.probe();
       }
     });
@@ -126,9 +130,11 @@ class LostDcWatch {
     }
   }
 
-  async stop(): Promise<void> {
+  /** Stops the watch at once: a probe still under way (bounded by its timeout) is left to finish on its own. */
+  stop(): void {
     this.running = false;
-    await this.loop;
+    clearTimeout(this.timer);
+    this.wake?.();
   }
 }
 
@@ -197,7 +203,7 @@ async function execute(
   s: Session,
   plan: Plan,
   confirmDc: string,
-  extra: { guardLostDc?: string; minRegistryVersion?: number; beforeRun?: () => Promise<void>; onStepDone?: (id: string) => Promise<void> },
+  extra: { guardLostDc?: string; watch?: LostDcWatch | null; minRegistryVersion?: number; beforeRun?: () => Promise<void>; onStepDone?: (id: string) => Promise<void> },
 ): Promise<{ ok: boolean; code: ExitCode; ms: number }> {
   await s.journal.savePlan(plan);
   if (!opts.json) io.out(renderPlanText(plan));
@@ -227,7 +233,8 @@ async function execute(
     ...(extra.minRegistryVersion !== undefined ? { minRegistryVersion: extra.minRegistryVersion } : {}),
   };
   const renderer = opts.json ? null : progressRenderer(io, plan);
-  const watch = extra.guardLostDc ? new LostDcWatch(s.t, extra.guardLostDc) : null;
+  // Started by the caller before the loss certificate, so its first probe is done by now.
+  const watch = extra.guardLostDc ? (extra.watch ?? new LostDcWatch(s.t, extra.guardLostDc)) : null;
   const pendingDone: Promise<void>[] = [];
   const outcome = await executePlan(
     plan,
@@ -242,7 +249,7 @@ async function execute(
       ...(watch ? { guard: () => watch.guard() } : {}),
     },
   );
-  await watch?.stop();
+  watch?.stop();
   await Promise.all(pendingDone);
   const ms = Date.now() - confirmedAt;
   s.journal.data.finishedAt = new Date().toISOString();
@@ -453,6 +460,9 @@ async function runRunbook(kind: Plan['runbook'], opts: RunbookOptions & { to?: s
   const { t } = s;
   let code: ExitCode = EXIT.failed;
   let ok = false;
+  // The lost-DC watch starts now: its first probe (bounded by timeouts against a dead DC) runs
+  // while the lock, observation and loss certificate do, not after the confirmation.
+  const watch = kind === 'failover' && lostDc !== secondary ? new LostDcWatch(t, lostDc) : null;
   try {
     if (kind === 'failover' && lostDc === secondary) {
       const plan = planFailover(factsFromObservation(t, { cluster: t.cluster, observedAt: new Date().toISOString(), nodes: [] }), { lostDc });
@@ -493,7 +503,7 @@ async function runRunbook(kind: Plan['runbook'], opts: RunbookOptions & { to?: s
           return progress;
         }
       : undefined;
-    const r = await execute(opts, io, s, plan, prepared.confirmDc, { ...prepared.extra, ...(onDone ? { onStepDone: onDone } : {}) });
+    const r = await execute(opts, io, s, plan, prepared.confirmDc, { ...prepared.extra, watch, ...(onDone ? { onStepDone: onDone } : {}) });
     ok = r.ok;
     code = r.code;
     if (ok) await prepared.afterSuccess?.();
@@ -505,6 +515,7 @@ async function runRunbook(kind: Plan['runbook'], opts: RunbookOptions & { to?: s
     }
     throw err;
   } finally {
+    watch?.stop();
     const hooks = kind === 'failover' ? { ok: t.hooks.postFailover, failed: t.hooks.onFailure } : { ok: t.hooks.postFailback, failed: t.hooks.onFailure };
     code = await finish(s, code, hooks, topologyDirOf(opts.topology), ok);
   }

@@ -162,7 +162,7 @@ async function retry<T>(budgetMs: number, fn: () => Promise<T>): Promise<T> {
       return await fn();
     } catch (err) {
       if (Date.now() > end) throw err;
-      await new Promise((r) => setTimeout(r, 300));
+      await new Promise((r) => setTimeout(r, 100));
     }
   }
 }
@@ -304,8 +304,8 @@ export async function checkOnce(ctx: EffectContext, nodeName: string | null, che
   }
 }
 
-/** Polls a check until it holds or the budget runs out; the last NotYet says what was seen. */
-export async function verifyWithin(ctx: EffectContext, nodeName: string | null, check: Check, budgetMs: number, pollMs = 250): Promise<void> {
+/** Polls a check until it holds or the budget runs out (every 50 ms: a check takes a few ms on a healthy cluster); the last NotYet says what was seen. */
+export async function verifyWithin(ctx: EffectContext, nodeName: string | null, check: Check, budgetMs: number, pollMs = 50): Promise<void> {
   const end = Date.now() + budgetMs;
   for (;;) {
     try {
