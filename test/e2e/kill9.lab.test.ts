@@ -179,9 +179,14 @@ async function endState(serving: Lab['nodes'], prefixes: readonly string[]): Pro
   };
 }
 
+/** JSON with object keys sorted: dcfail builds some objects (the marker's files) in the order parallel reads finish. */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x));
+}
+
 /** The parts of two end states that differ, by name. */
 function differences(a: EndState, b: EndState): (keyof EndState)[] {
-  return (Object.keys(a) as (keyof EndState)[]).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+  return (Object.keys(a) as (keyof EndState)[]).filter((k) => canonical(a[k]) !== canonical(b[k]));
 }
 
 /** Nothing lost: every key and znode of each set, on every serving member. */
@@ -268,7 +273,7 @@ async function runMatrix(m: Matrix): Promise<void> {
       const state = await endState(m.serving(), m.sets.map((s) => s.prefix));
       const diff = differences(reference, state);
       if (diff.length > 0) {
-        failures.push(`k=${k} (killed after "${last}"): end state differs in ${diff.join(', ')}:\n${diff.map((d) => `  ${d}: uninterrupted ${JSON.stringify(reference[d]).slice(0, 1500)}\n  ${d}: killed+re-run ${JSON.stringify(state[d]).slice(0, 1500)}`).join('\n')}`);
+        failures.push(`k=${k} (killed after "${last}"): end state differs in ${diff.join(', ')}:\n${diff.map((d) => `  ${d}: uninterrupted ${canonical(reference[d]).slice(0, 1500)}\n  ${d}: killed+re-run ${canonical(state[d]).slice(0, 1500)}`).join('\n')}`);
       }
       log(`${m.name}: k=${k} killed after "${last}" (${killed.oks.length} steps done), re-run ${again.json?.steps?.length ?? '?'} steps in ${secs(again.durationMs)}: ${diff.length === 0 ? 'same end state' : `DIFFERS in ${diff.join(', ')}`} [${secs(Date.now() - t1)}]`);
     } catch (err) {
