@@ -26,5 +26,10 @@ fi
 usermod -p '*' "$LAB_USER"
 echo "$LAB_USER ALL=(ALL) NOPASSWD: ALL" > /etc/sudoers.d/dcfail-lab
 chmod 0440 /etc/sudoers.d/dcfail-lab
+# A second login user without sudo rights, for the tests of what fails when `sudo -n` does not.
+if ! id dcfail-nosudo >/dev/null 2>&1; then
+  useradd --create-home --shell /bin/bash dcfail-nosudo
+fi
+usermod -p '*' dcfail-nosudo
 mkdir -p /run/sshd
 echo "lab:deps: ok (etcd $(etcd --version 2>/dev/null | head -1 | awk '{print $3}'), login user $LAB_USER)"

@@ -194,7 +194,7 @@ export function renderSshdConfig(layout: LabLayout, node: LabNode): string {
     `ListenAddress ${node.address}:${PORTS.ssh}`,
     `HostKey ${node.paths.sshHostKey}`,
     `AuthorizedKeysFile ${layout.authorizedKeysFile}`,
-    `AllowUsers ${LAB_USER}`,
+    `AllowUsers ${LAB_USER} ${LAB_USER}-nosudo`,
     'PidFile none',
     'UsePAM no',
     'PasswordAuthentication no',

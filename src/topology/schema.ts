@@ -111,14 +111,25 @@ export const ServicesSchema = z.strictObject({
   commands: CommandsSchema.prefault({}),
 });
 
-/** Per-node overrides: any field of ssh or services, none required, no defaults of their own. */
-const SshOverrideSchema = SshSchema.partial();
+/**
+ * Per-node overrides: any field of ssh or services, none required, and no defaults of their own
+ * (zod's `.partial()` would keep the defaults, and a node overriding only `user` would silently
+ * get the default knownHostsFile instead of the topology's).
+ */
+function overrideOf<T extends z.ZodObject>(schema: T): z.ZodType<Partial<z.output<T>>, Partial<z.input<T>>> {
+  const shape: Record<string, z.ZodType> = {};
+  for (const [key, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+    shape[key] = (field instanceof z.ZodDefault ? (field.unwrap() as z.ZodType) : field).optional();
+  }
+  return z.strictObject(shape) as unknown as z.ZodType<Partial<z.output<T>>, Partial<z.input<T>>>;
+}
+const SshOverrideSchema = overrideOf(SshSchema);
 const ServicesOverrideSchema = z.strictObject({
-  dcfail: DcfailStateSchema.partial().optional(),
-  mesos: MesosServiceSchema.partial().optional(),
-  exhibitor: ExhibitorServiceSchema.partial().optional(),
-  etcd: EtcdServiceSchema.partial().optional(),
-  commands: CommandsSchema.partial().optional(),
+  dcfail: overrideOf(DcfailStateSchema).optional(),
+  mesos: overrideOf(MesosServiceSchema).optional(),
+  exhibitor: overrideOf(ExhibitorServiceSchema).optional(),
+  etcd: overrideOf(EtcdServiceSchema).optional(),
+  commands: overrideOf(CommandsSchema).optional(),
 });
 
 export const ROLES = ['mesos', 'exhibitor', 'etcd'] as const;

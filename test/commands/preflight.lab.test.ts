@@ -203,7 +203,18 @@ describe('dcfail preflight on the lab', () => {
     await expectOnlyFailing(topology, [{ host: 'master-1', check: 'unit etcd-missing', detail: /not found/ }]);
   });
 
-  // `sudo -n` failing would need the lab user's sudoers changed on this machine, which the
-  // other labs running here share: not faked.
-  it.skip('fails when sudo -n does not work (not faked: needs a machine-wide sudoers change)', () => undefined);
+  it('fails when sudo -n does not work (master-3 logs in as dcfail-nosudo, a user without sudo rights)', async () => {
+    const topology = await topologyCopy('no-sudo', (t) => {
+      const n = (t['nodes'] as Record<string, any>[]).find((x) => x['name'] === 'master-3')!;
+      n['ssh'] = { user: 'dcfail-nosudo' };
+    });
+    const checks = await preflightJson(topology);
+    expect(checks.code).toBe(1);
+    const bad = checks.checks.filter((c) => !c.ok);
+    // Everything that needs root on master-3 fails with it, and nothing elsewhere.
+    expect(new Set(bad.map((c) => c.host)), JSON.stringify(bad)).toEqual(new Set(['master-3']));
+    const sudo = bad.find((c) => c.check === 'sudo -n');
+    expect(sudo?.detail).toMatch(/^sudo -n fails/);
+    expect(checks.checks.find((c) => c.host === 'master-3' && c.check === 'ssh')?.ok).toBe(true);
+  });
 });

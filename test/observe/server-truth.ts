@@ -171,16 +171,14 @@ function foreignLabs(ours: string): ForeignLab[] {
 }
 
 /**
- * Waits (up to 10 minutes) while a lab this process did not start runs on the same addresses,
- * or in a directory that is a prefix of ours or has ours as a prefix (the lab's stray sweep at
- * `down` matches supervisor command lines by prefix: one `down` would take the other lab down). A lab on other addresses in another dir runs
- * side by side (DCFAIL_LAB_NET, DCFAIL_LAB_DIR).
+ * Waits (up to 10 minutes) while a lab this process did not start runs on the same addresses.
+ * A lab on other addresses in another dir runs side by side (DCFAIL_LAB_NET, DCFAIL_LAB_DIR).
  */
 export async function waitForForeignLab(progress: (m: string) => void = () => undefined): Promise<void> {
   const ours = labDir();
   const deadline = Date.now() + 10 * 60_000;
   for (;;) {
-    const clash = foreignLabs(ours).filter((l) => l.net === undefined || l.net === labNet() || l.dir.startsWith(ours) || ours.startsWith(l.dir));
+    const clash = foreignLabs(ours).filter((l) => l.net === undefined || l.net === labNet());
     if (clash.length === 0) return;
     if (Date.now() > deadline) throw new Error(`another lab is running (${clash.map((l) => `pid ${l.pid} in ${l.dir}`).join(', ')}): not starting ours on top of it`);
     progress(`waiting for the lab in ${clash.map((l) => l.dir).join(', ')} to finish`);

@@ -105,3 +105,22 @@ describe('valid topologies', () => {
     expect(io.stdout).toMatch(/main-not-majority/);
   });
 });
+
+describe('per-node overrides', () => {
+  it('carry only what the node names: the rest comes from the topology, not from the defaults', () => {
+    const t = parseTopologyText(`
+cluster: c
+datacenters: { main: a, secondary: b }
+ssh: { user: admin, knownHostsFile: /etc/dcfail/known_hosts, connectTimeoutMs: 900 }
+services: { etcd: { envFile: /srv/etcd.conf, unit: etcd3 } }
+nodes:
+  - { name: n1, dc: a, address: 127.0.0.1, roles: [etcd], ssh: { user: other }, services: { etcd: { clientPort: 12379 } } }
+  - { name: n2, dc: a, address: 127.0.0.2, roles: [etcd] }
+  - { name: n3, dc: b, address: 127.0.0.3, roles: [etcd] }
+`);
+    const n1 = t.nodes[0]!;
+    expect(n1.ssh).toMatchObject({ user: 'other', knownHostsFile: '/etc/dcfail/known_hosts', connectTimeoutMs: 900, port: 22 });
+    expect(n1.services.etcd).toMatchObject({ envFile: '/srv/etcd.conf', unit: 'etcd3', clientPort: 12379, peerPort: 2380 });
+    expect(t.nodes[1]!.services.etcd.clientPort).toBe(2379);
+  });
+});
