@@ -59,9 +59,11 @@ export function renderPlanText(plan: Plan): string {
     const changes = plan.steps.filter((s) => s.action !== 'verify').length;
     lines.push('');
     lines.push(`Steps (${plan.steps.length}: ${changes} changes, ${plan.steps.length - changes} verifications; lettered steps run in parallel):`);
+    const tracks = [...new Set(plan.steps.map((s) => s.track).filter((x): x is string => x !== undefined))];
+    if (tracks.length > 1) lines.push(`  (the ${tracks.join(' and ')} steps run side by side: independent clusters, each track in order)`);
     for (const { no, sub, step } of numberSteps(plan.steps)) {
       const label = `${no}${sub}.`.padEnd(6);
-      lines.push(`  ${label}${stepTarget(step).padEnd(14)} ${step.summary}`);
+      lines.push(`  ${label}${stepTarget(step).padEnd(14)} ${step.track ? `[${step.track}] ` : ''}${step.summary}`);
     }
   } else if (plan.refusals.length === 0) {
     lines.push('');

@@ -111,7 +111,9 @@ export function planFailback(observed: ClusterFacts, opts: FailbackOptions): Pla
   }
   for (const m of moves) addVerify(list, m.c, m.n.name, { kind: 'moved', path: m.path }, `${m.path} moved aside`, 'stale:verify');
 
+  // 3-5 run in two tracks side by side: ZooKeeper then Mesos (Mesos needs ZooKeeper), and etcd.
   // 3. ZooKeeper: survivors first, then one wiped server at a time.
+  list.setTrack('zookeeper-mesos');
   const zkSurvivors = survivors('exhibitor');
   const zkReturning = pending('exhibitor');
   const zkRejoined = returning('exhibitor').filter((n) => !zkReturning.includes(n));
@@ -145,6 +147,7 @@ export function planFailback(observed: ClusterFacts, opts: FailbackOptions): Pla
   }
 
   // 4. etcd: one learner at a time, then every env file as it was.
+  list.setTrack('etcd');
   const etcdSurvivors = byFreshness(survivors('etcd'), etcdPosition);
   const seed = etcdSurvivors[0];
   if (seed) {
@@ -164,6 +167,7 @@ export function planFailback(observed: ClusterFacts, opts: FailbackOptions): Pla
   }
 
   // 5. Mesos: copy the freshest log, restore the quorum, survivors first.
+  list.setTrack('zookeeper-mesos');
   const mSurvivors = survivors('mesos');
   const mReturning = returning('mesos');
   const source = byFreshness(mSurvivors, mesosPosition)[0];
@@ -182,6 +186,7 @@ export function planFailback(observed: ClusterFacts, opts: FailbackOptions): Pla
     addVerify(list, 'mesos', null, { kind: 'mesos', masters: [...mSurvivors, ...mReturning].map((n) => n.name), quorum: mQuorum }, `one Mesos leader, registrar recovered, quorum ${mQuorum}, registry not older than before`, 'mesos:grow:verify');
   }
 
+  list.setTrack(undefined);
   const warnings = [
     {
       code: 'zookeeper-pause',

@@ -130,60 +130,65 @@ export function planFailover(observed: ClusterFacts, opts: FailoverOptions): Pla
     warnings.push({ code: 'no-fence-hook', message: `no fence hook for ${lostDc}: the operator must attest that it is kept down (--attest-fenced "<how>")` });
   }
 
-  // 2. ZooKeeper, with master_count.
+  // 2-3. ZooKeeper, then Mesos, in one track; 4. etcd in another, side by side: the clusters are
+  // independent (Calico's etcd does not wait for ZooKeeper, nor ZooKeeper for it).
   const zk = survivors('exhibitor');
   const live = facts.live;
   const holds = (n: NodeFacts, fields: (keyof NodeConfig)[]) => fields.every((f) => n.config[f] === target[n.name]![f]);
   const zkDone = live !== undefined && zk.length > 0 && zk.every((n) => holds(n, ['ensemble', 'masterCount']) && live.zkServing.includes(n.name));
-  if (zk.length > 0 && !zkDone) {
-    addEdits(list, zk.flatMap((n) => editsToward(n, target[n.name]!, ['ensemble', 'masterCount'])), 'zk:config', 'ensemble of the survivors; master_count follows it');
-    addServiceOp(list, 'exhibitor', 'restart', zk, 'zk:restart', 'ZooKeeper comes back with the new ensemble');
-    addVerify(list, 'exhibitor', null, { kind: 'zookeeper', servers: zk.map((n) => n.name), mode: zk.length === 1 ? 'standalone' : 'quorum' }, `ZooKeeper serves on ${zk.map((n) => n.name).join(', ')} and takes a test write`, 'zk:verify');
-  }
-
-  // 3. Mesos.
-  const masters = survivors('mesos');
-  const mesosDone = live !== undefined && masters.every((n) => holds(n, ['mesosQuorum'])) && live.mesosLeader !== null && masters.some((n) => n.name === live.mesosLeader);
-  if (masters.length > 0 && !mesosDone) {
-    const quorum = majorityOf(masters.length);
-    addEdits(list, masters.flatMap((n) => editsToward(n, target[n.name]!, ['mesosQuorum'])), 'mesos:config', `majority of ${masters.length} master${masters.length === 1 ? '' : 's'}`);
-    addServiceOp(list, 'mesos', 'restart', masters, 'mesos:restart', 'the master recovers its registry with the new quorum');
-    addVerify(list, 'mesos', null, { kind: 'mesos', masters: masters.map((n) => n.name), quorum }, `one Mesos leader, registrar recovered, quorum ${quorum}`, 'mesos:verify');
-  }
-
-  // 4. etcd.
-  const etcd = byFreshness(survivors('etcd'), etcdPosition);
-  // Online, a re-run finds the forced cluster already there: its members are the survivors.
-  const forced = live?.etcd && live.etcd.members.every((m) => etcd.some((n) => n.etcdPeerUrl === m.peerUrl)) ? live.etcd : null;
-  const isVoter = (n: NodeFacts) => forced?.members.some((m) => m.peerUrl === n.etcdPeerUrl && m.started && !m.learner) ?? false;
-  const seed = forced ? etcd.find(isVoter) : etcd[0];
-  if (seed) {
-    const rest = etcd.filter((n) => n !== seed);
-    if (!forced) {
-      addServiceOp(list, 'etcd', 'stop', etcd, 'etcd:stop', 'every survivor stops before one is forced into a new cluster');
-      for (const n of etcd) addVerify(list, 'etcd', n.name, { kind: 'stopped', unit: n.units.etcd }, `${n.units.etcd} is stopped`, 'etcd:stop:verify');
-      if (rest.length > 0 && facts.mode === 'online') {
-        warnings.push({ code: 'etcd-seed', cluster: 'etcd', message: `etcd seed: ${seed.name} (applied index ${seed.etcdAppliedIndex ?? '?'}); ${rest.map((r) => `${r.name} is ${seed.etcdAppliedIndex !== undefined && r.etcdAppliedIndex !== undefined ? seed.etcdAppliedIndex - r.etcdAppliedIndex : '?'} behind`).join(', ')}` });
-      }
-      addEdits(list, editsToward(seed, { ...seed.config, etcdForceNewCluster: 'true' }, ['etcdForceNewCluster']), 'etcd:force', 'a one-member cluster that keeps its data');
-      addServiceOp(list, 'etcd', 'start', [seed], 'etcd:force:start', 'forced new cluster');
-      addVerify(list, 'etcd', seed.name, { kind: 'etcd', members: [seed.name], learners: [] }, `etcd runs as one member on ${seed.name} and takes a test write`, 'etcd:force:verify');
+  list.inTrack('zookeeper-mesos', () => {
+    if (zk.length > 0 && !zkDone) {
+      addEdits(list, zk.flatMap((n) => editsToward(n, target[n.name]!, ['ensemble', 'masterCount'])), 'zk:config', 'ensemble of the survivors; master_count follows it');
+      addServiceOp(list, 'exhibitor', 'restart', zk, 'zk:restart', 'ZooKeeper comes back with the new ensemble');
+      addVerify(list, 'exhibitor', null, { kind: 'zookeeper', servers: zk.map((n) => n.name), mode: zk.length === 1 ? 'standalone' : 'quorum' }, `ZooKeeper serves on ${zk.map((n) => n.name).join(', ')} and takes a test write`, 'zk:verify');
     }
-    addEdits(list, editsToward(seed, { ...seed.config, etcdForceNewCluster: undefined }, ['etcdForceNewCluster']), 'etcd:unforce', 'a later restart must not force again');
-    const members = forced ? etcd.filter(isVoter) : [seed];
-    for (const r of rest) {
-      if (isVoter(r)) continue;
-      members.push(r);
-      if (forced) {
-        // Left half-joined by an interrupted run: start its join again from a stopped member.
-        addServiceOp(list, 'etcd', 'stop', [r], `etcd:join:${r.name}:stop`, 'a half-joined member starts its join again');
-        addVerify(list, 'etcd', r.name, { kind: 'stopped', unit: r.units.etcd }, `${r.units.etcd} is stopped`, `etcd:join:${r.name}:stop:verify`);
-      }
-      const join: NodeConfig = { ...r.config, etcdInitialCluster: renderInitialCluster(members.map((m) => ({ name: m.etcdName, peerUrl: m.etcdPeerUrl }))), etcdInitialClusterState: 'existing' };
-      delete join.etcdForceNewCluster;
-      addEtcdJoin(list, seed, r, members, join, `etcd:join:${r.name}`, { enableFirst: false, dataMovedAside: false });
+
+    // 3. Mesos.
+    const masters = survivors('mesos');
+    const mesosDone = live !== undefined && masters.every((n) => holds(n, ['mesosQuorum'])) && live.mesosLeader !== null && masters.some((n) => n.name === live.mesosLeader);
+    if (masters.length > 0 && !mesosDone) {
+      const quorum = majorityOf(masters.length);
+      addEdits(list, masters.flatMap((n) => editsToward(n, target[n.name]!, ['mesosQuorum'])), 'mesos:config', `majority of ${masters.length} master${masters.length === 1 ? '' : 's'}`);
+      addServiceOp(list, 'mesos', 'restart', masters, 'mesos:restart', 'the master recovers its registry with the new quorum');
+      addVerify(list, 'mesos', null, { kind: 'mesos', masters: masters.map((n) => n.name), quorum }, `one Mesos leader, registrar recovered, quorum ${quorum}`, 'mesos:verify');
     }
-  }
+  });
+
+  list.inTrack('etcd', () => {
+    // 4. etcd.
+    const etcd = byFreshness(survivors('etcd'), etcdPosition);
+    // Online, a re-run finds the forced cluster already there: its members are the survivors.
+    const forced = live?.etcd && live.etcd.members.every((m) => etcd.some((n) => n.etcdPeerUrl === m.peerUrl)) ? live.etcd : null;
+    const isVoter = (n: NodeFacts) => forced?.members.some((m) => m.peerUrl === n.etcdPeerUrl && m.started && !m.learner) ?? false;
+    const seed = forced ? etcd.find(isVoter) : etcd[0];
+    if (seed) {
+      const rest = etcd.filter((n) => n !== seed);
+      if (!forced) {
+        addServiceOp(list, 'etcd', 'stop', etcd, 'etcd:stop', 'every survivor stops before one is forced into a new cluster');
+        for (const n of etcd) addVerify(list, 'etcd', n.name, { kind: 'stopped', unit: n.units.etcd }, `${n.units.etcd} is stopped`, 'etcd:stop:verify');
+        if (rest.length > 0 && facts.mode === 'online') {
+          warnings.push({ code: 'etcd-seed', cluster: 'etcd', message: `etcd seed: ${seed.name} (applied index ${seed.etcdAppliedIndex ?? '?'}); ${rest.map((r) => `${r.name} is ${seed.etcdAppliedIndex !== undefined && r.etcdAppliedIndex !== undefined ? seed.etcdAppliedIndex - r.etcdAppliedIndex : '?'} behind`).join(', ')}` });
+        }
+        addEdits(list, editsToward(seed, { ...seed.config, etcdForceNewCluster: 'true' }, ['etcdForceNewCluster']), 'etcd:force', 'a one-member cluster that keeps its data');
+        addServiceOp(list, 'etcd', 'start', [seed], 'etcd:force:start', 'forced new cluster');
+        addVerify(list, 'etcd', seed.name, { kind: 'etcd', members: [seed.name], learners: [] }, `etcd runs as one member on ${seed.name} and takes a test write`, 'etcd:force:verify');
+      }
+      addEdits(list, editsToward(seed, { ...seed.config, etcdForceNewCluster: undefined }, ['etcdForceNewCluster']), 'etcd:unforce', 'a later restart must not force again');
+      const members = forced ? etcd.filter(isVoter) : [seed];
+      for (const r of rest) {
+        if (isVoter(r)) continue;
+        members.push(r);
+        if (forced) {
+          // Left half-joined by an interrupted run: start its join again from a stopped member.
+          addServiceOp(list, 'etcd', 'stop', [r], `etcd:join:${r.name}:stop`, 'a half-joined member starts its join again');
+          addVerify(list, 'etcd', r.name, { kind: 'stopped', unit: r.units.etcd }, `${r.units.etcd} is stopped`, `etcd:join:${r.name}:stop:verify`);
+        }
+        const join: NodeConfig = { ...r.config, etcdInitialCluster: renderInitialCluster(members.map((m) => ({ name: m.etcdName, peerUrl: m.etcdPeerUrl }))), etcdInitialClusterState: 'existing' };
+        delete join.etcdForceNewCluster;
+        addEtcdJoin(list, seed, r, members, join, `etcd:join:${r.name}`, { enableFirst: false, dataMovedAside: false });
+      }
+    }
+  });
 
   return { ...base, safe: true, refusals: [], warnings, steps: list.steps };
 }

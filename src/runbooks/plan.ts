@@ -45,6 +45,11 @@ interface StepBase {
   summary: string;
   /** Steps that share a group run in parallel (independent nodes of one step). */
   group?: string;
+  /**
+   * Consecutive steps with tracks form a section whose tracks run side by side, each in order:
+   * independent clusters (etcd beside ZooKeeper then Mesos) need not wait for each other.
+   */
+  track?: string;
 }
 
 export type Step =
@@ -90,12 +95,29 @@ export interface Plan {
 export class StepList {
   readonly steps: Step[] = [];
   private readonly ids = new Set<string>();
+  private track: string | undefined;
+
+  /** Steps added from now on belong to `track` (undefined: to none). */
+  setTrack(track: string | undefined): void {
+    this.track = track;
+  }
+
+  /** Steps added inside `fn` belong to `track`. */
+  inTrack(track: string, fn: () => void): void {
+    const before = this.track;
+    this.track = track;
+    try {
+      fn();
+    } finally {
+      this.track = before;
+    }
+  }
 
   add<S extends Step>(step: S): S {
     let id = step.id;
     for (let n = 2; this.ids.has(id); n += 1) id = `${step.id}#${n}`;
     this.ids.add(id);
-    const s = { ...step, id };
+    const s = { ...step, id, ...(this.track !== undefined ? { track: this.track } : {}) };
     this.steps.push(s);
     return s;
   }

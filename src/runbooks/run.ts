@@ -43,30 +43,59 @@ function asError(err: unknown): DcfailError {
   return new OperationError('step-error', err instanceof Error ? err.message : String(err), [], { cause: err });
 }
 
+/**
+ * The plan cut into sections: a section of steps without a track runs batch after batch; a
+ * section of consecutive tracked steps runs its tracks side by side (each track's batches in
+ * order). Tracks touch disjoint clusters, so any interleaving of them is the same run.
+ */
+export function sectionsOf(steps: readonly Step[]): { tracks: Step[][][] }[] {
+  const out: { tracks: Step[][][] }[] = [];
+  let i = 0;
+  while (i < steps.length) {
+    if (steps[i]!.track === undefined) {
+      let j = i;
+      while (j < steps.length && steps[j]!.track === undefined) j += 1;
+      out.push({ tracks: [batchesOf(steps.slice(i, j))] });
+      i = j;
+    } else {
+      let j = i;
+      while (j < steps.length && steps[j]!.track !== undefined) j += 1;
+      const names = [...new Set(steps.slice(i, j).map((x) => x.track!))];
+      out.push({ tracks: names.map((name) => batchesOf(steps.slice(i, j).filter((x) => x.track === name))) });
+      i = j;
+    }
+  }
+  return out;
+}
+
 export async function executePlan(plan: Plan, ctx: EffectContext, opts: RunOptions): Promise<RunOutcome> {
   const started = Date.now();
   const done: Step[] = [];
-  const batches = batchesOf(plan.steps);
+  const total = batchesOf(plan.steps).length;
+  let index = 0;
+  let failure: { failed: Step; error: DcfailError } | null = null;
   opts.emit({ kind: 'run-started', runId: ctx.runId, runbook: plan.runbook, steps: plan.steps.length, at: new Date(started).toISOString() });
-  for (const [index, batch] of batches.entries()) {
+
+  const runBatch = async (batch: Step[]): Promise<boolean> => {
+    if (failure) return false;
     if (opts.guard) {
       try {
         await opts.guard();
       } catch (err) {
         const error = asError(err);
         opts.emit({ kind: 'step-failed', step: batch[0]!, ms: 0, error: error.message });
-        opts.emit({ kind: 'run-finished', ok: false, ms: Date.now() - started });
-        return { kind: 'failed', done, failed: batch[0]!, error, ms: Date.now() - started };
+        failure ??= { failed: batch[0]!, error };
+        return false;
       }
     }
-    opts.emit({ kind: 'batch-started', index, total: batches.length, steps: batch });
+    if (failure) return false;
+    opts.emit({ kind: 'batch-started', index: index++, total, steps: batch });
     const results = await Promise.all(
       batch.map(async (step) => {
         const t0 = Date.now();
         try {
           const detail = step.action === 'verify' ? (await verifyWithin(ctx, step.node, step.check, opts.verifyTimeoutMs), 'holds') : await performStep(ctx, step);
-          const ms = Date.now() - t0;
-          opts.emit({ kind: 'step-finished', step, ms, detail });
+          opts.emit({ kind: 'step-finished', step, ms: Date.now() - t0, detail });
           return { step, ok: true as const };
         } catch (err) {
           const error = asError(err);
@@ -76,12 +105,28 @@ export async function executePlan(plan: Plan, ctx: EffectContext, opts: RunOptio
       }),
     );
     for (const r of results) if (r.ok) done.push(r.step);
-    const failed = results.find((r) => !r.ok);
-    if (failed && !failed.ok) {
-      opts.emit({ kind: 'run-finished', ok: false, ms: Date.now() - started });
-      return { kind: 'failed', done, failed: failed.step, error: failed.error, ms: Date.now() - started };
+    const bad = results.find((r) => !r.ok);
+    if (bad && !bad.ok) {
+      failure ??= { failed: bad.step, error: bad.error };
+      return false;
     }
+    return true;
+  };
+
+  for (const section of sectionsOf(plan.steps)) {
+    // A failing track stops the others before their next batch.
+    await Promise.all(
+      section.tracks.map(async (batches) => {
+        for (const batch of batches) if (!(await runBatch(batch))) return;
+      }),
+    );
+    if (failure) break;
   }
-  opts.emit({ kind: 'run-finished', ok: true, ms: Date.now() - started });
-  return { kind: 'done', done, ms: Date.now() - started };
+  const ms = Date.now() - started;
+  opts.emit({ kind: 'run-finished', ok: failure === null, ms });
+  if (failure) {
+    const f: { failed: Step; error: DcfailError } = failure;
+    return { kind: 'failed', done, failed: f.failed, error: f.error, ms };
+  }
+  return { kind: 'done', done, ms };
 }

@@ -11,6 +11,7 @@ import { offlineFacts } from '../../src/runbooks/facts.js';
 import { planFailover } from '../../src/runbooks/failover.js';
 import { failedOverFacts, planFailback } from '../../src/runbooks/failback.js';
 import type { Plan, Step } from '../../src/runbooks/plan.js';
+import { sectionsOf } from '../../src/runbooks/run.js';
 import { ClusterModel, ModelError, type PlanStepJson } from '../model/cluster-model.js';
 import { majority, topologyFor, type Shape } from '../model/topologies.js';
 
@@ -63,6 +64,27 @@ function assertVerifiedChanges(steps: readonly Step[]): void {
     if (pending.group === undefined) pending = step;
   }
   if (pending) throw new Error(`the last change ${pending.id} is not verified`);
+}
+
+/** Tracks that run side by side touch disjoint clusters, and every tracked step names one. */
+function assertTracksIndependent(steps: readonly Step[]): void {
+  for (const section of sectionsOf(steps)) {
+    if (section.tracks.length < 2) continue;
+    const sets = section.tracks.map((batches) => new Set(batches.flat().map((st) => st.cluster)));
+    for (const set of sets) if (set.has(null)) throw new Error('a tracked step without a cluster');
+    for (let i = 0; i < sets.length; i += 1) {
+      for (let j = i + 1; j < sets.length; j += 1) {
+        const shared = [...sets[i]!].filter((c) => sets[j]!.has(c));
+        if (shared.length > 0) throw new Error(`tracks share ${shared.join(', ')}`);
+      }
+    }
+  }
+}
+
+/** The other extreme interleaving of side-by-side tracks: the last track first. */
+function reversedTracks(plan: Plan): Plan {
+  const steps = sectionsOf(plan.steps).flatMap((section) => [...section.tracks].reverse().flat(2));
+  return { ...plan, steps };
 }
 
 function failoverEndState(model: ClusterModel, t: Topology): void {
@@ -157,6 +179,7 @@ describe('enumeration of topologies up to 7 members per cluster', () => {
       expect(plan.warnings.map((w) => w.code)).toContain('forced-failover-data-loss');
       expect(plan.steps.filter((st) => st.node !== null && t.nodes.find((n) => n.name === st.node)!.dc === 'madrid'), label).toEqual([]);
       assertVerifiedChanges(plan.steps);
+      assertTracksIndependent(plan.steps);
       expect(plan).toEqual(JSON.parse(JSON.stringify(plan)));
 
       const model = new ClusterModel(t);
@@ -170,9 +193,19 @@ describe('enumeration of topologies up to 7 members per cluster', () => {
         const back = planFailback(failedOverFacts(offlineFacts(t), 'madrid'), { returningDc: 'madrid' });
         expect(back.safe, label).toBe(true);
         assertVerifiedChanges(back.steps);
+        assertTracksIndependent(back.steps);
         run(model, back);
         failbackEndState(model, t, original);
         tally.steps += plan.steps.length + back.steps.length;
+
+        // The tracks in the other order: the same end states, both invariants at every prefix.
+        const other = new ClusterModel(t);
+        other.loseDc('madrid');
+        run(other, reversedTracks(plan));
+        failoverEndState(other, t);
+        other.write();
+        run(other, reversedTracks(back));
+        failbackEndState(other, t, original);
       } catch (err) {
         if (err instanceof ModelError) throw new Error(`${label}: ${err.message}\n${model.log.slice(-8).join('\n')}`);
         throw err;
