@@ -317,13 +317,23 @@ export function divergence(t: Topology, returningDc: string, o: ClusterObservati
   return out;
 }
 
-async function archiveDivergent(s: Session, nodes: readonly TopologyNode[]): Promise<Record<string, string>> {
+/**
+ * Copies each node's replica state (etcd data dir, ZooKeeper data dir, Mesos replicated log) to
+ * `<stateDir>/<kind>/<run>/` on the node itself: `copies` before anything destructive, `archive`
+ * for what a divergent DC wrote. Returns where each node's copy is (for the journal).
+ */
+async function copyState(s: Session, nodes: readonly TopologyNode[], kind: 'copies' | 'archive', o: ClusterObservation): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   await Promise.all(
     nodes.map(async (n) => {
       const remote = await s.pool.get(n);
-      const dest = `${n.services.dcfail.stateDir}/archive/${s.runId}`;
-      const paths = [n.services.etcd.dataDir, n.services.exhibitor.zkDataDir, `${n.services.mesos.workDir}/replicated_log`].filter((p): p is string => p !== undefined);
+      const dest = `${n.services.dcfail.stateDir}/${kind}/${s.runId}`;
+      const etcdData = o.nodes.find((x) => x.name === n.name)?.etcdEnv?.dataDir ?? n.services.etcd.dataDir;
+      const paths = [
+        n.roles.includes('etcd') ? etcdData : undefined,
+        n.roles.includes('exhibitor') ? n.services.exhibitor.zkDataDir : undefined,
+        n.roles.includes('mesos') ? `${n.services.mesos.workDir}/replicated_log` : undefined,
+      ].filter((p): p is string => p !== undefined);
       const r = await remote.exec(`mkdir -p ${quote(dest)} && for p in ${paths.map(quote).join(' ')}; do if [ -e "$p" ]; then mkdir -p ${quote(dest)}"$(dirname "$p")" && cp -a "$p" ${quote(dest)}"$p"; fi; done`, { timeoutMs: 120_000 });
       out[n.name] = r.exitCode === 0 ? dest : `archive failed: ${r.stderr.trim()}`;
     }),
@@ -372,6 +382,9 @@ async function prepareFailover(s: Session, opts: RunbookOptions, io: Io, lostDc:
       guardLostDc: lostDc,
       ...(maxRegistry(observation, survivors) !== undefined ? { minRegistryVersion: maxRegistry(observation, survivors)! } : {}),
       beforeRun: async () => {
+        // Before anything destructive: a copy of every survivor's replicas (the seeds among them).
+        s.journal.data.notes['copies'] = await copyState(s, survivors.filter((n) => n.roles.length > 0), 'copies', observation);
+        await s.journal.save();
         if (marker) return;
         // Before the first change: the files as they were, and where each survivor's replicas stood.
         const original = declaredConfig(t);
@@ -405,7 +418,7 @@ async function prepareFailback(s: Session, opts: RunbookOptions, io: Io, returni
   }
   const diverged = divergence(t, returningDc, observation, marker);
   if (diverged.length > 0) {
-    const archived = await archiveDivergent(s, t.nodes.filter((n) => n.dc === returningDc));
+    const archived = await copyState(s, t.nodes.filter((n) => n.dc === returningDc), 'archive', observation);
     s.journal.data.notes['divergent'] = diverged;
     s.journal.data.notes['archived'] = archived;
     await s.journal.save();
@@ -428,6 +441,8 @@ async function prepareFailback(s: Session, opts: RunbookOptions, io: Io, returni
     extra: {
       ...(minRegistryVersion !== undefined ? { minRegistryVersion } : {}),
       beforeRun: async () => {
+        s.journal.data.notes['copies'] = await copyState(s, survivorsOf.filter((n) => n.roles.length > 0), 'copies', observation);
+        await s.journal.save();
         if (marker && !resuming) await writeMarker(s.pool, t.nodes.filter((n) => n.dc !== returningDc && n.roles.length > 0), { ...marker, failbackRunId: s.runId } as FailoverMarker);
       },
     },

@@ -137,7 +137,14 @@ export function planFailover(observed: ClusterFacts, opts: FailoverOptions): Pla
   const holds = (n: NodeFacts, fields: (keyof NodeConfig)[]) => fields.every((f) => n.config[f] === target[n.name]![f]);
   const zkDone = live !== undefined && zk.length > 0 && zk.every((n) => holds(n, ['ensemble', 'masterCount']) && live.zkServing.includes(n.name));
   list.inTrack('zookeeper-mesos', () => {
-    if (zk.length > 0 && !zkDone) {
+    if (zk.length > 1 && facts.mode === 'online' && !zkDone) {
+    // ZooKeeper elects its freshest server itself when the survivors restart together; say who.
+    const ranked = byFreshness(zk, zkPosition);
+    const top = ranked[0]!;
+    const behind = (n: NodeFacts) => (top.zkZxid !== undefined && n.zkZxid !== undefined ? `${BigInt(top.zkZxid) - BigInt(n.zkZxid)} transactions behind` : 'position unknown');
+    warnings.push({ code: 'zookeeper-freshest', cluster: 'exhibitor', message: `ZooKeeper: ${top.name} is the most advanced (zxid 0x${BigInt(top.zkZxid ?? '0').toString(16)}); ${ranked.slice(1).map((n) => `${n.name} ${behind(n)}`).join(', ')}` });
+  }
+  if (zk.length > 0 && !zkDone) {
       addEdits(list, zk.flatMap((n) => editsToward(n, target[n.name]!, ['ensemble', 'masterCount'])), 'zk:config', 'ensemble of the survivors; master_count follows it');
       addServiceOp(list, 'exhibitor', 'restart', zk, 'zk:restart', 'ZooKeeper comes back with the new ensemble');
       addVerify(list, 'exhibitor', null, { kind: 'zookeeper', servers: zk.map((n) => n.name), mode: zk.length === 1 ? 'standalone' : 'quorum' }, `ZooKeeper serves on ${zk.map((n) => n.name).join(', ')} and takes a test write`, 'zk:verify');
