@@ -9,7 +9,7 @@ import { OperationError, assertNever } from '../errors.js';
 import { applyEnvChanges, envHolds, parseEnvFile, parseValueFile, renderValueFile } from '../clusters/files.js';
 import { MASTER_COUNT_KEY } from '../clusters/exhibitor.js';
 import { replicatedLogPath } from '../clusters/mesos.js';
-import { etcdClientUrl, etcdMemberAdd, etcdMemberList, etcdMemberPromote, etcdTestWrite, probeEtcdEndpoint } from '../probes/etcd.js';
+import { etcdClientUrl, etcdMemberAdd, etcdMemberList, etcdMemberPromote, etcdMemberRemove, etcdTestWrite, probeEtcdEndpoint } from '../probes/etcd.js';
 import { probeMesosMaster } from '../probes/mesos.js';
 import { probeTcp } from '../probes/tcp.js';
 import { probeZkServer, zkTestWrite } from '../probes/zookeeper.js';
@@ -131,6 +131,13 @@ export async function performStep(ctx: EffectContext, step: Step): Promise<strin
         await etcdMemberPromote([etcdUrl(via)], m.id, timeoutMs);
       });
       return `promoted ${step.member}`;
+    }
+    case 'etcd-member-remove': {
+      const via = nodeByName(ctx.topology, step.node!);
+      const m = (await etcdMemberList([etcdUrl(via)], timeoutMs)).find((x) => x.peerURLs.includes(step.peerUrl));
+      if (!m) return `${step.member} is not a member`;
+      await retry(timeoutMs * 3, async () => etcdMemberRemove([etcdUrl(via)], m.id, timeoutMs));
+      return `removed ${step.member}`;
     }
     case 'copy-replicated-log': {
       const { remote: src, node: from } = await remoteOf(ctx, step.from);
@@ -271,6 +278,14 @@ export async function checkOnce(ctx: EffectContext, nodeName: string | null, che
       });
       const m = list.find((x) => x.peerURLs.includes(check.peerUrl));
       if (!m || m.isLearner !== check.learner) throw new NotYet(`${check.member} (${check.peerUrl}) is ${m ? (m.isLearner ? 'a learner' : 'a voter') : 'not listed'}`);
+      return;
+    }
+    case 'etcd-member-absent': {
+      const via = nodeByName(t, nodeName!);
+      const list = await etcdMemberList([etcdUrl(via)], timeoutMs).catch((e: Error) => {
+        throw new NotYet(`etcd member list failed: ${e.message.split('\n')[0]}`);
+      });
+      if (list.some((x) => x.peerURLs.includes(check.peerUrl))) throw new NotYet(`${check.member} (${check.peerUrl}) is still listed`);
       return;
     }
     case 'mesos': {

@@ -160,7 +160,8 @@ export function planFailback(observed: ClusterFacts, opts: FailbackOptions): Pla
         etcdInitialClusterState: 'existing',
       };
       delete join.etcdForceNewCluster;
-      addEtcdJoin(list, seed, r, members, join, `etcd:grow:${r.name}`, { enableFirst: true, dataMovedAside: true });
+      const listed = live?.etcd?.members.some((m) => m.peerUrl === r.etcdPeerUrl) ?? false;
+      addEtcdJoin(list, seed, r, members, join, `etcd:grow:${r.name}`, { enableFirst: true, dataMovedAside: true, removeFirst: listed });
     }
     const restore = factsMembers(facts, 'etcd').flatMap((n) => editsToward(n, want(n), ['etcdInitialCluster', 'etcdInitialClusterState', 'etcdForceNewCluster']));
     addEdits(list, restore, 'etcd:restore', 'as before the failover; etcd reads these settings only when its data dir is empty');

@@ -192,7 +192,8 @@ export function planFailover(observed: ClusterFacts, opts: FailoverOptions): Pla
         }
         const join: NodeConfig = { ...r.config, etcdInitialCluster: renderInitialCluster(members.map((m) => ({ name: m.etcdName, peerUrl: m.etcdPeerUrl }))), etcdInitialClusterState: 'existing' };
         delete join.etcdForceNewCluster;
-        addEtcdJoin(list, seed, r, members, join, `etcd:join:${r.name}`, { enableFirst: false, dataMovedAside: false });
+        const listed = forced?.members.some((m) => m.peerUrl === r.etcdPeerUrl) ?? false;
+      addEtcdJoin(list, seed, r, members, join, `etcd:join:${r.name}`, { enableFirst: false, dataMovedAside: false, removeFirst: listed });
       }
     }
   });
@@ -211,10 +212,16 @@ export function addEtcdJoin(
   membersAfter: readonly NodeFacts[],
   joinerConfig: NodeConfig,
   group: string,
-  opts: { enableFirst: boolean; dataMovedAside: boolean },
+  opts: { enableFirst: boolean; dataMovedAside: boolean; removeFirst?: boolean },
 ): void {
   const names = membersAfter.map((m) => m.name);
   const voters = names.filter((n) => n !== joiner.name);
+  if (opts.removeFirst) {
+    // An interrupted run left it added (and maybe started) but not promoted: its data is going,
+    // and a member restarted without its data would crash the leader's view of it. It leaves first.
+    list.add({ id: `${group}:remove`, cluster: 'etcd', node: via.name, action: 'etcd-member-remove', member: joiner.etcdName, peerUrl: joiner.etcdPeerUrl, summary: `etcdctl member remove ${joiner.etcdName} (half-joined by an interrupted run)` });
+    addVerify(list, 'etcd', via.name, { kind: 'etcd-member-absent', member: joiner.etcdName, peerUrl: joiner.etcdPeerUrl }, `${joiner.etcdName} is no longer listed`, `${group}:remove:verify`);
+  }
   if (!opts.dataMovedAside) {
     list.add({ id: `${group}:move-aside`, cluster: 'etcd', node: joiner.name, action: 'move-aside', path: joiner.dirs.etcdData, what: 'etcd-data', summary: `move ${joiner.dirs.etcdData} aside (kept as a backup): a stale member fails with a cluster ID mismatch` });
     addVerify(list, 'etcd', joiner.name, { kind: 'moved', path: joiner.dirs.etcdData }, `${joiner.dirs.etcdData} is gone, its backup kept`, `${group}:move-aside:verify`);

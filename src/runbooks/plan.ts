@@ -30,6 +30,8 @@ export type Check =
   | { kind: 'etcd'; members: string[]; learners: string[] }
   /** The member is listed (added, not started yet). */
   | { kind: 'etcd-member-listed'; member: string; peerUrl: string; learner: boolean }
+  /** No member has this peer URL. */
+  | { kind: 'etcd-member-absent'; member: string; peerUrl: string }
   /** One Mesos leader among `masters`, registrar recovered, MESOS_QUORUM = quorum, registry not older. */
   | { kind: 'mesos'; masters: string[]; quorum: number }
   /** The Mesos master runs but leads nothing yet: it waits for its quorum. */
@@ -60,6 +62,8 @@ export type Step =
   | (StepBase & { action: 'move-aside'; path: string; what: 'etcd-data' | 'zookeeper-data' | 'replicated-log' })
   | (StepBase & { action: 'etcd-member-add'; member: string; peerUrls: string[]; learner: boolean })
   | (StepBase & { action: 'etcd-member-promote'; member: string; peerUrl: string })
+  /** A half-joined member (added, maybe started, never promoted) leaves before it joins afresh. */
+  | (StepBase & { action: 'etcd-member-remove'; member: string; peerUrl: string })
   | (StepBase & { action: 'copy-replicated-log'; from: string; path: string })
   | (StepBase & { action: 'verify'; check: Check });
 

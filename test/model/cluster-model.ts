@@ -212,6 +212,13 @@ export class ClusterModel {
         if (cl === 'etcd') n!.etcdMembers = null;
         break;
       }
+      case 'etcd-member-remove': {
+        const member = step['member'] as string;
+        for (const m of [...this.nodes.values()].filter((x) => x.etcdMembers && sameMembers(x, n!))) {
+          m.etcdMembers = m.etcdMembers!.filter((e) => e.name !== member);
+        }
+        break;
+      }
       case 'etcd-member-add':
       case 'etcd-member-promote': {
         const group = this.capableGroups('etcd').find((g) => g.includes(n!));
@@ -414,6 +421,9 @@ export class ClusterModel {
       }
       case 'etcd-member-listed':
         if (!n!.etcdMembers?.some((e) => e.name === check['member'] && e.learner === check['learner'])) fail(`${String(check['member'])} not listed`);
+        break;
+      case 'etcd-member-absent':
+        if (n!.etcdMembers?.some((e) => e.name === check['member'])) fail(`${String(check['member'])} still listed`);
         break;
       case 'mesos': {
         const masters = check['masters'] as string[];
