@@ -170,7 +170,6 @@ async function openSession(opts: RunbookOptions, io: Io, runbook: Plan['runbook'
   const operator = operatorName();
   const journal = new Journal({ runId, runbook, cluster: t.cluster, operator, host: hostname(), topology: opts.topology, startedAt: new Date().toISOString(), flags: flagsOf(opts), steps: [], notes: {} });
   const log = auditLog(opts.logFile, opts.logLevel, { runId, runbook, cluster: t.cluster, operator });
-  const render = opts.json ? () => undefined : null;
   const hookEnv = { DCFAIL_RUN_ID: runId, DCFAIL_RUNBOOK: runbook, DCFAIL_FROM: from, DCFAIL_TO: to, DCFAIL_OPERATOR: operator, DCFAIL_PLAN_FILE: journal.planFile, DCFAIL_CLUSTER: t.cluster };
   const lock = new RunLock(t, pool, { host: hostname(), pid: process.pid, runId, operator, at: new Date().toISOString() });
   const session: Session = {
@@ -184,10 +183,8 @@ async function openSession(opts: RunbookOptions, io: Io, runbook: Plan['runbook'
     emit: (e) => {
       journal.onEvent(e);
       log?.info({ event: e.kind, ...('step' in e ? { step: e.step.id, node: e.step.node, summary: e.step.summary } : {}), ...('ms' in e ? { ms: e.ms } : {}), ...('error' in e ? { error: e.error } : {}), ...('detail' in e ? { detail: e.detail } : {}) }, e.kind);
-      render?.();
     },
   };
-  void io;
   return session;
 }
 

@@ -5,7 +5,6 @@
  */
 import { CLUSTERS, CLUSTER_TITLE, clusterMembers, type ClusterName } from '../core/clusters.js';
 import type { Finding } from '../core/safety.js';
-import { majorityOf } from '../core/quorum.js';
 import { declaredConfig, offlineFacts, type ClusterFacts, type LiveFacts, type NodeConfig } from '../runbooks/facts.js';
 import { failedOverConfig } from '../runbooks/failover.js';
 import type { Topology } from '../topology/model.js';
@@ -52,7 +51,7 @@ export function configKind(t: Topology, obs: NodeObservation): ConfigKind {
   return 'other';
 }
 
-function liveClusters(t: Topology, o: ClusterObservation): LiveCluster[] {
+function liveClusters(o: ClusterObservation): LiveCluster[] {
   const out: LiveCluster[] = [];
   for (const c of CLUSTERS) {
     const members = clusterMembers(o.nodes, c);
@@ -95,7 +94,6 @@ function liveClusters(t: Topology, o: ClusterObservation): LiveCluster[] {
     }
     out.push({ cluster: c, members: members.map((m) => m.name), quorums, positions });
   }
-  void t;
   return out;
 }
 
@@ -136,7 +134,7 @@ export function judge(t: Topology, o: ClusterObservation): StatusReport {
   }
 
   // Live quorums.
-  const clusters = liveClusters(t, o);
+  const clusters = liveClusters(o);
   for (const lc of clusters) {
     const title = CLUSTER_TITLE[lc.cluster];
     if (lc.quorums.length === 0) {
@@ -239,4 +237,3 @@ export function factsFromObservation(t: Topology, o: ClusterObservation, origina
   };
 }
 
-export { majorityOf };

@@ -5,11 +5,10 @@
  * judgements (mode, hazards) and the planning facts are derived from it by pure functions.
  */
 import { CLUSTERS, type ClusterName } from '../core/clusters.js';
-import { DATA_DIR_KEY, NAME_KEY, PEER_URLS_KEY } from '../clusters/etcd.js';
+import { DATA_DIR_KEY, FORCE_NEW_KEY, INITIAL_CLUSTER_KEY, INITIAL_STATE_KEY, NAME_KEY, PEER_URLS_KEY } from '../clusters/etcd.js';
 import { parseEnvFile, parseValueFile } from '../clusters/files.js';
 import { ENSEMBLE_KEY } from '../clusters/exhibitor.js';
-import { QUORUM_KEY, replicatedLogPath } from '../clusters/mesos.js';
-import { FORCE_NEW_KEY, INITIAL_CLUSTER_KEY, INITIAL_STATE_KEY } from '../clusters/etcd.js';
+import { QUORUM_KEY } from '../clusters/mesos.js';
 import { etcdClientUrl, etcdMemberList, probeEtcdEndpoint, type EtcdEndpointStatus, type EtcdMemberInfo } from '../probes/etcd.js';
 import { probeMesosMaster, type MesosMasterStatus } from '../probes/mesos.js';
 import { probeTcp, type TcpResult } from '../probes/tcp.js';
@@ -206,4 +205,3 @@ export async function observeCluster(t: Topology, opts: ObserveOptions): Promise
   return out;
 }
 
-export { replicatedLogPath };
