@@ -65,8 +65,8 @@ export async function plan(opts: PlanOptions, io: Io): Promise<ExitCode> {
     const { planOnline } = await import('./runbook.js');
     const { plan: p, saved } = await planOnline(t, opts.topology, opts.runbook, to);
     if (opts.out) {
-      const { writeFile } = await import('node:fs/promises');
-      await writeFile(opts.out, `${JSON.stringify(saved, null, 2)}\n`);
+      const { writeFileAtomic } = await import('../runbooks/local-files.js');
+      await writeFileAtomic(opts.out, `${JSON.stringify(saved, null, 2)}\n`, 0o644);
     }
     io.out(opts.json ? JSON.stringify(p, null, 2) : `${renderPlanText(p)}${opts.out ? `Saved to ${opts.out} (fingerprint ${saved.fingerprint.slice(0, 19)}...): dcfail apply ${opts.out}\n` : ''}`);
     return p.safe ? EXIT.ok : EXIT.refused;

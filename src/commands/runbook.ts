@@ -4,7 +4,7 @@
  * and services say now, so a re-run continues where a killed run stopped.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { CLUSTERS } from '../core/clusters.js';
@@ -32,6 +32,7 @@ import { progressRenderer, seconds } from '../output/progress.js';
 import { loadTopology } from '../topology/load.js';
 import { otherDc, resolveDc, type Topology, type TopologyNode } from '../topology/model.js';
 import type { GlobalOptions, Io } from './context.js';
+import { writeFileAtomic } from '../runbooks/local-files.js';
 
 export interface RunbookOptions extends GlobalOptions {
   yes?: boolean;
@@ -402,7 +403,17 @@ async function prepareFailback(s: Session, opts: RunbookOptions, io: Io, returni
   const survivorsOf = t.nodes.filter((n) => n.dc !== returningDc);
   if (status.mode === 'normal' && status.hazards.length === 0) {
     const plan = planFailback(factsFromObservation(t, observation, originalFrom(t, marker)), { returningDc });
-    if (plan.steps.length === 0 || !marker) return { plan: { ...plan, steps: [] }, confirmDc: returningDc, extra: {}, early: 'Nothing to do: status reads normal, every cluster has its full membership.' };
+    if (plan.steps.length === 0 || !marker) {
+      // A marker here is left by a failback killed after its last step but before its clean-up:
+      // it must go, or a later failover would start from its stale original files and point.
+      return {
+        plan: { ...plan, steps: [] },
+        confirmDc: returningDc,
+        extra: {},
+        early: `Nothing to do: status reads normal, every cluster has its full membership.${marker ? ' The failover marker left by an interrupted run is cleared.' : ''}`,
+        ...(marker ? { afterSuccess: () => removeMarker(s.pool, survivorsOf, s.runId) } : {}),
+      };
+    }
   }
   if (!resuming) {
     const unhealthy = CLUSTERS.flatMap((c) => {
@@ -495,6 +506,7 @@ async function runRunbook(kind: Plan['runbook'], opts: RunbookOptions & { to?: s
     }
     const prepared = kind === 'failover' ? await prepareFailover(s, opts, io, lostDc, to, observation) : await prepareFailback(s, opts, io, to, observation);
     if (prepared.early && !apply) {
+      await prepared.afterSuccess?.();
       report(io, opts, s, { outcome: 'done', plan: prepared.plan }, [prepared.early]);
       ok = true;
       code = EXIT.ok;
@@ -511,7 +523,7 @@ async function runRunbook(kind: Plan['runbook'], opts: RunbookOptions & { to?: s
     const onDone = apply
       ? (id: string) => {
           apply.done.push(id);
-          progress = progress.then(() => writeFile(apply.progressFile, JSON.stringify({ done: apply.done })));
+          progress = progress.then(() => writeFileAtomic(apply.progressFile, JSON.stringify({ done: apply.done })));
           return progress;
         }
       : undefined;
@@ -578,7 +590,15 @@ export async function applyPlan(opts: RunbookOptions & { file: string }, io: Io)
   const dir = join(stateDir(), 'applied');
   await mkdir(dir, { recursive: true });
   const progressFile = join(dir, `${createHash('sha256').update(text).digest('hex').slice(0, 32)}.json`);
-  const done = await readFile(progressFile, 'utf8').then((x) => (JSON.parse(x) as { done: string[] }).done, () => [] as string[]);
+  const progressText = await readFile(progressFile, 'utf8').catch(() => null);
+  let done: string[] = [];
+  if (progressText !== null) {
+    try {
+      done = (JSON.parse(progressText) as { done: string[] }).done;
+    } catch {
+      throw new UserError('progress-invalid', `${progressFile}: the record of which steps of ${opts.file} were applied cannot be read; remove it to apply the plan from its first step (a step already done is then refused as stale)`);
+    }
+  }
   if (done.length === saved.plan.steps.length) {
     io.out(`${opts.file}: every step of this plan was applied already.`);
     return EXIT.ok;

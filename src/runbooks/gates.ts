@@ -4,7 +4,7 @@
  * from any laptop, know the failover point and the files as they were.
  */
 import { execa } from 'execa';
-import { mkdir, readFile, rm, writeFile, rename } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { hostname, homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { CLUSTERS } from '../core/clusters.js';
@@ -17,6 +17,7 @@ import { quote } from '../remote/shell.js';
 import type { RemotePool } from '../remote/ssh.js';
 import type { Topology, TopologyNode } from '../topology/model.js';
 import type { NodeConfig } from './facts.js';
+import { writeFileAtomic } from './local-files.js';
 
 export function stateDir(): string {
   return process.env['DCFAIL_STATE_DIR'] ?? join(homedir(), '.dcfail');
@@ -156,8 +157,7 @@ export class RunLock {
       if (!mayTakeOver(held, breakLock)) throw lockedBy(held, 'local');
       notes.push({ code: 'lock-taken-over', message: `took over the local lock of ${describeOwner(held)}${breakLock ? ' (--break-lock)' : ' (its process is gone)'}` });
     }
-    await writeFile(join(this.localDir, 'owner.json.tmp'), JSON.stringify(this.owner));
-    await rename(join(this.localDir, 'owner.json.tmp'), join(this.localDir, 'owner.json'));
+    await writeFileAtomic(join(this.localDir, 'owner.json'), JSON.stringify(this.owner));
     this.localHeld = true;
 
     const me = JSON.stringify(this.owner);

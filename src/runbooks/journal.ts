@@ -3,11 +3,12 @@
  * its outcome and duration, where backups and copies went. Written atomically after every
  * event, so a killed run leaves an accurate record behind.
  */
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stateDir } from './gates.js';
 import type { Plan } from './plan.js';
 import type { RunEvent } from './run.js';
+import { writeFileAtomic } from './local-files.js';
 
 export interface JournalStep {
   id: string;
@@ -64,15 +65,13 @@ export class Journal {
 
   private async write(): Promise<void> {
     await mkdir(this.dir, { recursive: true });
-    const tmp = join(this.dir, '.journal.json.tmp');
-    await writeFile(tmp, `${JSON.stringify(this.data, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`);
-    await rename(tmp, join(this.dir, 'journal.json'));
+    await writeFileAtomic(join(this.dir, 'journal.json'), `${JSON.stringify(this.data, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`);
   }
 
   async savePlan(plan: Plan): Promise<void> {
     this.data.plan = plan;
     await mkdir(this.dir, { recursive: true });
-    await writeFile(this.planFile, `${JSON.stringify(plan, null, 2)}\n`);
+    await writeFileAtomic(this.planFile, `${JSON.stringify(plan, null, 2)}\n`);
     await this.save();
   }
 

@@ -7,7 +7,7 @@
 process.env['DCFAIL_LAB_NET'] = '2';
 import { mkdtempSync } from 'node:fs';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
@@ -209,6 +209,23 @@ describe('nothing lost: failover with the fence hook, then failback', () => {
     const s = await status();
     expect(s.report.mode).toBe('normal');
     expect(s.code).toBe(0);
+  });
+
+  it('a failback killed after its last step, before it cleared the marker: the re-run finds nothing to do and clears it', { timeout: 120_000 }, async () => {
+    // The state such a kill leaves: every cluster back, the marker still on the survivors.
+    const restored: string[] = [];
+    for (const n of secondaryNodes(lab)) {
+      const dir = `${n.root}/var/lib/dcfail`;
+      const done = (await readdir(dir)).filter((f) => f.startsWith('failover-marker.json.done-')).sort().pop();
+      expect(done, `${n.name}: the cleared marker kept aside`).toBeDefined();
+      await rename(`${dir}/${done}`, `${dir}/failover-marker.json`);
+      restored.push(n.name);
+    }
+    expect(restored.length).toBeGreaterThan(0);
+    const r = await dcfail(failbackArgs(fast, []));
+    expect(r.exitCode, describeRun(r)).toBe(0);
+    expect(r.stdout).toMatch(/Nothing to do: .*The failover marker left by an interrupted run is cleared/);
+    for (const n of lab.nodes) expect(await markerOf(n), `${n.name}: marker removed`).toBeNull();
   });
 });
 
