@@ -164,7 +164,7 @@ function dcfailEnv(stateDir: string): NodeJS.ProcessEnv {
 async function measureDcfail(layout: LabLayout, args: string[], spec: PollSpec, stateDir: string): Promise<CycleFigures> {
   const poller = await startPoller(spec);
   const started = Date.now();
-  const r = await runProcess(process.execPath, [`${REPO}/dist/src/main.js`, ...args, '-t', layout.topologyPath], { env: dcfailEnv(stateDir) });
+  const r = await runProcess(process.execPath, [`${REPO}/dist/bin/dcfail.js`, ...args, '-t', layout.topologyPath], { env: dcfailEnv(stateDir) });
   const j = await latestJournal(stateDir, started);
   const timeout = setTimeout(() => poller.stop(), 30_000);
   const res = await poller.result;

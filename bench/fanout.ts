@@ -129,7 +129,7 @@ export async function measureFanout(layout: LabLayout, dir: string, sizes: reado
     for (const n of sizes) {
       const file = `${dir}/topology-${n}.yaml`;
       await writeFile(file, stringify(topologyOf(layout, nodes.slice(0, n), knownHosts), { lineWidth: 0 }));
-      status[String(n)] = timeCommand(process.execPath, [`${REPO}/dist/src/main.js`, 'status', '-t', file], runs, [0, 1, 5]);
+      status[String(n)] = timeCommand(process.execPath, [`${REPO}/dist/bin/dcfail.js`, 'status', '-t', file], runs, [0, 1, 5]);
       transport[String(n)] = await timeTransport(file, runs);
     }
   } finally {

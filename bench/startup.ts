@@ -57,7 +57,7 @@ export interface StartupFigures {
 
 export async function measureStartup(tmp: string, runs: number, sizes: readonly number[]): Promise<StartupFigures> {
   await mkdir(tmp, { recursive: true });
-  const main = `${REPO}/dist/src/main.js`;
+  const main = `${REPO}/dist/bin/dcfail.js`;
   const nodeBare = timeCommand(process.execPath, ['-e', '0'], runs);
   const version = timeCommand(process.execPath, [main, '--version'], runs);
   const plan: Record<string, Figure> = {};

@@ -19,7 +19,7 @@ function stage(title: string): void {
 }
 
 async function dcfail(args: string[], okCodes: number[] = [0]): Promise<number> {
-  const r = await execa('node', [`${repoRoot()}/dist/src/main.js`, ...args], { stdio: 'inherit', reject: false });
+  const r = await execa('node', [`${repoRoot()}/dist/bin/dcfail.js`, ...args], { stdio: 'inherit', reject: false });
   if (!okCodes.includes(r.exitCode ?? -1)) throw new Error(`dcfail ${args.join(' ')} exited ${r.exitCode}`);
   return r.exitCode ?? -1;
 }
@@ -122,7 +122,7 @@ async function main(): Promise<void> {
   stage('the main DC (madrid) dies: every process killed, its addresses blackholed');
   await killDc('main', { dir: lab.dir });
   for (let i = 0; i < 30; i += 1) {
-    const r = await execa('node', [`${repoRoot()}/dist/src/main.js`, 'status', '-t', topo, '--json'], { reject: false });
+    const r = await execa('node', [`${repoRoot()}/dist/bin/dcfail.js`, 'status', '-t', topo, '--json'], { reject: false });
     const hazards = (JSON.parse(r.stdout || '{}') as { hazards?: { code: string }[] }).hazards ?? [];
     if (hazards.filter((h) => h.code === 'no-quorum').length > 0) break;
     await new Promise((r2) => setTimeout(r2, 1000));

@@ -1,9 +1,9 @@
 /** The built binary, as an operator runs it: exit statuses and output streams. */
 import { execa } from 'execa';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
-const BIN = 'dist/src/main.js';
+const BIN = 'dist/bin/dcfail.js';
 
 describe.runIf(existsSync(BIN))('the dcfail binary (built by npm test)', () => {
   it('--version prints the package version', async () => {
@@ -37,5 +37,18 @@ describe.runIf(existsSync(BIN))('the dcfail binary (built by npm test)', () => {
     const r = await execa('node', [BIN, 'validate'], { reject: false, env: { DCFAIL_TOPOLOGY: 'fixtures/topologies/five-masters.yaml' } });
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toMatch(/five-dcos: 5 nodes/);
+  });
+
+  it('the bundled bin says exactly what the unbundled modules say, for every invalid topology fixture', async () => {
+    const dir = 'fixtures/topologies/invalid';
+    const files = readdirSync(dir);
+    expect(files.length).toBeGreaterThan(20);
+    for (const f of files) {
+      const [bundled, modules] = await Promise.all(
+        [BIN, 'dist/src/main.js'].map((bin) => execa('node', [bin, 'validate', '--json', '-t', `${dir}/${f}`], { reject: false })),
+      );
+      expect(bundled.exitCode, f).toBe(2);
+      expect({ out: bundled.stdout, err: bundled.stderr }, f).toEqual({ out: modules.stdout, err: modules.stderr });
+    }
   });
 });

@@ -20,13 +20,36 @@ export function formatPath(path: readonly PropertyKey[]): string {
 }
 
 /** One line per problem; an unknown key is reported at its own path. */
+function describeExpected(expected: string): string {
+  return ({ number: 'a number', string: 'a string', boolean: 'true or false', array: 'a list', object: 'a mapping (key: value)', int: 'a whole number' } as Record<string, string>)[expected] ?? expected;
+}
+
+function describeInput(input: unknown): string {
+  if (input === null) return 'null';
+  if (Array.isArray(input)) return 'a list';
+  switch (typeof input) {
+    case 'string':
+      return 'a string';
+    case 'number':
+      return 'a number';
+    case 'boolean':
+      return 'true/false';
+    case 'object':
+      return 'a mapping';
+    default:
+      return typeof input;
+  }
+}
+
 export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
   const lines: string[] = [];
   for (const issue of issues) {
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) lines.push(`${formatPath([...issue.path, key])}: unknown key (a typo?)`);
-    } else if (issue.code === 'invalid_type' && issue.input === undefined) {
-      lines.push(`${formatPath(issue.path)}: required`);
+    } else if (issue.code === 'invalid_type') {
+      // The value itself is not printed: a topology may be pasted into a ticket, and what was
+      // typed there is the reader's to see in the file.
+      lines.push(`${formatPath(issue.path)}: ${issue.input === undefined ? 'required' : `expected ${describeExpected(issue.expected)}, got ${describeInput(issue.input)}`}`);
     } else {
       lines.push(`${formatPath(issue.path)}: ${issue.message}`);
     }
@@ -39,7 +62,7 @@ export function parseTopology(value: unknown, source = 'topology'): Topology {
   if (value === null || value === undefined) {
     throw new UserError('topology-empty', `${source}: the topology file is empty`);
   }
-  const result = TopologySchema.safeParse(value);
+  const result = TopologySchema.safeParse(value, { reportInput: true });
   if (!result.success) {
     const lines = formatIssues(result.error.issues);
     throw new UserError('topology-invalid', `${source}: invalid topology (${lines.length} problem${lines.length === 1 ? '' : 's'})`, lines);

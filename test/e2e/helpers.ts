@@ -21,17 +21,18 @@ import { sleep } from '../../lab/probes.js';
 import { openZk, type ZkSession } from '../../src/probes/zookeeper.js';
 import { masterState, waitFor, writeRegistryEntry } from '../lab/helpers.js';
 import { etcdTruth, zkTruth } from '../observe/server-truth.js';
+import { bundle } from '../../scripts/bundle.js';
 
 export { waitFor };
 
 export const REPO = repoRoot();
 export const FIXTURES = `${REPO}/fixtures/e2e`;
 
-/** The binary the suite runs: `dist/src/main.js`, or this suite's own build (see buildPrivately). */
-let bin = `${REPO}/dist/src/main.js`;
+/** The binary the suite runs: the `dcfail` bin (`dist/bin/dcfail.js`), or this suite's own build (see buildPrivately). */
+let bin = `${REPO}/dist/bin/dcfail.js`;
 
 /**
- * Compiles the checkout into `<labDir>/dist` and runs that binary from then on: other engineers
+ * Compiles and bundles the checkout into `<labDir>/dist` (as `npm run build` does) and runs that binary from then on: other engineers
  * rebuild the shared dist/ while this suite runs, and a half-written module fails to import.
  * The lab dir lies inside the repo (node_modules resolves) and is git-ignored.
  */
@@ -42,7 +43,8 @@ export async function buildPrivately(labDirPath: string): Promise<number> {
   await mkdir(labDirPath, { recursive: true });
   await writeFile(config, JSON.stringify({ extends: `${REPO}/tsconfig.json`, compilerOptions: { rootDir: REPO, outDir: `${labDirPath}/dist` }, include: [`${REPO}/src/**/*.ts`] }));
   const r = await execa(process.execPath, [`${REPO}/node_modules/typescript/bin/tsc`, '-p', config], { cwd: REPO, reject: false });
-  bin = `${labDirPath}/dist/src/main.js`;
+  if (existsSync(`${labDirPath}/dist/src/main.js`)) await bundle(`${labDirPath}/dist`);
+  bin = `${labDirPath}/dist/bin/dcfail.js`;
   if (!existsSync(bin)) throw new Error(`building dcfail into ${labDirPath}/dist failed:\n${String(r.stdout)}${String(r.stderr)}`);
   if (r.exitCode !== 0) console.warn(`tsc reported errors (the build is used anyway):\n${String(r.stdout).slice(0, 2000)}`);
   return Date.now() - t0;

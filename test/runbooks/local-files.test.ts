@@ -41,7 +41,7 @@ describe('writeFileAtomic', () => {
   });
 });
 
-const BIN = 'dist/src/main.js';
+const BIN = 'dist/bin/dcfail.js';
 
 describe.runIf(existsSync(BIN))('dcfail apply with an unreadable progress record', () => {
   it('exit 2 naming the record and what to do, nothing run', async () => {
