@@ -13,6 +13,7 @@ import { etcdClientUrl, etcdMemberList, probeEtcdEndpoint, type EtcdEndpointStat
 import { probeMesosMaster, type MesosMasterStatus } from '../probes/mesos.js';
 import { probeTcp, type TcpResult } from '../probes/tcp.js';
 import { probeZkServer, zxidFromFileNames, type ZkServerStatus } from '../probes/zookeeper.js';
+import { parseBatchOutput, renderBatchScript, type BatchItem } from '../remote/batch.js';
 import { quote, renderCommand } from '../remote/shell.js';
 import type { RemotePool } from '../remote/ssh.js';
 import type { Remote } from '../remote/types.js';
@@ -66,72 +67,69 @@ function portOf(n: TopologyNode, c: ClusterName): number {
   return c === 'mesos' ? n.services.mesos.port : c === 'exhibitor' ? n.services.exhibitor.zkClientPort : n.services.etcd.clientPort;
 }
 
-async function readConfig(remote: Remote, n: TopologyNode, obs: NodeObservation): Promise<void> {
-  const config: NodeConfig = {};
-  const read = async (path: string): Promise<string | null> => {
-    try {
-      const text = await remote.readFile(path);
-      if (text === null) obs.fileErrors.push(`${path}: missing`);
-      return text;
-    } catch (err) {
-      obs.fileErrors.push(`${path}: ${(err as Error).message}`);
-      return null;
+/**
+ * The node's files, units and marker, in one exec (src/remote/batch.ts): parsed into the
+ * settings dcfail plans from, the units' states and the failover marker.
+ */
+async function readNodeState(remote: Remote, n: TopologyNode, obs: NodeObservation, timeoutMs: number): Promise<void> {
+  const roles = CLUSTERS.filter((c) => n.roles.includes(c));
+  const files: string[] = [];
+  if (n.roles.includes('mesos')) files.push(n.services.mesos.masterCountFile, n.services.mesos.envFile);
+  if (n.roles.includes('exhibitor')) files.push(n.services.exhibitor.envFile);
+  if (n.roles.includes('etcd')) files.push(n.services.etcd.envFile);
+  const items: BatchItem[] = [
+    ...files.map((path) => ({ kind: 'read' as const, path })),
+    { kind: 'read', path: markerPathOf(n) },
+    ...roles.map((c) => ({ kind: 'run' as const, command: renderCommand(n.services.commands.isActive, { unit: n.services[c].unit, node: n.name }), timeoutMs })),
+  ];
+  const batch = await remote.exec(renderBatchScript(items), { timeoutMs: timeoutMs + 2000 }).catch((err: Error) => ({ exitCode: null, signal: null, stdout: '', stderr: err.message, timedOut: false, durationMs: 0 }));
+  const answers = parseBatchOutput(items, batch);
+  const text = new Map<string, string | null>();
+  answers.forEach((a, i) => {
+    if (a.kind === 'read' && i < files.length) {
+      if (a.error !== undefined) obs.fileErrors.push(`${a.path}: ${a.error}`);
+      else if (a.content === null) obs.fileErrors.push(`${a.path}: missing`);
+      text.set(a.path, a.error === undefined ? a.content : null);
+    } else if (a.kind === 'read') {
+      if (a.content !== null) obs.marker = a.content;
+    } else {
+      const c = roles[i - files.length - 1]!;
+      const r = a.result;
+      obs.units[c] = r.timedOut || r.exitCode === null ? 'unknown' : r.exitCode === 0 ? 'active' : 'inactive';
     }
+  });
+
+  const config: NodeConfig = {};
+  const envOf = (path: string) => {
+    const t = text.get(path);
+    return t === null || t === undefined ? null : parseEnvFile(t);
   };
-  const tasks: Promise<void>[] = [];
   if (n.roles.includes('mesos')) {
-    tasks.push(
-      read(n.services.mesos.masterCountFile).then((t) => {
-        if (t !== null) config.masterCount = parseValueFile(t);
-      }),
-      read(n.services.mesos.envFile).then((t) => {
-        const v = t === null ? undefined : parseEnvFile(t).get(QUORUM_KEY);
-        if (v !== undefined) config.mesosQuorum = v;
-      }),
-    );
+    const count = text.get(n.services.mesos.masterCountFile);
+    if (count !== null && count !== undefined) config.masterCount = parseValueFile(count);
+    const quorum = envOf(n.services.mesos.envFile)?.get(QUORUM_KEY);
+    if (quorum !== undefined) config.mesosQuorum = quorum;
   }
   if (n.roles.includes('exhibitor')) {
-    tasks.push(
-      read(n.services.exhibitor.envFile).then((t) => {
-        const v = t === null ? undefined : parseEnvFile(t).get(ENSEMBLE_KEY);
-        if (v !== undefined) config.ensemble = v;
-      }),
-    );
+    const ensemble = envOf(n.services.exhibitor.envFile)?.get(ENSEMBLE_KEY);
+    if (ensemble !== undefined) config.ensemble = ensemble;
   }
-  if (n.roles.includes('etcd')) {
-    tasks.push(
-      read(n.services.etcd.envFile).then((t) => {
-        if (t === null) return;
-        const env = parseEnvFile(t);
-        const set = (k: keyof NodeConfig, key: string) => {
-          const v = env.get(key);
-          if (v !== undefined) config[k] = v;
-        };
-        set('etcdInitialCluster', INITIAL_CLUSTER_KEY);
-        set('etcdInitialClusterState', INITIAL_STATE_KEY);
-        set('etcdForceNewCluster', FORCE_NEW_KEY);
-        obs.etcdEnv = {
-          ...(env.get(NAME_KEY) ? { name: env.get(NAME_KEY)! } : {}),
-          ...(env.get(DATA_DIR_KEY) ? { dataDir: env.get(DATA_DIR_KEY)! } : {}),
-          ...(env.get(PEER_URLS_KEY) ? { peerUrl: env.get(PEER_URLS_KEY)!.split(',')[0]! } : {}),
-        };
-      }),
-    );
+  const etcdEnv = n.roles.includes('etcd') ? envOf(n.services.etcd.envFile) : null;
+  if (etcdEnv) {
+    const set = (k: keyof NodeConfig, key: string) => {
+      const v = etcdEnv.get(key);
+      if (v !== undefined) config[k] = v;
+    };
+    set('etcdInitialCluster', INITIAL_CLUSTER_KEY);
+    set('etcdInitialClusterState', INITIAL_STATE_KEY);
+    set('etcdForceNewCluster', FORCE_NEW_KEY);
+    obs.etcdEnv = {
+      ...(etcdEnv.get(NAME_KEY) ? { name: etcdEnv.get(NAME_KEY)! } : {}),
+      ...(etcdEnv.get(DATA_DIR_KEY) ? { dataDir: etcdEnv.get(DATA_DIR_KEY)! } : {}),
+      ...(etcdEnv.get(PEER_URLS_KEY) ? { peerUrl: etcdEnv.get(PEER_URLS_KEY)!.split(',')[0]! } : {}),
+    };
   }
-  await Promise.all(tasks);
   obs.config = config;
-}
-
-async function unitStates(remote: Remote, n: TopologyNode, timeoutMs: number): Promise<NodeObservation['units']> {
-  const out: NodeObservation['units'] = {};
-  await Promise.all(
-    CLUSTERS.filter((c) => n.roles.includes(c)).map(async (c) => {
-      const unit = n.services[c].unit;
-      const r = await remote.exec(renderCommand(n.services.commands.isActive, { unit, node: n.name }), { timeoutMs }).catch(() => null);
-      out[c] = r === null || r.timedOut ? 'unknown' : r.exitCode === 0 ? 'active' : 'inactive';
-    }),
-  );
-  return out;
 }
 
 /** The zxid named by the data dir's files, for a server that does not serve. */
@@ -158,16 +156,7 @@ export async function observeNode(t: Topology, n: TopologyNode, opts: ObserveOpt
       obs.ssh = { ok: false, error: (err as Error).message, code: (err as { code?: string }).code ?? 'ssh' };
       return;
     }
-    await Promise.all([
-      readConfig(remote, n, obs),
-      unitStates(remote, n, timeoutMs * 2).then((u) => (obs.units = u)),
-      remote
-        .readFile(markerPathOf(n))
-        .then((m) => {
-          if (m !== null) obs.marker = m;
-        })
-        .catch(() => undefined),
-    ]);
+    await readNodeState(remote, n, obs, timeoutMs * 2);
     return remote;
   })();
   const live = opts.filesOnly
