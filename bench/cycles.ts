@@ -199,7 +199,7 @@ export async function dcfailCycle(layout: LabLayout, stateDir: string): Promise<
   return { failover, failback };
 }
 
-export async function floorCycle(layout: LabLayout): Promise<CycleFigures> {
+export async function floorCycle(layout: LabLayout, opts: Parameters<typeof floorFailover>[2] = {}): Promise<CycleFigures> {
   await labReset({ dir: layout.dir });
   const lost = layout.nodes.filter((n) => n.dc !== layout.nodes.at(-1)!.dc);
   await killDc('main', { dir: layout.dir });
@@ -207,7 +207,7 @@ export async function floorCycle(layout: LabLayout): Promise<CycleFigures> {
   const poller = await startPoller(failoverSpec(layout, lost[0]!.dc));
   const t0 = Date.now();
   let error: string | undefined;
-  await floorFailover(layout, lost[0]!.dc).catch((e: Error) => (error = `floor: ${e.message}`));
+  await floorFailover(layout, lost[0]!.dc, opts).catch((e: Error) => (error = `floor: ${e.message}`));
   const wallMs = Date.now() - t0;
   const res = await poller.result;
   poller.stop();

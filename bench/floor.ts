@@ -3,7 +3,10 @@
  * through the lab's supervisor (no ssh, no checks), with everything in parallel that the
  * services allow. What is left is what the services themselves need.
  *
- * - fence hook: in parallel with the rest (the services do not wait for it);
+ * - fence hook: in parallel with the rest (the services do not wait for it); or, for the
+ *   "floor after the fence" figure, first, followed by the same check dcfail and the playbook make
+ *   (every port of the lost DC fails a TCP connect within the topology's health timeout), and
+ *   only then the rest: what any runbook that fences before it changes anything pays;
  * - ZooKeeper: ensemble + master_count on every survivor, restart Exhibitor;
  * - Mesos: MESOS_QUORUM, restart at once (DC/OS's pre-start check, which the lab's stand-in
  *   enforces, makes the master wait until ZooKeeper serves with master_count servers);
@@ -17,7 +20,8 @@ import { execFile } from 'node:child_process';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { serviceControl } from '../lab/lab.js';
-import type { LabLayout, LabNode } from '../lab/layout.js';
+import { PORTS, type LabLayout, type LabNode } from '../lab/layout.js';
+import { tcpProbe } from '../lab/probes.js';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -54,14 +58,26 @@ async function retry<T>(budgetMs: number, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-export async function floorFailover(layout: LabLayout, lostDc: string): Promise<void> {
+/** The lost DC's ports all fail within timeoutMs, probed in parallel; throws if one answers. */
+async function verifyDcDown(layout: LabLayout, lostDc: string, timeoutMs: number): Promise<void> {
+  const ports = [PORTS.ssh, PORTS.etcdClient, PORTS.zkClient, PORTS.mesos];
+  const targets = layout.nodes.filter((n) => n.dc === lostDc).flatMap((n) => ports.map((p) => ({ address: n.address, port: p })));
+  const open = (await Promise.all(targets.map(async (x) => ((await tcpProbe(x.address, x.port, timeoutMs)) === 'open' ? `${x.address}:${x.port}` : null)))).filter((x) => x !== null);
+  if (open.length > 0) throw new Error(`${lostDc} still answers on ${open.join(', ')}`);
+}
+
+export async function floorFailover(layout: LabLayout, lostDc: string, opts: { fenceFirst?: { healthTimeoutMs: number } } = {}): Promise<void> {
   const dir = layout.dir;
   const s = layout.nodes.filter((n) => n.dc !== lostDc);
   const ensemble = s.map((n) => `${n.zkId}:${n.address}`).join(',');
   const quorum = Math.floor(s.length / 2) + 1;
   const ctl = (action: 'start' | 'stop' | 'restart', n: LabNode, unit: 'etcd' | 'dcos-exhibitor' | 'dcos-mesos-master') => serviceControl(action, n.name, unit, { dir });
 
-  const fence = run(`${dir}/bin/fence`, [lostDc]);
+  if (opts.fenceFirst) {
+    await run(`${dir}/bin/fence`, [lostDc]);
+    await verifyDcDown(layout, lostDc, opts.fenceFirst.healthTimeoutMs);
+  }
+  const fence = opts.fenceFirst ? Promise.resolve() : run(`${dir}/bin/fence`, [lostDc]);
   const zkAndMesos = Promise.all(
     s.map(async (n) => {
       await Promise.all([setEnv(n.paths.exhibitorEnvFile, { EXHIBITOR_STATICENSEMBLE: ensemble }), writeFile(n.paths.masterCountFile, `${s.length}\n`), setEnv(n.paths.mesosEnvFile, { MESOS_QUORUM: String(quorum) })]);

@@ -15,6 +15,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { labDown, labUp, type Lab } from '../lab/lab.js';
 import type { MasterCount } from '../lab/layout.js';
 import { ansibleCommand, ensureAnsible, writeInventory } from './ansible.js';
+import { loadTopology } from '../src/topology/load.js';
 import { commandCycle, dcfailCycle, floorCycle, REPO, type CycleFigures } from './cycles.js';
 import { measureFanout, type FanoutFigures } from './fanout.js';
 import { measureStartup, type StartupFigures } from './startup.js';
@@ -46,8 +47,10 @@ interface LabFigures {
   runs: number;
   dcfail: { failover: Figure; failback: Figure; failoverWall: Figure; failbackWall: Figure; preConfirm: Figure; selfReported: Figure; stepsMs: Record<string, Figure> };
   floor: { failover: Figure; wall: Figure };
+  /** The floor run after the fence hook and its check, in sequence, as every safe runbook must. */
+  fencedFloor: { failover: Figure };
   ansible: { failover: Figure; wall: Figure } | { skipped: string };
-  ratios: { overheadMs: number; dcfailOverFloor: number; dcfailOverAnsible: number | null };
+  ratios: { overheadMs: number; overheadAfterFenceMs: number; dcfailOverFloor: number; dcfailOverAnsible: number | null };
   errors: string[];
 }
 
@@ -75,10 +78,12 @@ async function labBench(masters: MasterCount, runs: number, tmp: string, ansible
   log(`lab up: ${masters} masters in ${dir} (127.${process.env['DCFAIL_LAB_NET']}.x)`);
   const lab: Lab = await labUp({ masters, dir, onProgress: (m) => log(`  ${m}`) });
   const stateDir = await mkdtemp(`${tmp}/state-`);
+  const healthTimeoutMs = (await loadTopology(lab.layout.topologyPath)).health.timeoutMs;
   const errors: string[] = [];
   const fo: CycleFigures[] = [];
   const fb: CycleFigures[] = [];
   const fl: CycleFigures[] = [];
+  const ff: CycleFigures[] = [];
   const an: CycleFigures[] = [];
   const inventoryDir = `${tmp}/ansible-${masters}`;
   const inventory = ansibleMissing ? null : await writeInventory(lab.layout, lab.layout.nodes[0]!.dc, inventoryDir);
@@ -94,6 +99,11 @@ async function labBench(masters: MasterCount, runs: number, tmp: string, ansible
     fl.push(f);
     if (f.error) errors.push(`run ${i + 1}: ${f.error}`);
     log(`  floor ${ms(f.ttrMs ?? NaN)}`);
+    log(`${masters} masters, run ${i + 1}/${runs}: floor after the fence`);
+    const g = await floorCycle(lab.layout, { fenceFirst: { healthTimeoutMs } });
+    ff.push(g);
+    if (g.error) errors.push(`run ${i + 1}: fenced floor: ${g.error}`);
+    log(`  floor after the fence ${ms(g.ttrMs ?? NaN)}`);
     if (inventory) {
       log(`${masters} masters, run ${i + 1}/${runs}: ansible-playbook`);
       const c = ansibleCommand(inventory, inventoryDir);
@@ -106,6 +116,7 @@ async function labBench(masters: MasterCount, runs: number, tmp: string, ansible
   await labDown({ dir });
   const dFo = collect(fo, 'ttrMs');
   const floor = collect(fl, 'ttrMs');
+  const fencedFloor = collect(ff, 'ttrMs');
   const ans = inventory ? collect(an, 'ttrMs') : null;
   return {
     masters,
@@ -120,8 +131,9 @@ async function labBench(masters: MasterCount, runs: number, tmp: string, ansible
       stepsMs: stepFigures(fo),
     },
     floor: { failover: floor, wall: collect(fl, 'wallMs') },
+    fencedFloor: { failover: fencedFloor },
     ansible: ans ? { failover: ans, wall: collect(an, 'wallMs') } : { skipped: ansibleMissing ?? 'not run' },
-    ratios: { overheadMs: Math.round(dFo.median - floor.median), dcfailOverFloor: ratio(dFo.median, floor.median), dcfailOverAnsible: ans ? ratio(dFo.median, ans.median) : null },
+    ratios: { overheadMs: Math.round(dFo.median - floor.median), overheadAfterFenceMs: Math.round(dFo.median - fencedFloor.median), dcfailOverFloor: ratio(dFo.median, floor.median), dcfailOverAnsible: ans ? ratio(dFo.median, ans.median) : null },
     errors,
   };
 }
@@ -150,6 +162,8 @@ function render(r: { startup?: StartupFigures; fanout?: FanoutFigures; lab: LabF
     }
     row('dcfail - floor (orchestration overhead)', ms(l.ratios.overheadMs), l.masters === 3 ? `goal <= 1 s: ${goal(l.ratios.overheadMs <= 1000)}` : '');
     row('dcfail / floor', String(l.ratios.dcfailOverFloor));
+    row('floor after the fence (fence hook + its check first)', fmtFigure(l.fencedFloor.failover));
+    row('dcfail - floor after the fence (dcfail\'s own)', ms(l.ratios.overheadAfterFenceMs), 'what dcfail adds beyond a fenced runbook');
     row('dcfail / ansible', l.ratios.dcfailOverAnsible === null ? '-' : String(l.ratios.dcfailOverAnsible), l.ratios.dcfailOverAnsible === null ? '' : `goal <= 0.5: ${goal(l.ratios.dcfailOverAnsible <= 0.5)}`);
     out.push('  failover steps (median ms of each group, slowest node):');
     for (const [k, f] of Object.entries(l.dcfail.stepsMs)) out.push(`    ${k.padEnd(42)}${fmtFigure(f)}`);
@@ -250,6 +264,7 @@ async function main(): Promise<void> {
       ...Object.fromEntries(
         results.lab.flatMap((l) => [
           [`overheadMs.${l.masters}`, l.ratios.overheadMs],
+          [`overheadAfterFenceMs.${l.masters}`, l.ratios.overheadAfterFenceMs],
           [`dcfailOverFloor.${l.masters}`, l.ratios.dcfailOverFloor],
           [`dcfailOverAnsible.${l.masters}`, l.ratios.dcfailOverAnsible],
         ]),
