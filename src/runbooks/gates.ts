@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { hostname, homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { CLUSTERS } from '../core/clusters.js';
+import { CLUSTERS, type ClusterName } from '../core/clusters.js';
 import type { Finding } from '../core/safety.js';
 import { LockedError, OperationError, RefusedError } from '../errors.js';
 import type { ClusterObservation, NodeObservation } from '../observe/observe.js';
@@ -60,27 +60,28 @@ export async function certifyLoss(t: Topology, lostDc: string, observation: Clus
   const lost = t.nodes.filter((n) => n.dc === lostDc);
   const checks: LossEvidence['checks'] = [];
   const reasons: string[] = [];
-  for (const n of lost) {
-    const ports: [string, number][] = [];
-    if (t.health.checks.includes('tcp')) {
-      for (const c of CLUSTERS) if (n.roles.includes(c)) ports.push([`tcp:${c}`, c === 'mesos' ? n.services.mesos.port : c === 'exhibitor' ? n.services.exhibitor.zkClientPort : n.services.etcd.clientPort]);
-    }
-    const rows = [...(t.health.checks.includes('ssh') ? [{ node: n.name, check: 'ssh', results: [] as string[] }] : []), ...ports.map(([check]) => ({ node: n.name, check, results: [] as string[] }))];
-    for (let a = 0; a < attempts; a += 1) {
-      await Promise.all(
-        rows.map(async (row) => {
-          if (row.check === 'ssh') {
-            const tcp = await probeTcp(n.address, n.ssh.port, t.health.timeoutMs);
-            row.results.push(tcp.kind === 'open' ? 'open' : tcp.kind);
-          } else {
-            const port = ports.find(([c]) => c === row.check)![1];
-            row.results.push((await probeTcp(n.address, port, t.health.timeoutMs)).kind);
-          }
-        }),
-      );
-    }
-    checks.push(...rows);
-  }
+  // Nodes side by side, attempts one after the other (each attempt is a fresh look, later than
+  // the one before): the certificate takes attempts x timeout, not that times the lost nodes.
+  const perNode = await Promise.all(
+    lost.map(async (n) => {
+      const seen = observation.nodes.find((o) => o.name === n.name)?.ports;
+      const ports: [string, number][] = [];
+      if (t.health.checks.includes('tcp')) {
+        for (const c of CLUSTERS) if (n.roles.includes(c)) ports.push([`tcp:${c}`, c === 'mesos' ? n.services.mesos.port : c === 'exhibitor' ? n.services.exhibitor.zkClientPort : n.services.etcd.clientPort]);
+      }
+      const targets: { row: LossEvidence['checks'][number]; port: number; observed: string | undefined }[] = [
+        ...(t.health.checks.includes('ssh') ? [{ row: { node: n.name, check: 'ssh', results: [] as string[] }, port: n.ssh.port, observed: seen?.ssh }] : []),
+        ...ports.map(([check, port]) => ({ row: { node: n.name, check, results: [] as string[] }, port, observed: seen?.[check.slice('tcp:'.length) as ClusterName] })),
+      ];
+      for (let a = 0; a < attempts; a += 1) {
+        // The first attempt is the observation this run just made (the same TCP probes, with the
+        // same timeout): a look of its own, taken moments before.
+        await Promise.all(targets.map(async ({ row, port, observed }) => row.results.push(a === 0 && observed !== undefined ? observed : (await probeTcp(n.address, port, t.health.timeoutMs)).kind)));
+      }
+      return targets.map((x) => x.row);
+    }),
+  );
+  checks.push(...perNode.flat());
   const answering = observation.nodes.filter((o) => o.dc === lostDc).flatMap(memberAnswers);
   const anyOpen = checks.filter((c) => c.results.includes('open'));
   for (const c of anyOpen) reasons.push(`${c.node} ${c.check} answered on ${c.results.filter((r) => r === 'open').length} of ${attempts} attempts`);

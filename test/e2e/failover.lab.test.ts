@@ -153,6 +153,17 @@ describe('nothing lost: failover with the fence hook, then failback', () => {
     expect(r.json.outcome).toBe('done');
     log(`failover: ${r.json.steps.length} steps, time to recovery ${secs(r.json.timeToRecoveryMs)}, whole run ${secs(r.durationMs)}`);
     expect(r.json.plan.steps.some((s: { action: string }) => s.action === 'fence')).toBe(true);
+    // The loss certificate: every check of every main node failed on each of the 2 attempts
+    // (the first is the run's own observation), and no survivor follows a leader there.
+    const evidence = (await newestJournal()).evidence;
+    expect(evidence.verdict).toBe('down');
+    expect(evidence.answeringAsMembers).toEqual([]);
+    expect(new Set(evidence.checks.map((c: { node: string }) => c.node))).toEqual(new Set(mainNodes(lab).map((n) => n.name)));
+    expect(evidence.checks.map((c: { check: string }) => c.check).sort()).toEqual(['ssh', 'ssh', 'tcp:etcd', 'tcp:etcd', 'tcp:exhibitor', 'tcp:exhibitor', 'tcp:mesos', 'tcp:mesos']);
+    for (const c of evidence.checks) {
+      expect(c.results, `${c.node} ${c.check}`).toHaveLength(2);
+      for (const x of c.results) expect(['timeout', 'refused', 'error']).toContain(x);
+    }
 
     // The fence hook masked every unit of main, so it stays down when its machines come back.
     const units = await unitStates(DIR);
