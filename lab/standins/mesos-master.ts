@@ -73,6 +73,8 @@ interface Config {
   readonly ensemble: readonly { id: number; address: string }[];
   readonly zkPort: number;
   readonly fetchTimeoutMs: number;
+  /** How long a registry write keeps trying for a quorum of acks (Mesos' --registry_store_timeout). */
+  readonly storeTimeoutMs: number;
   readonly sessionTimeoutMs: number;
 }
 
@@ -101,6 +103,7 @@ function readConfig(): Config {
     ensemble: parseEnsemble(ensembleValue),
     zkPort: Number(arg('zk-port') ?? 2181),
     fetchTimeoutMs: parseDuration(get('MESOS_REGISTRY_FETCH_TIMEOUT') ?? '10secs'),
+    storeTimeoutMs: parseDuration(get('MESOS_REGISTRY_STORE_TIMEOUT') ?? '20secs'),
     sessionTimeoutMs: parseDuration(get('MESOS_ZK_SESSION_TIMEOUT') ?? '4secs'),
   };
 }
@@ -363,22 +366,32 @@ class Master {
     return r.kind === 'response' && r.status === 200;
   }
 
-  /** A quorum write: the new registry must be stored by `quorum` VOTING replicas, this one included. */
+  /**
+   * A quorum write: the new registry must be stored by `quorum` VOTING replicas, this one
+   * included. As Mesos' log writer does, it keeps asking the replicas it knows of (the list
+   * follows ZooKeeper's, refreshed by the tick) until a quorum has acked or the store timeout
+   * passes; the caller then aborts.
+   */
   private appendEntry(data: unknown): Promise<{ ok: true; version: number } | { ok: false; acks: number }> {
     const run = async () => {
       const version = this.replica.version + 1;
       const next: ReplicaLog = { status: 'VOTING', version, entries: [...this.replica.entries, { version, data, at: new Date().toISOString() }] };
-      const acks = await Promise.all([
-        writeReplicaLog(this.logDir, next).then(
-          () => true,
-          () => false,
-        ),
-        ...this.peers.map((p) => this.sendAppend(p, next)),
-      ]);
-      const n = acks.filter(Boolean).length;
-      if (acks[0]) this.replica = next;
-      if (n >= this.cfg.quorum) return { ok: true as const, version };
-      return { ok: false as const, acks: n };
+      const own = await writeReplicaLog(this.logDir, next).then(
+        () => true,
+        () => false,
+      );
+      if (own) this.replica = next;
+      const acked = new Set<string>();
+      const deadline = Date.now() + this.cfg.storeTimeoutMs;
+      for (;;) {
+        const pending = this.peers.filter((p) => !acked.has(p));
+        const answers = await Promise.all(pending.map(async (p) => ((await this.sendAppend(p, next)) ? p : null)));
+        for (const a of answers) if (a) acked.add(a);
+        const n = (own ? 1 : 0) + acked.size;
+        if (n >= this.cfg.quorum) return { ok: true as const, version };
+        if (!own || Date.now() >= deadline) return { ok: false as const, acks: n };
+        await sleep(200);
+      }
     };
     const p = this.writeChain.then(run, run);
     this.writeChain = p.catch(() => undefined);

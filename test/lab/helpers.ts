@@ -27,7 +27,8 @@ export async function replicaLog(n: LabNode): Promise<ReplicaLog | undefined> {
 }
 
 export async function writeRegistryEntry(leader: LabNode, data: unknown): Promise<number> {
-  const r = await httpRequest(mesosUrl(leader, '/registry/entries'), { body: data, timeoutMs: 5000 });
+  // Longer than the master's store timeout (20 s): the outcome is the master's to decide.
+  const r = await httpRequest(mesosUrl(leader, '/registry/entries'), { body: data, timeoutMs: 25_000 });
   if (r.kind !== 'response' || r.status !== 200) throw new Error(`registry write failed: ${JSON.stringify(r)}`);
   return (JSON.parse(r.body) as { version: number }).version;
 }

@@ -149,7 +149,7 @@ describe('live: Marathon and the leading Mesos master', () => {
     const err = await rejection(fetchSurvivalInputs(topology({ marathonUrl: `http://${odd}`, mesosUrl: `http://${leader}` })));
     expect(err).toMatchObject({ code: 'survival-bad-response', exitCode: 1 });
     expect(err.message).toBe(`http://${odd}/v2/apps?embed=apps.tasks: the answer is not the JSON of Marathon apps expected`);
-    expect((err as OperationError).details).toEqual(['apps[0].instances: Invalid input: expected number, received string']);
+    expect((err as OperationError).details).toEqual(['apps[0].instances: expected a number, got a string']);
     const html = await serve('html', (_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>login</html>'));
     const notJson = await rejection(getJson(`http://${html}/v2/apps`, 1000, 'Marathon'));
     expect(notJson).toMatchObject({ code: 'survival-bad-response', exitCode: 1 });
