@@ -58,6 +58,14 @@ async function retry<T>(budgetMs: number, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+async function waitOpen(address: string, port: number, withinMs: number): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  while ((await tcpProbe(address, port, 200)) !== 'open') {
+    if (Date.now() > deadline) throw new Error(`${address}:${port} not open within ${withinMs} ms`);
+    await sleep(20);
+  }
+}
+
 /** The lost DC's ports all fail within timeoutMs, probed in parallel; throws if one answers. */
 async function verifyDcDown(layout: LabLayout, lostDc: string, timeoutMs: number): Promise<void> {
   const ports = [PORTS.ssh, PORTS.etcdClient, PORTS.zkClient, PORTS.mesos];
@@ -89,6 +97,9 @@ export async function floorFailover(layout: LabLayout, lostDc: string, opts: { f
     await Promise.all(s.map((n) => ctl('stop', n, 'etcd')));
     await setEnv(seed!.paths.etcdEnvFile, { ETCD_FORCE_NEW_CLUSTER: 'true' });
     await ctl('start', seed!, 'etcd');
+    // The service needs the force line until it has read it: the supervisor's start returns
+    // before etcd has, so wait for etcd's client port (bound after its configuration is read).
+    await waitOpen(seed!.address, PORTS.etcdClient, 30_000);
     await setEnv(seed!.paths.etcdEnvFile, { ETCD_FORCE_NEW_CLUSTER: null });
     const members = [seed!];
     for (const r of rest) {
