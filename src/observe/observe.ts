@@ -63,7 +63,8 @@ export function markerPathOf(n: TopologyNode): string {
   return `${n.services.dcfail.stateDir}/failover-marker.json`;
 }
 
-function portOf(n: TopologyNode, c: ClusterName): number {
+/** The client port a cluster's service listens on, on a node. */
+export function portOf(n: TopologyNode, c: ClusterName): number {
   return c === 'mesos' ? n.services.mesos.port : c === 'exhibitor' ? n.services.exhibitor.zkClientPort : n.services.etcd.clientPort;
 }
 

@@ -8,6 +8,8 @@ import { dirname, resolve } from 'node:path';
 import { OperationError, assertNever } from '../errors.js';
 import { applyEnvChanges, envHolds, parseEnvFile, parseValueFile, renderValueFile } from '../clusters/files.js';
 import { MASTER_COUNT_KEY } from '../clusters/exhibitor.js';
+import { CLUSTERS } from '../core/clusters.js';
+import { portOf } from '../observe/observe.js';
 import { replicatedLogPath } from '../clusters/mesos.js';
 import { etcdClientUrl, etcdMemberAdd, etcdMemberList, etcdMemberPromote, etcdMemberRemove, etcdTestWrite, probeEtcdEndpoint } from '../probes/etcd.js';
 import { probeMesosMaster } from '../probes/mesos.js';
@@ -204,7 +206,7 @@ export async function checkOnce(ctx: EffectContext, nodeName: string | null, che
       const open: string[] = [];
       await Promise.all(
         nodes.flatMap((n) =>
-          [n.ssh.port, ...(n.roles.includes('etcd') ? [n.services.etcd.clientPort] : []), ...(n.roles.includes('exhibitor') ? [n.services.exhibitor.zkClientPort] : []), ...(n.roles.includes('mesos') ? [n.services.mesos.port] : [])].map(async (p) => {
+          [n.ssh.port, ...CLUSTERS.filter((c) => n.roles.includes(c)).map((c) => portOf(n, c))].map(async (p) => {
             if ((await probeTcp(n.address, p, t.health.timeoutMs)).kind === 'open') open.push(`${n.name}:${p}`);
           }),
         ),

@@ -7,11 +7,10 @@ import { execa } from 'execa';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { hostname, homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { CLUSTERS, type ClusterName } from '../core/clusters.js';
+import { CLUSTERS } from '../core/clusters.js';
 import type { Finding } from '../core/safety.js';
 import { LockedError, OperationError, RefusedError } from '../errors.js';
-import type { ClusterObservation, NodeObservation } from '../observe/observe.js';
-import { markerPathOf } from '../observe/observe.js';
+import { markerPathOf, portOf, type ClusterObservation, type NodeObservation } from '../observe/observe.js';
 import { probeTcp } from '../probes/tcp.js';
 import { quote } from '../remote/shell.js';
 import type { RemotePool } from '../remote/ssh.js';
@@ -65,13 +64,10 @@ export async function certifyLoss(t: Topology, lostDc: string, observation: Clus
   const perNode = await Promise.all(
     lost.map(async (n) => {
       const seen = observation.nodes.find((o) => o.name === n.name)?.ports;
-      const ports: [string, number][] = [];
-      if (t.health.checks.includes('tcp')) {
-        for (const c of CLUSTERS) if (n.roles.includes(c)) ports.push([`tcp:${c}`, c === 'mesos' ? n.services.mesos.port : c === 'exhibitor' ? n.services.exhibitor.zkClientPort : n.services.etcd.clientPort]);
-      }
+      const clusters = t.health.checks.includes('tcp') ? CLUSTERS.filter((c) => n.roles.includes(c)) : [];
       const targets: { row: LossEvidence['checks'][number]; port: number; observed: string | undefined }[] = [
         ...(t.health.checks.includes('ssh') ? [{ row: { node: n.name, check: 'ssh', results: [] as string[] }, port: n.ssh.port, observed: seen?.ssh }] : []),
-        ...ports.map(([check, port]) => ({ row: { node: n.name, check, results: [] as string[] }, port, observed: seen?.[check.slice('tcp:'.length) as ClusterName] })),
+        ...clusters.map((c) => ({ row: { node: n.name, check: `tcp:${c}`, results: [] as string[] }, port: portOf(n, c), observed: seen?.[c] })),
       ];
       for (let a = 0; a < attempts; a += 1) {
         // The first attempt is the observation this run just made (the same TCP probes, with the
