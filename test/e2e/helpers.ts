@@ -19,7 +19,7 @@ import { sendRequest, type SupervisorStatus } from '../../lab/protocol.js';
 import { PORTS } from '../../lab/layout.js';
 import { sleep } from '../../lab/probes.js';
 import { openZk, type ZkSession } from '../../src/probes/zookeeper.js';
-import { masterState, waitFor, writeRegistryEntry } from '../lab/helpers.js';
+import { masterState, replicaLog, waitFor, writeRegistryEntry } from '../lab/helpers.js';
 import { etcdTruth, zkTruth } from '../observe/server-truth.js';
 import { bundle } from '../../scripts/bundle.js';
 
@@ -274,9 +274,23 @@ export async function mesosLeader(nodes: readonly LabNode[]): Promise<LabNode | 
   return leaders.length === 1 ? leaders[0] : undefined;
 }
 
+/**
+ * A registry write that every replica of `nodes` holds, as the tests that read it back after a
+ * loss assume. A Mesos write returns once a quorum has it; the leader sends it to the replicas it
+ * knows of, so first wait until it knows of all of `nodes` (right after an election it may not
+ * yet), then check that each of them stored it.
+ */
 export async function writeRegistry(nodes: readonly LabNode[], data: unknown): Promise<number> {
-  const leader = await waitFor('a recovered Mesos leader', () => mesosLeader(nodes), 30_000);
-  return writeRegistryEntry(leader, data);
+  const leader = await waitFor('a recovered Mesos leader that knows every replica', async () => {
+    const l = await mesosLeader(nodes);
+    return l && ((await mesosMetrics(l))?.['registrar/log/ensemble_size'] ?? 0) >= nodes.length ? l : undefined;
+  }, 30_000);
+  const version = await writeRegistryEntry(leader, data);
+  await waitFor(`registry version ${version} on every replica`, async () => {
+    const logs = await Promise.all(nodes.map((n) => replicaLog(n)));
+    return logs.every((l) => l !== undefined && l.version >= version) ? true : undefined;
+  }, 10_000);
+  return version;
 }
 
 export interface MesosView {

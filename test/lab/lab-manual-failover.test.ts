@@ -10,7 +10,7 @@ import { etcdctl, etcdEndpoints, mesosMetrics } from '../../lab/health.js';
 import { killDc, labDown, labUp, serviceControl, unitLog, type Lab } from '../../lab/lab.js';
 import { UNITS } from '../../lab/layout.js';
 import { sleep, zkServing } from '../../lab/probes.js';
-import { masterState, waitFor, writeRegistryEntry } from './helpers.js';
+import { masterState, replicaLog, waitFor, writeRegistryEntry } from './helpers.js';
 
 let lab: Lab;
 
@@ -26,11 +26,16 @@ afterAll(async () => {
 describe('a failover to barcelona done by hand', () => {
   it('the Exhibitor stand-in refuses to start when its node is not in the ensemble', { timeout: 30_000 }, async () => {
     const m3 = lab.nodes[2]!;
-    const leader = await waitFor('a recovered leader', async () => {
-      for (const n of lab.nodes) if ((await mesosMetrics(n))?.['registrar/log/recovered'] === 1) return n;
+    // A leader that knows all three replicas: it sends the write to each of them.
+    const leader = await waitFor('a recovered leader that knows every replica', async () => {
+      for (const n of lab.nodes) {
+        const m = await mesosMetrics(n);
+        if (m?.['registrar/log/recovered'] === 1 && m['registrar/log/ensemble_size'] === 3) return n;
+      }
       return undefined;
     });
-    await writeRegistryEntry(leader, { app: 'pre-failover' });
+    const version = await writeRegistryEntry(leader, { app: 'pre-failover' });
+    await waitFor('the write on barcelona\'s replica too', async () => ((await replicaLog(m3))?.version ?? 0) >= version || undefined);
     await killDc('main');
     for (const u of [UNITS.mesos, UNITS.exhibitor]) await serviceControl('stop', m3.name, u);
     await writeFile(m3.paths.exhibitorEnvFile, 'EXHIBITOR_BACKEND=STATIC\nEXHIBITOR_STATICENSEMBLE=1:127.0.10.1,2:127.0.10.2\n');
