@@ -12,6 +12,14 @@ command -v ip >/dev/null || need+=(iproute2)
 # kill-dc blackholes a DC's addresses with iptables (works on loopback); without it they only refuse.
 command -v iptables >/dev/null || need+=(iptables)
 command -v ssh-keygen >/dev/null || need+=(openssh-client)
+# The machines lab: containers with systemd as PID 1, their networks, and the link delayer (C, NFQUEUE).
+command -v systemd-nspawn >/dev/null || need+=(systemd-container)
+command -v nsenter >/dev/null || need+=(util-linux)
+command -v cc >/dev/null || need+=(gcc libc6-dev)
+[ -f /usr/include/libnetfilter_queue/libnetfilter_queue.h ] || need+=(libnetfilter-queue-dev)
+# systemd itself (the machines boot the host's /usr/lib/systemd/systemd) and dbus for systemctl inside them.
+[ -x /lib/systemd/systemd ] || need+=(systemd)
+command -v dbus-daemon >/dev/null || need+=(dbus)
 if [ ${#need[@]} -gt 0 ]; then
   echo "lab:deps: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

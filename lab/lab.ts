@@ -82,7 +82,7 @@ export function repoRoot(): string {
 }
 
 export function labDir(dir?: string): string {
-  const d = resolve(dir ?? process.env.DCFAIL_LAB_DIR ?? `${repoRoot()}/.lab`);
+  const d = resolve(dir ?? process.env.DCFAIL_LAB_DIR ?? `${repoRoot()}/.lab-loopback`);
   // The lab dir ends up in command templates and remote paths: keep it plain.
   if (!SAFE_PATH.test(d)) throw new LabError(`lab dir ${d}: use a plain absolute path (letters, digits, . _ @ + - /)`);
   return d;
