@@ -1,0 +1,155 @@
+/**
+ * The registrar and the registry's replicated log across failures, with a real ZooKeeper and real
+ * master processes on loopback. Needs `npm run build`. DCFAIL_LAB_TIME_SCALE=0.2: ZooKeeper session
+ * 2 s, registry fetch/store 12 s.
+ */
+import { rmSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { http, metrics, rawLog, startMaster, startZooKeeper, waitFor, type MasterSpec, type Proc } from '../../../lab/machines/standins/mesos-testkit.js';
+
+const ROOT = '/tmp/dcfail-mesos-registrar';
+const ZK = '127.0.72.3';
+const SCALE = 0.2;
+const FETCH_MS = 60_000 * SCALE;
+
+let zk: Proc;
+const procs: Proc[] = [];
+function start(spec: MasterSpec): Proc {
+  const p = startMaster(spec);
+  procs.push(p);
+  return p;
+}
+
+async function leaderOf(ips: readonly string[]): Promise<string | undefined> {
+  for (const ip of ips) if ((await metrics(ip))?.['master/elected'] === 1) return ip;
+  return undefined;
+}
+async function recoveredLeader(ips: readonly string[]): Promise<string> {
+  return waitFor('a leader whose registrar recovered', async () => {
+    const l = await leaderOf(ips);
+    return l && (await metrics(l))?.['registrar/registry_size_bytes'] !== undefined ? l : undefined;
+  }, 30_000);
+}
+async function admit(leader: string, hostname: string): Promise<string> {
+  const r = await http(`http://${leader}:5050/lab/agents/register`, { body: { hostname, port: 5051 }, timeoutMs: 20_000 });
+  expect(r?.status).toBe(200);
+  return (JSON.parse(r?.text ?? '{}') as { agent_id: string }).agent_id;
+}
+const appendsWith = async (ip: string, needle: string) => ((await rawLog(ip))?.actions ?? []).filter((a) => a.type === 'APPEND' && (a.value ?? '').includes(needle));
+
+beforeAll(async () => {
+  rmSync(ROOT, { recursive: true, force: true });
+  zk = await startZooKeeper(`${ROOT}/zk`, ZK);
+});
+afterAll(() => {
+  for (const p of procs) p.kill();
+  zk?.kill();
+});
+
+describe('quorum 2, three masters', () => {
+  const IPS = ['127.0.72.31', '127.0.72.32', '127.0.72.33'];
+  const zkUrl = `zk://${ZK}:2181/q2`;
+  const spec = (ip: string): MasterSpec => ({ ip, quorum: 2, workDir: `${ROOT}/${ip}`, zk: zkUrl, scale: SCALE });
+  const running = new Map<string, Proc>();
+  let agentId = '';
+
+  beforeAll(async () => {
+    for (const ip of IPS) running.set(ip, start(spec(ip)));
+    const leader = await recoveredLeader(IPS);
+    agentId = await admit(leader, 'agent-q2');
+  });
+
+  it('an EMPTY replica (wiped disk) catches up from a quorum of VOTING replicas, and does not auto-initialise', async () => {
+    const leader = await recoveredLeader(IPS);
+    const victim = IPS.find((ip) => ip !== leader) ?? '';
+    running.get(victim)?.kill('SIGKILL');
+    await running.get(victim)?.exited;
+    rmSync(`${ROOT}/${victim}/replicated_log`, { recursive: true, force: true });
+    const again = start(spec(victim));
+    running.set(victim, again);
+    await waitFor('the wiped replica to vote', async () => (await metrics(victim))?.['registrar/log/recovered'] === 1, 30_000);
+    expect(again.text()).toContain('catching up positions');
+    expect(again.text()).not.toContain('auto-initialis');
+    expect((await appendsWith(victim, agentId)).length).toBeGreaterThan(0);
+    const log = await rawLog(victim);
+    expect(log?.status).toBe('VOTING');
+    // Every position it holds is learned, and agrees with the leader's.
+    const leaderLog = await rawLog(leader);
+    for (const a of log?.actions ?? []) {
+      expect(a.learned).toBe(true);
+      expect(leaderLog?.actions.find((b) => b.position === a.position)?.value).toBe(a.value);
+    }
+  }, 60_000);
+
+  it('a leader without a quorum of replicas is elected but never recovers its registrar, says so nowhere, and aborts after the fetch timeout', async () => {
+    const leader = await recoveredLeader(IPS);
+    const survivor = IPS.find((ip) => ip !== leader) ?? '';
+    for (const ip of IPS) if (ip !== survivor) running.get(ip)?.kill('SIGKILL');
+    const proc = running.get(survivor);
+    // Elected once the others' sessions expire.
+    await waitFor('the survivor elected', async () => (await metrics(survivor))?.['master/elected'] === 1, 20_000, 50);
+    const electedAt = Date.now();
+    const m = await metrics(survivor);
+    // Its own replica is VOTING: the log metric says recovered, which is not the registrar.
+    expect(m?.['registrar/log/recovered']).toBe(1);
+    expect(m).not.toHaveProperty('registrar/registry_size_bytes');
+    expect((await http(`http://${survivor}:5050/registrar(1)/registry`))?.text).toBe('{}');
+    const health = await http(`http://${survivor}:5050/api/v1`, { body: { type: 'GET_HEALTH' } });
+    expect(health?.status).toBe(503);
+    expect(health?.text).toBe('Master has not finished recovery');
+    expect((await http(`http://${survivor}:5050/master/state`))?.status).toBe(200);
+    // Half-way through the fetch timeout, still nothing recovered.
+    await new Promise((r) => setTimeout(r, FETCH_MS / 2));
+    expect(await metrics(survivor)).not.toHaveProperty('registrar/registry_size_bytes');
+    const exit = await proc?.exited;
+    expect(exit?.code).toBe(1);
+    expect((exit?.at ?? 0) - electedAt).toBeGreaterThanOrEqual(FETCH_MS * 0.9);
+    expect(proc?.text()).toContain('Recovery failed: Failed to recover registrar: Failed to perform fetch within 12secs');
+  }, 60_000);
+});
+
+describe('quorum 1, two masters', () => {
+  const A = '127.0.72.41';
+  const B = '127.0.72.42';
+  const zkUrl = `zk://${ZK}:2181/q1`;
+  const spec = (ip: string): MasterSpec => ({ ip, quorum: 1, workDir: `${ROOT}/${ip}`, zk: zkUrl, scale: SCALE });
+  let a: Proc;
+  let agentId = '';
+
+  it('a wiped master initialises an EMPTY registry on its own, beside a VOTING peer', async () => {
+    a = start(spec(A));
+    expect(await recoveredLeader([A])).toBe(A);
+    agentId = await admit(A, 'agent-q1');
+    const b = start(spec(B));
+    await waitFor('B votes', async () => (await metrics(B))?.['registrar/log/recovered'] === 1, 20_000);
+    expect(b.text()).toContain('auto-initialised the replicated log EMPTY');
+    expect(b.text()).not.toContain('catching up');
+    expect(await appendsWith(B, agentId)).toEqual([]);
+    expect((await appendsWith(A, agentId)).length).toBeGreaterThan(0);
+  }, 40_000);
+
+  it('two divergent logs stay divergent, position by position', async () => {
+    const aBefore = await rawLog(A);
+    a.kill('SIGKILL');
+    await a.exited;
+    // B leads on its own empty log (quorum 1): the agent is gone from its registry.
+    expect(await recoveredLeader([B])).toBe(B);
+    const regB = (await http(`http://${B}:5050/registrar(1)/registry`))?.text ?? '';
+    expect(regB).toContain(`master@${B}:5050`);
+    expect(regB).not.toContain(agentId);
+    // A comes back with its own log: VOTING at once, nothing caught up, nothing merged.
+    const a2 = start(spec(A));
+    await waitFor('A votes again', async () => (await metrics(A))?.['registrar/log/recovered'] === 1, 20_000);
+    expect(a2.text()).not.toContain('catching up');
+    const aAfter = await rawLog(A);
+    const bLog = await rawLog(B);
+    expect(aAfter?.actions).toEqual(aBefore?.actions);
+    expect((await appendsWith(A, agentId)).length).toBeGreaterThan(0);
+    // Same position, different learned values.
+    const differing = (bLog?.actions ?? []).filter((x) => {
+      const y = aAfter?.actions.find((z) => z.position === x.position);
+      return y?.learned && x.learned && y.value !== x.value;
+    });
+    expect(differing.length).toBeGreaterThan(0);
+  }, 40_000);
+});
