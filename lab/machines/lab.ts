@@ -11,7 +11,7 @@
  * run by dcfail (another process) and a test driving the same lab agree on what is powered.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +25,7 @@ import {
   REPO_IN_MACHINE,
   renderFence,
   resolveDc,
+  zkUrl,
   type AgentNode,
   type DcosVersion,
   type MachineNode,
@@ -36,7 +37,7 @@ import { agentNetUp, applyRules, netDown, netUp, startDelayers } from './net.js'
 import { etcdHealthy, mesosRecoveredLeader, zkMode } from './probes.js';
 import { LabError, must, run, waitFor, type RunResult } from './run.js';
 import { scaledTimers, timeScale } from './timers.js';
-import { labUnits } from './units-smoke.js';
+import { masterUnitInstall } from './units.js';
 
 export { LabError };
 export type { MachineNode, MachinesLayout, MasterCount, DcosVersion };
@@ -148,24 +149,17 @@ function killPid(pid: number, signal: NodeJS.Signals = 'SIGTERM'): void {
 function startAgent(layout: MachinesLayout, agent: AgentNode, repo: string): number {
   const dataDir = `${layout.dir}/agents/${agent.dc}`;
   const fd = openSync(`${layout.dir}/agents/${agent.dc}.log`, 'a');
-  const masters = layout.nodes.map((n) => `${n.address}:${PORTS.mesos}`).join(',');
   const child = spawn(
     'ip',
-    ['netns', 'exec', agent.netns, process.execPath, `${repo}/dist/lab/machines/standins/mesos-agent.js`],
-    {
-      detached: true,
-      stdio: ['ignore', fd, fd],
-      env: {
-        ...process.env,
-        DCFAIL_LAB_TIME_SCALE: String(layout.timeScale),
-        AGENT_IP: agent.address,
-        AGENT_PORT: String(PORTS.agent),
-        AGENT_HOSTNAME: `agent-${agent.dc}`,
-        AGENT_DC: agent.dc,
-        AGENT_WORK_DIR: dataDir,
-        AGENT_MASTERS: masters,
-      },
-    },
+    [
+      'netns',
+      'exec',
+      agent.netns,
+      process.execPath,
+      `${repo}/dist/lab/machines/standins/mesos-agent.js`,
+      ...['--ip', agent.address, '--port', String(PORTS.agent), '--hostname', `agent-${agent.dc}`, '--work-dir', dataDir, '--zk', zkUrl(layout, '/mesos')],
+    ],
+    { detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, DCFAIL_LAB_TIME_SCALE: String(layout.timeScale) } },
   );
   closeSync(fd);
   child.unref();
@@ -174,6 +168,30 @@ function startAgent(layout: MachinesLayout, agent: AgentNode, repo: string): num
 }
 
 const hasAgentStandin = (repo: string) => existsSync(`${repo}/dist/lab/machines/standins/mesos-agent.js`);
+
+/** The lab dirs of every machines lab whose machines run on this host (from the nspawn processes' arguments). */
+export function runningLabDirs(): string[] {
+  const dirs = new Set<string>();
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    let args: string[];
+    try {
+      args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    if (!args[0]?.endsWith('systemd-nspawn') || !args.some((a) => a.startsWith('--machine=dcfl-m'))) continue;
+    const d = args.find((a) => a.startsWith('--directory='))?.slice('--directory='.length);
+    const m = d ? /^(.*)\/machines\/dcfl-m\d+\/root$/.exec(d) : null;
+    if (m?.[1] && existsSync(statePath(m[1]))) dirs.add(m[1]);
+    else if (d) {
+      // A machine of a lab whose state is gone: cut its power, nothing else knows it.
+      const p1 = pid1Of(Number(pid));
+      if (p1 !== undefined) killPid(p1, 'SIGKILL');
+    }
+  }
+  return [...dirs];
+}
 
 /** Starts the machines' containers (returns at once with their nspawn pids). */
 async function startMachines(layout: MachinesLayout, nodes: readonly MachineNode[], repo: string): Promise<Record<string, number>> {
@@ -210,8 +228,13 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
   const dir = labDir(opts.dir);
   const progress = opts.onProgress ?? (() => undefined);
   const repo = repoRoot();
+  // One machines lab per host (fixed addresses, bridges and machine names): take over from any other.
+  for (const other of runningLabDirs()) {
+    if (other !== dir) progress(`another machines lab is running in ${other}: taking it down`);
+    await labDown({ dir: other });
+  }
   if (readState(dir)) await labDown({ dir });
-  else await netDown(undefined); // leftovers of a lab whose state was lost
+  await netDown(undefined); // leftovers of a lab whose state was lost
   await rm(dir, { recursive: true, force: true });
   await mkdir(`${dir}/bin`, { recursive: true });
   await mkdir(`${dir}/agents`, { recursive: true });
@@ -235,7 +258,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
   const delayers = layout.latencyMs > 0 ? startDelayers(delay, `${dir}/link-delay.log`, layout.latencyMs, layout.jitterMs) : [];
   await applyRules({ partitioned: [], delayed: delayers.length > 0 });
 
-  const units = labUnits({ timers: scaledTimers(layout.timeScale), dcos: layout.dcos });
+  const units = masterUnitInstall({ version: layout.dcos, timers: scaledTimers(layout.timeScale), etcd: true });
   const knownHosts: string[] = [];
   for (const n of layout.nodes) {
     const p = machinePaths(dir, n);

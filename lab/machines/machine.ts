@@ -98,6 +98,13 @@ const MASKED_UNITS = [
   // Early-boot units that this host's cgroup v1 sometimes fails to attach (219/CGROUP); sysctls are read-only in a container anyway.
   'systemd-sysctl.service',
 ];
+/**
+ * Early-boot oneshot units that systemd-nspawn on this host's cgroup v1 sometimes fails to attach
+ * to their cgroup (exit 219/CGROUP, "Failed to attach to cgroup ... No such file or directory"):
+ * retried by a drop-in. systemd-user-sessions matters most: until it runs, /run/nologin refuses
+ * every non-root login. DC/OS's own units restart by themselves (Restart=always) and get no drop-in.
+ */
+const RETRIED_EARLY_UNITS = ['systemd-user-sessions.service', 'systemd-tmpfiles-setup.service', 'systemd-update-utmp.service', 'systemd-journal-flush.service'];
 /** Enablement links of the host image that would start a second etcd or services a master lacks. */
 const REMOVED_WANTS = ['multi-user.target.wants/etcd.service', 'multi-user.target.wants/postgresql.service', 'multi-user.target.wants/e2scrub_reap.service'];
 
@@ -141,6 +148,9 @@ export async function provision(layout: MachinesLayout, node: MachineNode, p: Ma
   for (const w of REMOVED_WANTS) await rm(`${R}/etc/systemd/system/${w}`, { force: true });
   await rm(`${R}/etc/systemd/system/getty.target.wants`, { recursive: true, force: true });
   await rm(`${R}/etc/systemd/system/timers.target.wants`, { recursive: true, force: true });
+  for (const u of RETRIED_EARLY_UNITS) {
+    await put(R, { path: `/etc/systemd/system/${u}.d/lab-retry.conf`, content: '# The lab: retry a start that lost the early-boot cgroup race (219/CGROUP) of systemd-nspawn on this host.\n[Service]\nRestart=on-failure\nRestartSec=1\n' });
+  }
   await put(R, { path: '/etc/systemd/journald.conf.d/lab.conf', content: '[Journal]\nStorage=volatile\nRuntimeMaxUse=16M\n' });
 
   // The machine's network: its address on its DC's bridge and one route, to the lab's range.
@@ -196,6 +206,12 @@ export async function provision(layout: MachinesLayout, node: MachineNode, p: Ma
   }
 
   await put(R, { path: LAB_ENV_FILE, content: `DCFAIL_LAB_TIME_SCALE=${layout.timeScale}\n` });
+  // DC/OS's ip-detect script, which Exhibitor's start script runs to learn the node's own address.
+  await put(R, {
+    path: '/opt/mesosphere/bin/detect_ip',
+    content: "#!/bin/sh\n# The lab's ip-detect: the address of the machine's link to its DC.\n/usr/sbin/ip -4 -o addr show dev host0 | sed -n 's/.* inet \\([0-9.]*\\)\\/.*/\\1/p' | head -n 1\n",
+    mode: 0o755,
+  });
 
   // DC/OS's files: the config package's etc, linked from /opt/mesosphere/etc as pkgpanda does.
   const pkg = DCOS_PATHS.configPackageEtc;

@@ -80,8 +80,9 @@ async function detect(): Promise<Leader | undefined> {
   return data ? (JSON.parse(data) as Leader) : undefined;
 }
 
+/** A registration waits at most for one registry store (the master aborts after that). */
 async function post(url: string, body: unknown): Promise<{ status: number; json: unknown }> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), redirect: 'manual', signal: AbortSignal.timeout(Math.max(5_000, t.agentRegistrationBackoffMs * 5)) });
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), redirect: 'manual', signal: AbortSignal.timeout(t.mesosRegistryStoreMs) });
   const text = await res.text();
   let json: unknown = text;
   try {

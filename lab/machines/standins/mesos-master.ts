@@ -5,7 +5,7 @@
  *
  * Configured only by its environment, as the unit gives it (EnvironmentFile=/opt/mesosphere/etc/
  * mesos-master and /etc/dcfail-lab/lab.env): MESOS_QUORUM, MESOS_IP, MESOS_PORT (5050),
- * MESOS_HOSTNAME (default MESOS_IP: DC/OS sets MESOS_HOSTNAME_LOOKUP=false), MESOS_WORK_DIR,
+ * (or MESOS_IP_DISCOVERY_COMMAND), MESOS_HOSTNAME (default MESOS_IP: DC/OS sets MESOS_HOSTNAME_LOOKUP=false), MESOS_WORK_DIR,
  * MESOS_ZK, MESOS_REGISTRY_FETCH_TIMEOUT / MESOS_REGISTRY_STORE_TIMEOUT (DC/OS: 60secs),
  * MESOS_ZK_SESSION_TIMEOUT (10secs), MESOS_LOG_AUTO_INITIALIZE (true), MESOS_CLUSTER,
  * DCFAIL_LAB_TIME_SCALE (multiplies every duration), DCFAIL_OVERLAY_CONFIG (the overlay module's
@@ -19,6 +19,7 @@
  * (Node's default action: die by the signal, no JS runs) its znodes linger until they expire, as
  * Mesos' do. Any fatal error exits 1; systemd restarts it (Restart=always, RestartSec=15).
  */
+import { execSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -84,7 +85,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): MasterConfig {
   const dur = (k: string, dflt: number) => (env[k] ? Math.max(1, Math.round(parseMesosDuration(env[k] ?? '') * scale)) : dflt);
   const quorum = Number(need('MESOS_QUORUM'));
   if (!Number.isInteger(quorum) || quorum < 1) fatal(`MESOS_QUORUM='${env.MESOS_QUORUM}': expected a positive integer`);
-  const ip = need('MESOS_IP');
+  // --ip, else --ip_discovery_command (DC/OS: MESOS_IP_DISCOVERY_COMMAND=/opt/mesosphere/bin/detect_ip
+  // in /opt/mesosphere/environment; src/master/main.cpp runs it and uses its output).
+  const discovery = env.MESOS_IP_DISCOVERY_COMMAND;
+  const ip = env.MESOS_IP ?? (discovery ? execSync(discovery, { encoding: 'utf8', shell: '/bin/sh' }).trim() : need('MESOS_IP'));
   const zk = need('MESOS_ZK');
   const { servers, path } = parseZkUrl(zk);
   const workDir = need('MESOS_WORK_DIR');

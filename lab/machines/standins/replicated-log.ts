@@ -380,8 +380,9 @@ export class ReplicatedLog {
   private learn(action: Action): void {
     const learned: Action = { ...action, learned: true };
     this.replica.onLearned(learned);
+    // Fire and forget (log::learn awaits nothing); the lab only bounds the sockets it leaves open.
     const ac = new AbortController();
-    setTimeout(() => ac.abort('learn'), 5_000).unref();
+    setTimeout(() => ac.abort('learn'), this.opts.recoverRoundMs).unref();
     for (const pid of this.memberPids) if (pid !== this.pid) void this.send(pid, 'learned', learned, ac.signal);
   }
 

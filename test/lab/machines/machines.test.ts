@@ -1,0 +1,158 @@
+/**
+ * The machines themselves, against real systemd: units installed as DC/OS installs them, the
+ * lab's DC events (power cut, power-on with the disks as they were, partition, heal), its link
+ * delay, its exec, and no route out. DC/OS's real timers (scale 1).
+ */
+import { execa } from 'execa';
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { heal, labDown, labExec, labStatus, labUp, partition, powerOff, powerOn, readState, type Lab } from '../../../lab/machines/lab.js';
+import { DCOS_PATHS, nodesOf, PORTS } from '../../../lab/machines/layout.js';
+import { etcdHealthy, zkMode } from '../../../lab/machines/probes.js';
+import { waitFor } from '../../../lab/machines/run.js';
+
+const DIR = `${process.cwd()}/.lab-test-machines`;
+let lab: Lab;
+
+/** Milliseconds a TCP connect takes, or 'timeout' / 'refused'. */
+function connectTime(host: string, port: number, timeoutMs = 1500): Promise<number | 'timeout' | 'refused'> {
+  return new Promise((resolve) => {
+    const t0 = process.hrtime.bigint();
+    const s = connect({ host, port });
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolve('timeout');
+    }, timeoutMs);
+    s.on('connect', () => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(Number(process.hrtime.bigint() - t0) / 1e6);
+    });
+    s.on('error', () => {
+      clearTimeout(timer);
+      resolve('refused');
+    });
+  });
+}
+
+const exec = (node: string, script: string) => labExec(node, ['sh', '-c', script], { dir: DIR });
+
+beforeAll(async () => {
+  lab = await labUp({ masters: 3, dcos: '2.2', dir: DIR, timeScale: 1 });
+}, 240_000);
+
+afterAll(async () => {
+  await labDown({ dir: DIR });
+}, 60_000);
+
+describe('machines', () => {
+  it('each master is its own machine: systemd as PID 1, its own hostname, process table and disk', async () => {
+    const names = await Promise.all(lab.layout.nodes.map((n) => exec(n.name, 'echo "$(cat /proc/1/comm) $(hostname) $(cat /etc/machine-id)"')));
+    const seen = names.map((r) => r.stdout.trim().split(' '));
+    expect(seen.map((s) => s[0])).toEqual(lab.layout.nodes.map(() => 'systemd'));
+    expect(seen.map((s) => s[1])).toEqual(lab.layout.nodes.map((n) => n.name));
+    expect(new Set(seen.map((s) => s[2])).size).toBe(lab.layout.nodes.length);
+    await exec('master-1', 'echo only-here > /var/lib/dcos/lab-test-marker');
+    expect((await exec('master-2', 'cat /var/lib/dcos/lab-test-marker')).exitCode).not.toBe(0);
+  });
+
+  it('installs the DC/OS units as regular files in /etc/systemd/system, pulled in by dcos.target; systemctl mask fails on them as on DC/OS', async () => {
+    for (const unit of ['dcos-exhibitor', 'dcos-mesos-master', 'etcd']) {
+      const stat = await exec('master-1', `stat -c %F /etc/systemd/system/${unit}.service; readlink -f /etc/systemd/system/dcos.target.wants/${unit}.service`);
+      expect(stat.stdout.split('\n')[0]).toBe('regular file');
+      expect(stat.stdout.split('\n')[1]).toBe(`/etc/systemd/system/${unit}.service`);
+      const mask = await labExec('master-1', ['systemctl', 'mask', unit], { dir: DIR });
+      expect(mask.exitCode).toBe(1);
+      expect(mask.stderr).toContain(`Failed to mask unit: File /etc/systemd/system/${unit}.service already exists.`);
+    }
+    // A runtime mask "succeeds" but /etc outranks /run: the unit still starts.
+    expect((await labExec('master-2', ['systemctl', 'mask', '--runtime', 'etcd'], { dir: DIR })).exitCode).toBe(0);
+    expect((await labExec('master-2', ['systemctl', 'restart', 'etcd'], { dir: DIR })).exitCode).toBe(0);
+    expect((await labExec('master-2', ['systemctl', 'is-active', 'etcd'], { dir: DIR })).stdout.trim()).toBe('active');
+    await labExec('master-2', ['systemctl', 'unmask', '--runtime', 'etcd'], { dir: DIR });
+  }, 60_000);
+
+  it('keeps the DC/OS files where DC/OS keeps them, /opt/mesosphere/etc linking into the config package', async () => {
+    const r = await exec('master-3', `cat ${DCOS_PATHS.masterCountFile}; readlink ${DCOS_PATHS.mesosEnvFile}; grep ^EXHIBITOR_STATICENSEMBLE= ${DCOS_PATHS.exhibitorEnvFile}; grep ^ETCD_NAME= ${DCOS_PATHS.etcdEnvFile}`);
+    expect(r.stdout.split('\n')).toEqual([
+      '3',
+      `${DCOS_PATHS.configPackageEtc}/mesos-master`,
+      `EXHIBITOR_STATICENSEMBLE=${lab.layout.nodes.map((n) => `${n.zkId}:${n.address}`).join(',')}`,
+      'ETCD_NAME=master-3',
+      '',
+    ]);
+  });
+
+  it('exec runs as root inside the machine and passes the exit code through (the CLI too)', async () => {
+    expect((await exec('master-2', 'id -u; exit 7')).exitCode).toBe(7);
+    const cli = await execa(process.execPath, ['dist/lab/machines/cli.js', 'exec', 'master-2', '--', 'sh', '-c', 'id -un; exit 5'], { reject: false, env: { DCFAIL_LAB_DIR: DIR } });
+    expect(cli.exitCode).toBe(5);
+    expect(cli.stdout.trim()).toBe('root');
+  });
+
+  it('has no route out: a machine routes only to 198.18.0.0/15', async () => {
+    const routes = await exec('master-1', 'ip -4 route show');
+    expect(routes.stdout).toContain('198.18.0.0/15 via 198.18.1.254');
+    expect(routes.stdout).not.toContain('default');
+    const out = await exec('master-1', 'ip route get 192.0.2.1');
+    expect(out.exitCode).not.toBe(0);
+    expect(out.stderr).toContain('unreachable');
+  });
+
+  it('delays the link between the DCs (one way, as configured) and not the links inside a DC', async () => {
+    // From master-1: connect to master-2 (same DC) and master-3 (other DC), median of 15.
+    const script = (h: string) =>
+      `for i in $(seq 15); do s=$(date +%s%N); (exec 3<>/dev/tcp/${h}/${PORTS.etcdClient}) 2>/dev/null; e=$(date +%s%N); echo $(( (e-s)/1000 )); done`;
+    const median = async (h: string) => {
+      const xs = (await labExec('master-1', ['bash', '-c', script(h)], { dir: DIR })).stdout.trim().split('\n').map(Number).sort((a, b) => a - b);
+      return xs[Math.floor(xs.length / 2)]! / 1000;
+    };
+    const inside = await median('198.18.1.12');
+    const across = await median('198.18.2.11');
+    // A TCP connect is one round trip: 2 x the one-way delay (2 ms, jitter 0.5 ms) across the DCs.
+    expect(across).toBeGreaterThan(2 * lab.layout.latencyMs - 2 * lab.layout.jitterMs);
+    expect(inside).toBeLessThan(lab.layout.latencyMs);
+    console.log(`connect median: inside madrid ${inside.toFixed(2)} ms, madrid -> barcelona ${across.toFixed(2)} ms`);
+  });
+
+  it('partition cuts a DC off from the other DC and from the host, its machines keep running; heal undoes it', async () => {
+    await partition('barcelona', { dir: DIR });
+    expect(await connectTime('198.18.2.11', PORTS.ssh)).toBe('timeout');
+    const across = await exec('master-1', `timeout 2 bash -c '(exec 3<>/dev/tcp/198.18.2.11/${PORTS.ssh})' && echo reached || echo cut`);
+    expect(across.stdout.trim()).toBe('cut');
+    const inside = await exec('master-1', `timeout 2 bash -c '(exec 3<>/dev/tcp/198.18.1.12/${PORTS.ssh})' && echo reached || echo cut`);
+    expect(inside.stdout.trim()).toBe('reached');
+    expect((await exec('master-3', 'systemctl is-active etcd')).stdout.trim()).toBe('active');
+    expect((await labStatus({ dir: DIR })).partitioned).toEqual(['barcelona']);
+    await heal({ dir: DIR });
+    expect(typeof (await connectTime('198.18.2.11', PORTS.ssh))).toBe('number');
+    await waitFor('etcd healthy everywhere after heal', async () => (await Promise.all(lab.layout.nodes.map((n) => etcdHealthy(n.address)))).every(Boolean), 30_000);
+  }, 60_000);
+
+  it('power-off cuts a DC at once (addresses time out), power-on boots it with its disks as they were and dcos.target starts every unit', async () => {
+    const madrid = nodesOf(lab.layout, 'madrid');
+    // Something an operator might have left on the disk: it must be there after the power cut.
+    await exec('master-1', `echo 'lab-test: kept across a power cut' > /opt/mesosphere/etc/lab-test-note; sync`);
+    const before = readState(DIR)!;
+    await powerOff('main', { dir: DIR });
+    for (const n of madrid) {
+      expect(await connectTime(n.address, PORTS.ssh, 1000)).toBe('timeout');
+      expect(readState(DIR)!.nspawn[n.machine]).toBeUndefined();
+    }
+    expect(before.nspawn['dcfl-m1']).toBeDefined();
+    expect((await labStatus({ dir: DIR })).poweredOff).toEqual(['madrid']);
+    // The survivor keeps running (without quorum).
+    expect((await exec('master-3', 'systemctl is-system-running --wait >/dev/null; systemctl is-active etcd')).exitCode).toBe(0);
+
+    await powerOn('madrid', { dir: DIR });
+    expect((await exec('master-1', 'cat /opt/mesosphere/etc/lab-test-note')).stdout).toBe('lab-test: kept across a power cut\n');
+    // Nothing was started by the lab: systemd's dcos.target did it, with the files on disk.
+    for (const n of madrid) {
+      await waitFor(`${n.name}'s units active after power-on`, async () => {
+        const r = await labExec(n.name, ['systemctl', 'is-active', 'etcd', 'dcos-exhibitor', 'dcos-mesos-master'], { dir: DIR });
+        return r.exitCode === 0;
+      }, 120_000, 1000);
+    }
+    await waitFor('ZooKeeper serving on every machine again', async () => (await Promise.all(lab.layout.nodes.map((n) => zkMode(n.address)))).every((m) => m === 'leader' || m === 'follower'), 90_000, 1000);
+  }, 300_000);
+});
