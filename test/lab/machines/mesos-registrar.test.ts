@@ -108,6 +108,37 @@ describe('quorum 2, three masters', () => {
   }, 60_000);
 });
 
+describe('quorum 2, one VOTING replica left', () => {
+  const V = '127.0.72.35';
+  const E = '127.0.72.36';
+  const zkUrl = `zk://${ZK}:2181/lonely`;
+  const spec = (ip: string): MasterSpec => ({ ip, quorum: 2, workDir: `${ROOT}/${ip}`, zk: zkUrl, scale: SCALE });
+
+  it('an EMPTY replica beside a lone VOTING one stays EMPTY: no catch-up (one VOTING < quorum), no auto-initialisation (2 answers < 2q-1)', async () => {
+    const procsHere = [start(spec(V)), start(spec(E))];
+    // Both start EMPTY with a third member missing: 2 answers < 2q-1 = 3, nothing happens yet.
+    await new Promise((r) => setTimeout(r, 2000));
+    expect((await metrics(V))?.['registrar/log/recovered']).toBe(0);
+    // A third, short-lived master lets the three auto-initialise; then it goes and E is wiped.
+    const third = start(spec('127.0.72.37'));
+    await waitFor('V votes', async () => (await metrics(V))?.['registrar/log/recovered'] === 1, 20_000);
+    third.kill('SIGKILL');
+    procsHere[1]?.kill('SIGKILL');
+    await procsHere[1]?.exited;
+    rmSync(`${ROOT}/${E}/replicated_log`, { recursive: true, force: true });
+    const e = start(spec(E));
+    await waitFor('E answers', () => metrics(E));
+    // Several recover rounds (retry 0.1-0.2 s, round 2 s at this scale).
+    await new Promise((r) => setTimeout(r, 3000));
+    expect((await metrics(E))?.['registrar/log/recovered']).toBe(0);
+    expect((await rawLog(E))?.status).toBe('EMPTY');
+    // (log-replica(1) is the registry's log; the overlay log, log-replica(2), was not wiped.)
+    expect(e.text()).not.toContain('log-replica(1): W auto-initialis');
+    expect(e.text()).not.toContain('log-replica(1): catching up');
+    expect((await rawLog(V))?.status).toBe('VOTING');
+  }, 60_000);
+});
+
 describe('quorum 1, two masters', () => {
   const A = '127.0.72.41';
   const B = '127.0.72.42';
