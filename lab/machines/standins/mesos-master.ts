@@ -232,7 +232,7 @@ class Master {
       try {
         if (this.session?.locallyExpired(this.cfg.sessionMs)) {
           // The contender's session is gone: a leader dies, a follower contends again.
-          if (this.elected) fatal('Lost leadership... committing suicide! (ZooKeeper session expired)');
+          if (this.elected) fatal('Lost candidacy as a leader... committing suicide! (ZooKeeper session expired)');
           log('W ZooKeeper session expired: lost candidacy as a follower, contending again');
           this.session.close();
           this.session = undefined;
@@ -273,7 +273,8 @@ class Master {
       if (data) leader = JSON.parse(data) as MasterInfo;
     }
     const electedNow = first !== undefined && first === mine;
-    if (this.elected && !electedNow) fatal('Lost leadership... committing suicide!');
+    // src/master/master.cpp Master::detected.
+    if (this.elected && !electedNow) fatal(leader ? 'Conceded leadership to another master... committing suicide!' : 'Lost leadership... committing suicide!');
     if (!electedNow && leader?.pid !== this.leader?.pid) log(leader ? `The newly elected leader is ${leader.pid} with id ${leader.id}` : 'No master is currently leading');
     this.leader = leader;
     if (electedNow && !this.elected) {
