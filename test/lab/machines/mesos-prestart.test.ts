@@ -55,7 +55,7 @@ describe('mesos pre-start check', () => {
 
   it('2.2 passes once the local ZooKeeper is leader or follower; 2.1 only once Exhibitor shows 3 serving and 1 leader', async () => {
     await waitFor('a quorum', async () => (await Promise.all(IPS.map(zkMode))).every((m) => m === 'leader' || m === 'follower'), 15_000);
-    // ZooKeeper serves, Exhibitor's cache may still say down: 2.2 passes, 2.1 waits for the next pass.
+    // 2.2 asks ZooKeeper itself: it passes as soon as the quorum is there, whatever Exhibitor's cache says.
     for (const n of nodes) {
       const r = await runPrestart(n, '2.2');
       expect(r.code).toBe(0);
