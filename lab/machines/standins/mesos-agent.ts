@@ -2,6 +2,7 @@
  * A small Mesos agent stand-in (one per DC, in a network namespace of its own, not under systemd):
  *
  *   node mesos-agent.js --ip IP [--port 5051] --zk zk://h:2181,.../mesos --work-dir DIR [--hostname H]
+ *                       [--resources 'cpus:2;mem:4096;disk:10240'] [--domain '{"fault_domain":{...}}']
  *
  * Like a Mesos agent with DC/OS's overlay agent module, it finds the leading master through
  * ZooKeeper (the smallest json.info_ znode, src/master/detector/zookeeper.cpp), registers with it
@@ -41,6 +42,16 @@ const ip = arg('ip');
 const port = Number(arg('port', '5051'));
 const hostname = arg('hostname', ip);
 const workDir = arg('work-dir');
+// --resources as Mesos parses it (`cpus:2;mem:4096;disk:10240`), --domain as Mesos' JSON flag.
+const resources = arg('resources', 'cpus:2;mem:4096;disk:10240')
+  .split(';')
+  .filter(Boolean)
+  .map((kv) => {
+    const [name, value] = kv.split(':');
+    return { name: name ?? '', type: 'SCALAR' as const, scalar: { value: Number(value) } };
+  });
+const domainArg = arg('domain', '');
+const domain: unknown = domainArg ? JSON.parse(domainArg) : undefined;
 const { servers, path } = parseZkUrl(arg('zk'));
 const t = labTimers();
 const file = `${workDir}/agent.json`;
@@ -103,7 +114,7 @@ async function tick(): Promise<void> {
   leader = l;
   if (!l) return;
   const base = `http://${l.address.ip}:${l.address.port}`;
-  const r = await post(`${base}/lab/agents/register`, { hostname, port, ...(cp.id ? { agent_id: cp.id } : {}) });
+  const r = await post(`${base}/lab/agents/register`, { hostname, port, resources, ...(domain !== undefined ? { domain } : {}), ...(cp.id ? { agent_id: cp.id } : {}) });
   if (r.status === 200) {
     const id = (r.json as { agent_id: string }).agent_id;
     if (!registered) log(`${cp.id ? 'Re-registered' : 'Registered'} with ${l.pid} as ${id}`);

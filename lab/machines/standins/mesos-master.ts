@@ -75,6 +75,8 @@ export interface MasterConfig {
   readonly cluster: string | undefined;
   readonly overlay: NetworkConfig;
   readonly overlayLogDir: string;
+  /** --domain (DC/OS: MESOS_DOMAIN, exported by start_mesos.sh from detect_fault_domain). */
+  readonly domain: unknown;
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): MasterConfig {
@@ -116,6 +118,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): MasterConfig {
     cluster: env.MESOS_CLUSTER,
     overlay,
     overlayLogDir: overlayLogDir.replace(/\/+$/, ''),
+    domain: env.MESOS_DOMAIN ? (JSON.parse(env.MESOS_DOMAIN) as unknown) : undefined,
   };
 }
 
@@ -128,6 +131,7 @@ interface MasterInfo {
   hostname: string;
   version: string;
   address: { hostname: string; ip: string; port: number };
+  domain?: unknown;
 }
 
 /** MasterInfo.ip: the IPv4 address in network byte order read as a host (little-endian) uint32. */
@@ -136,11 +140,18 @@ function ipToNetworkOrderUint32(ip: string): number {
   return (((b[3] ?? 0) << 24) >>> 0) + ((b[2] ?? 0) << 16) + ((b[1] ?? 0) << 8) + (b[0] ?? 0);
 }
 
+interface Scalar {
+  name: string;
+  type: 'SCALAR';
+  scalar: { value: number };
+}
 interface SlaveInfo {
   hostname: string;
   port: number;
   id: { value: string };
   checkpoint: boolean;
+  resources?: Scalar[];
+  domain?: unknown;
 }
 /** The registry (src/master/registry.proto), reduced: the master and the admitted agents. */
 interface Registry {
@@ -182,6 +193,7 @@ class Master {
       hostname: cfg.hostname,
       version: VERSION,
       address: { hostname: cfg.hostname, ip: cfg.ip, port: cfg.port },
+      ...(cfg.domain !== undefined ? { domain: cfg.domain } : {}),
     };
     const common = {
       ip: cfg.ip,
@@ -325,7 +337,7 @@ class Master {
   }
 
   /** Admits an agent (a registry write); a failed write aborts the master, as the registrar does. */
-  private admit(req: { hostname: string; port: number; agentId?: string }): Promise<{ id: string; reregistered: boolean }> {
+  private admit(req: { hostname: string; port: number; agentId?: string; resources?: Scalar[]; domain?: unknown }): Promise<{ id: string; reregistered: boolean }> {
     const run = async () => {
       const reg = this.registry;
       if (!reg) throw new Error('registrar not recovered');
@@ -335,7 +347,7 @@ class Master {
         return { id: req.agentId, reregistered: true };
       }
       const id = req.agentId ?? `${this.info.id}-S${this.nextAgent++}`;
-      const next: Registry = { ...reg, slaves: { slaves: [...slaves, { info: { hostname: req.hostname, port: req.port, id: { value: id }, checkpoint: true } }] } };
+      const next: Registry = { ...reg, slaves: { slaves: [...slaves, { info: { hostname: req.hostname, port: req.port, id: { value: id }, checkpoint: true, ...(req.resources ? { resources: req.resources } : {}), ...(req.domain !== undefined ? { domain: req.domain } : {}) } }] } };
       const r = await this.storeRegistry(next);
       if (r !== true) fatal(`Registrar aborting: Failed to update registry: ${r}`);
       this.registry = next;
@@ -388,7 +400,7 @@ class Master {
 
   private state(): Record<string, unknown> {
     const slaves = this.registry?.slaves?.slaves ?? [];
-    const agent = (s: { info: SlaveInfo }) => ({ id: s.info.id.value, hostname: s.info.hostname, port: s.info.port, pid: `slave(1)@${s.info.hostname}:${s.info.port}` });
+    const agent = (s: { info: SlaveInfo }) => slaveJson(s.info, this.connected.has(s.info.id.value));
     return {
       version: VERSION,
       build_user: 'dcfail-lab',
@@ -398,6 +410,7 @@ class Master {
       pid: this.info.pid,
       hostname: this.info.hostname,
       ...(this.cfg.cluster ? { cluster: this.cfg.cluster } : {}),
+      ...(this.cfg.domain !== undefined ? { domain: this.cfg.domain } : {}),
       activated_slaves: slaves.filter((s) => this.connected.has(s.info.id.value)).length,
       deactivated_slaves: 0,
       ...(this.leader ? { leader: this.leader.pid, leader_info: this.leader } : {}),
@@ -440,6 +453,15 @@ class Master {
     if (m === 'GET' && path === '/metrics/snapshot') return send(200, this.metrics());
     if (m === 'GET' && path === '/master/health') return send(200, '');
     if (m === 'GET' && path === '/flags') return send(200, { flags: this.flags() });
+    if (m === 'GET' && path === '/version') return send(200, { version: VERSION, build_user: 'dcfail-lab' });
+    if (m === 'GET' && (path === '/master/slaves' || path === '/master/slaves.json')) {
+      if (!this.elected) return redirect();
+      const all = this.registry?.slaves?.slaves ?? [];
+      return send(200, {
+        slaves: all.filter((x) => this.connected.has(x.info.id.value)).map((x) => slaveJson(x.info, true)),
+        recovered_slaves: all.filter((x) => !this.connected.has(x.info.id.value)).map((x) => slaveJson(x.info, false)),
+      });
+    }
     if (m === 'GET' && (path === '/redirect' || path === '/master/redirect')) return redirect();
     if (m === 'GET' && path === '/registrar(1)/registry') return send(200, this.registry ?? {});
     if (m === 'GET' && (path === '/master/state' || path === '/master/state.json')) {
@@ -467,9 +489,15 @@ class Master {
       // An agent's (re-)registration: it goes to the leader; the registry write admits it.
       if (!this.elected) return redirect();
       if (!this.registry) return send(503, 'Master has not finished recovery');
-      const b = (await readBody(req)) as { hostname?: string; port?: number; agent_id?: string };
+      const b = (await readBody(req)) as { hostname?: string; port?: number; agent_id?: string; resources?: Scalar[]; domain?: unknown };
       if (typeof b.hostname !== 'string') return send(400, 'hostname expected');
-      const r = await this.admit({ hostname: b.hostname, port: b.port ?? 5051, ...(b.agent_id ? { agentId: b.agent_id } : {}) });
+      const r = await this.admit({
+        hostname: b.hostname,
+        port: b.port ?? 5051,
+        ...(b.agent_id ? { agentId: b.agent_id } : {}),
+        ...(Array.isArray(b.resources) ? { resources: b.resources } : {}),
+        ...(b.domain !== undefined ? { domain: b.domain } : {}),
+      });
       return send(200, { agent_id: r.id, reregistered: r.reregistered, master: this.info.pid });
     }
     if (m === 'POST' && path === '/lab/overlay/register') {
@@ -483,6 +511,23 @@ class Master {
     if (m === 'GET' && path === '/lab/log/overlay') return send(200, this.overlayLog.dump());
     return send(404, '');
   }
+}
+
+/** An agent as /master/state and /master/slaves list it (src/master/http.cpp, reduced). */
+function slaveJson(info: SlaveInfo, active: boolean): Record<string, unknown> {
+  const res: Record<string, number> = { cpus: 0, mem: 0, disk: 0, gpus: 0 };
+  for (const r of info.resources ?? []) res[r.name] = (res[r.name] ?? 0) + r.scalar.value;
+  return {
+    id: info.id.value,
+    hostname: info.hostname,
+    port: info.port,
+    pid: `slave(1)@${info.hostname}:${info.port}`,
+    attributes: {},
+    resources: res,
+    used_resources: { cpus: 0, mem: 0, disk: 0, gpus: 0 },
+    active,
+    ...(info.domain !== undefined ? { domain: info.domain } : {}),
+  };
 }
 
 function readBody(req: IncomingMessage): Promise<unknown> {

@@ -62,6 +62,12 @@ describe('overlay log and agents', () => {
     // The registry admitted both agents too.
     const reg = (await http(`http://${leader}:5050/registrar(1)/registry`))?.text ?? '';
     for (const s of states) expect(reg).toContain(s.id ?? 'missing');
+    // /master/slaves (read by dcfail's survival report): the leader lists them, a follower redirects.
+    const slaves = await getJson<{ slaves: { id: string; hostname: string; resources: { cpus: number }; active: boolean }[] }>(`http://${leader}:5050/master/slaves`);
+    expect(slaves?.slaves.map((x) => x.id).sort()).toEqual(states.map((x) => x.id).sort());
+    for (const x of slaves?.slaves ?? []) expect(x).toMatchObject({ active: true, resources: { cpus: 2 } });
+    const follower = IPS.find((ip) => ip !== leader) ?? '';
+    expect((await http(`http://${follower}:5050/master/slaves`))?.location).toBe(`//${leader}:5050/master/slaves`);
     // A quorum (2 of 3) holds the last allocation, learned, in its overlay log.
     const holders = await waitFor('the allocation on two replicas', async () => {
       const logs = await Promise.all(IPS.map((ip) => rawLog(ip, 'overlay')));
