@@ -2,6 +2,7 @@
  * The one real-timer check: with no DCFAIL_LAB_TIME_SCALE and master_count 3, the Exhibitor stand-in starts
  * ZooKeeper 30 s after it starts (check-ms, dcos/dcos start_exhibitor.py), not before. About 33 s of wall time.
  */
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DCOS_TIMERS } from '../../../lab/machines/timers.js';
 import { nodeDirs, readIfExists, requireBuilt, ruok, scratch, sleep, startExhibitor, stopExhibitor, waitFor, type RunningExhibitor } from './standin-helpers.js';
@@ -16,7 +17,10 @@ describe('Exhibitor stand-in at scale 1', () => {
     // The other two masters are absent: only the start delay is under test.
     e = startExhibitor(n, { EXHIBITOR_BACKEND: 'STATIC', EXHIBITOR_STATICENSEMBLE: '1:127.0.72.1,2:127.0.72.2,3:127.0.72.3' });
   });
-  afterAll(async () => stopExhibitor(e));
+  afterAll(async () => {
+    await stopExhibitor(e);
+    rmSync(root, { recursive: true, force: true });
+  });
 
   it('starts ZooKeeper at the first pass, 30 s after start', async () => {
     expect(DCOS_TIMERS.exhibitorCheckMsMulti).toBe(30_000);

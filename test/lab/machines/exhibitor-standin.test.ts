@@ -3,7 +3,7 @@
  * the dead-ZooKeeper restart threshold 4 s), with real ZooKeeper 3.8 servers as their children.
  * The tests of the three-node describe run in order and share the ensemble.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scaledTimers } from '../../../lab/machines/timers.js';
@@ -70,6 +70,7 @@ describe('Exhibitor stand-in, three masters', () => {
 
   afterAll(async () => {
     await Promise.all(running.map((e) => stopExhibitor(e)));
+    rmSync(root, { recursive: true, force: true });
   });
 
   it('does not start ZooKeeper before check-ms; the first pass starts it from a freshly written zoo.cfg and myid', async () => {
@@ -203,6 +204,7 @@ describe('Exhibitor stand-in, refusals and a single master', () => {
   const { root, masterCountFile } = scratch('exhibitor-refusal', 3);
 
   beforeAll(() => requireBuilt());
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
 
   it('refuses to start (exit 1, one line) when its own IP is not in EXHIBITOR_STATICENSEMBLE', async () => {
     const n = nodeDirs(root, masterCountFile, '127.0.71.9');
@@ -240,6 +242,7 @@ describe('Exhibitor stand-in, refusals and a single master', () => {
       expect(status).toEqual([{ code: 3, description: 'serving', hostname: '127.0.71.5', isLeader: true }]);
     } finally {
       await stopExhibitor(e);
+      rmSync(single.root, { recursive: true, force: true });
     }
   });
 });

@@ -37,6 +37,7 @@ describe('mesos pre-start check', () => {
   });
   afterAll(async () => {
     await Promise.all(running.map((e) => stopExhibitor(e)));
+    rmSync(root, { recursive: true, force: true });
   });
 
   it('fails (exit 1, one line) before Exhibitor has started ZooKeeper, in both forms', async () => {
