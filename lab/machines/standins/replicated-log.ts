@@ -134,7 +134,9 @@ export class ReplicatedLog {
             this.session.close();
             continue;
           }
-          this.memberPids = pids;
+          // The network is a set of pids (src/log/network.hpp): a restarted master's lingering
+          // membership holds the same pid as its new one and counts once.
+          this.memberPids = [...new Set(pids)];
         }
       } catch (err) {
         this.opts.log(`${this.opts.id}: W ZooKeeper: ${(err as Error).message}`);
