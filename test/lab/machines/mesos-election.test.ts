@@ -28,9 +28,11 @@ beforeAll(async () => {
   for (const ip of IPS) masters.set(ip, startMaster({ ip, quorum: 2, workDir: `${ROOT}/${ip}`, zk: ZK_URL, scale: SCALE }));
 });
 
-afterAll(() => {
-  for (const m of masters.values()) m.kill();
-  zk?.kill();
+afterAll(async () => {
+  const all = [...masters.values(), ...(zk ? [zk] : [])];
+  for (const p of all) p.kill();
+  await Promise.all(all.map((p) => p.exited));
+  rmSync(ROOT, { recursive: true, force: true });
 });
 
 describe('Mesos master stand-in: election and HTTP', () => {

@@ -37,9 +37,11 @@ beforeAll(async () => {
   zk = await startZooKeeper(`${ROOT}/zk`, ZK);
   for (const ip of IPS) procs.set(ip, startMaster({ ip, quorum: 2, workDir: `${ROOT}/${ip}`, zk: ZK_URL, scale: SCALE }));
 });
-afterAll(() => {
-  for (const p of procs.values()) p.kill();
-  zk?.kill();
+afterAll(async () => {
+  const all = [...procs.values(), ...(zk ? [zk] : [])];
+  for (const p of all) p.kill();
+  await Promise.all(all.map((p) => p.exited));
+  rmSync(ROOT, { recursive: true, force: true });
 });
 
 describe('overlay log and agents', () => {

@@ -41,9 +41,11 @@ beforeAll(async () => {
   rmSync(ROOT, { recursive: true, force: true });
   zk = await startZooKeeper(`${ROOT}/zk`, ZK);
 });
-afterAll(() => {
-  for (const p of procs) p.kill();
-  zk?.kill();
+afterAll(async () => {
+  const all = [...procs, ...(zk ? [zk] : [])];
+  for (const p of all) p.kill();
+  await Promise.all(all.map((p) => p.exited));
+  rmSync(ROOT, { recursive: true, force: true });
 });
 
 describe('quorum 2, three masters', () => {
