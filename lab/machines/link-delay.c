@@ -12,6 +12,7 @@
  * Only metadata is copied from the kernel (NFQNL_COPY_META): the payload never leaves it. Stops on
  * SIGTERM/SIGINT after accepting every packet it holds.
  */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <libnetfilter_queue/libnetfilter_queue.h>
@@ -97,13 +98,11 @@ int main(int argc, char **argv) {
       head++;
       passed++;
     }
-    int timeout = -1;
-    if (head != tail) {
-      uint64_t wait = release_at[head % RING] - now;
-      timeout = (int)((wait + 999) / 1000);
-    }
+    /* Sleep until the next release, to the microsecond (poll's milliseconds would add up to 1 ms). */
+    uint64_t wait = head != tail ? release_at[head % RING] - now : 1000000u;
+    struct timespec ts = {.tv_sec = (time_t)(wait / 1000000u), .tv_nsec = (long)(wait % 1000000u) * 1000};
     struct pollfd p = {.fd = fd, .events = POLLIN};
-    int r = poll(&p, 1, timeout < 0 ? 1000 : timeout);
+    int r = ppoll(&p, 1, &ts, NULL);
     if (r < 0 && errno != EINTR) { perror("poll"); break; }
     if (r > 0) {
       for (;;) {

@@ -10,6 +10,7 @@
  * times out as a dead host's does). Only processes the lab started are signalled, by pid.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -140,8 +141,10 @@ function userIds(name: string): { uid: number; gid: number } {
  */
 export async function provision(layout: MachinesLayout, node: MachineNode, p: MachinePaths, units: MachineUnits, authorizedKeys: string): Promise<string> {
   const R = p.root;
-  await rm(`${R}/etc/machine-id`, { force: true });
-  await must('systemd-machine-id-setup', [`--root=${R}`]);
+  // An id of its own (systemd-machine-id-setup would copy D-Bus's id from the host's image).
+  const machineId = `${randomBytes(16).toString('hex')}\n`;
+  await put(R, { path: '/etc/machine-id', content: machineId, mode: 0o444 });
+  await put(R, { path: '/var/lib/dbus/machine-id', content: machineId, mode: 0o444 });
   await put(R, { path: '/etc/hostname', content: `${node.name}\n` });
   await put(R, { path: '/etc/hosts', content: `127.0.0.1 localhost\n127.0.1.1 ${node.name}\n${node.address} ${node.name}\n` });
   for (const u of MASKED_UNITS) await link(R, { path: `/etc/systemd/system/${u}`, target: '/dev/null' });
