@@ -170,6 +170,8 @@ class Master {
   private session: ZkSession | undefined;
   private infoZnode: string | undefined;
   leader: MasterInfo | undefined;
+  /** The znode `leader` was read from (its data never changes: read once). */
+  private leaderZnode: string | undefined;
   elected = false;
   private electedTime: number | undefined;
   /** The registry once the registrar recovered (undefined before). */
@@ -249,6 +251,7 @@ class Master {
           this.session.close();
           this.session = undefined;
           this.leader = undefined;
+          this.leaderZnode = undefined;
         }
         if (!this.session) {
           const s = await ZkSession.open(this.cfg.zkServers, this.cfg.sessionMs, this.cfg.sessionMs);
@@ -280,10 +283,12 @@ class Master {
     }
     const first = names[0];
     let leader: MasterInfo | undefined;
-    if (first) {
+    if (first && first === this.leaderZnode) leader = this.leader;
+    else if (first) {
       const data = await s.getData(child(first), this.cfg.sessionMs);
       if (data) leader = JSON.parse(data) as MasterInfo;
     }
+    this.leaderZnode = leader ? first : undefined;
     const electedNow = first !== undefined && first === mine;
     // src/master/master.cpp Master::detected.
     if (this.elected && !electedNow) fatal(leader ? 'Conceded leadership to another master... committing suicide!' : 'Lost leadership... committing suicide!');

@@ -72,6 +72,7 @@ export class ReplicatedLog {
   private memberZnode: string | undefined;
   /** The group's members (replica pids), ours included, as last read from ZooKeeper. */
   private memberPids: string[] = [];
+  private memberData = new Map<string, string>();
   /** Set once our replica is VOTING (src/log/log.cpp `recovered`, the `log/recovered` gauge). */
   recovered = false;
   private recoveredWaiters: (() => void)[] = [];
@@ -123,11 +124,17 @@ export class ReplicatedLog {
         if (this.session.connected) {
           const names = (await this.session.children(groupPath, sessionTimeoutMs)).filter((n) => !Number.isNaN(sequenceOf(n)));
           names.sort((a, b) => sequenceOf(a) - sequenceOf(b));
+          // A member's data never changes (ephemeral sequential, written once): read each once.
           const pids: string[] = [];
+          const seen = new Map<string, string>();
           for (const n of names) {
-            const d = await this.session.getData(`${groupPath}/${n}`, sessionTimeoutMs);
-            if (d) pids.push(d);
+            const d = this.memberData.get(n) ?? (await this.session.getData(`${groupPath}/${n}`, sessionTimeoutMs));
+            if (d) {
+              pids.push(d);
+              seen.set(n, d);
+            }
           }
+          this.memberData = seen;
           // Our membership vanished behind our back: join again (log.cpp watch -> renew).
           const mine = this.memberZnode?.split('/').pop();
           if (mine && !names.includes(mine)) {
