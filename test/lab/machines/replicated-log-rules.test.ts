@@ -74,6 +74,18 @@ describe('replica rules (src/log/replica.cpp)', () => {
     expect(r.read(3)?.value).toBe('second');
   });
 
+  it('a learned notice is persisted as it comes, even over a different learned value (replica.cpp learned() checks nothing)', () => {
+    const r = voting();
+    r.onLearned({ position: 5, promised: 1, performed: 1, learned: true, type: 'APPEND', value: 'mine' });
+    r.onLearned({ position: 5, promised: 4, performed: 4, learned: true, type: 'APPEND', value: 'theirs' });
+    expect(r.read(5)?.value).toBe('theirs');
+    // Even a replica that does not vote stores what it is told was learned (catch-up relies on it).
+    const e = Replica.open(fresh());
+    e.onLearned({ position: 0, promised: 1, performed: 1, learned: true, type: 'NOP' });
+    expect(e.status).toBe('EMPTY');
+    expect(e.missing(0, 0)).toEqual([]);
+  });
+
   it('missing() lists holes and unlearned positions', () => {
     const r = voting();
     r.onLearned({ position: 0, promised: 1, performed: 1, learned: true, type: 'NOP' });
