@@ -24,6 +24,7 @@ import {
   PORTS,
   REPO_IN_MACHINE,
   renderFence,
+  labInstance,
   resolveDc,
   zkUrl,
   type AgentNode,
@@ -170,7 +171,7 @@ function startAgent(layout: MachinesLayout, agent: AgentNode, repo: string): num
 const hasAgentStandin = (repo: string) => existsSync(`${repo}/dist/lab/machines/standins/mesos-agent.js`);
 
 /** The lab dirs of every machines lab whose machines run on this host (from the nspawn processes' arguments). */
-export function runningLabDirs(): string[] {
+export function runningLabDirs(instance: number): string[] {
   const dirs = new Set<string>();
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
@@ -180,9 +181,9 @@ export function runningLabDirs(): string[] {
     } catch {
       continue;
     }
-    if (!args[0]?.endsWith('systemd-nspawn') || !args.some((a) => a.startsWith('--machine=dcfl-m'))) continue;
+    if (!args[0]?.endsWith('systemd-nspawn') || !args.some((a) => a.startsWith(`--machine=dcfl${instance}m`))) continue;
     const d = args.find((a) => a.startsWith('--directory='))?.slice('--directory='.length);
-    const m = d ? /^(.*)\/machines\/dcfl-m\d+\/root$/.exec(d) : null;
+    const m = d ? new RegExp(`^(.*)/machines/dcfl${instance}m\\d+/root$`).exec(d) : null;
     if (m?.[1] && existsSync(statePath(m[1]))) dirs.add(m[1]);
     else if (d) {
       // A machine of a lab whose state is gone: cut its power, nothing else knows it.
@@ -228,18 +229,20 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
   const dir = labDir(opts.dir);
   const progress = opts.onProgress ?? (() => undefined);
   const repo = repoRoot();
-  // One machines lab per host (fixed addresses, bridges and machine names): take over from any other.
-  for (const other of runningLabDirs()) {
+  // One machines lab per instance (its addresses, bridges and machine names are fixed): take over from any other.
+  const instance = labInstance();
+  for (const other of runningLabDirs(instance)) {
     if (other !== dir) progress(`another machines lab is running in ${other}: taking it down`);
     await labDown({ dir: other });
   }
   if (readState(dir)) await labDown({ dir });
-  await netDown(undefined); // leftovers of a lab whose state was lost
+  await netDown(instance); // leftovers of a lab whose state was lost
   await rm(dir, { recursive: true, force: true });
   await mkdir(`${dir}/bin`, { recursive: true });
   await mkdir(`${dir}/agents`, { recursive: true });
   const layout = machinesLayout({
     dir,
+    instance,
     masters: opts.masters ?? 3,
     dcos: opts.dcos ?? '2.2',
     latencyMs: opts.latencyMs ?? 2,
@@ -254,9 +257,9 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
   const authorized = await readFile(`${layout.identityFile}.pub`, 'utf8');
 
   progress(`network: ${DCS.map((dc) => `${dc} ${nodesOf(layout, dc).map((n) => n.address).join(' ')}`).join('; ')}; link delay ${layout.latencyMs} ms`);
-  await netUp();
-  const delayers = layout.latencyMs > 0 ? startDelayers(delay, `${dir}/link-delay.log`, layout.latencyMs, layout.jitterMs) : [];
-  await applyRules({ partitioned: [], delayed: delayers.length > 0 });
+  await netUp(instance);
+  const delayers = layout.latencyMs > 0 ? startDelayers(instance, delay, `${dir}/link-delay.log`, layout.latencyMs, layout.jitterMs) : [];
+  await applyRules(instance, { partitioned: [], delayed: delayers.length > 0 });
 
   const units = masterUnitInstall({ version: layout.dcos, timers: scaledTimers(layout.timeScale), etcd: true });
   const knownHosts: string[] = [];
@@ -299,7 +302,7 @@ export async function labDown(opts: LabOptions = {}): Promise<void> {
   );
   for (const pid of [...Object.values(s.agents), ...s.delayers]) killPid(pid, 'SIGKILL');
   for (const n of s.layout.nodes) await unmountRoot(machinePaths(dir, n));
-  await netDown(s.layout);
+  await netDown(s.layout.instance, s.layout.agents);
   await rm(statePath(dir), { force: true });
 }
 
@@ -364,14 +367,14 @@ export async function partition(which: string, opts: LabOptions = {}): Promise<s
   const s = mustState(opts.dir);
   const dc = resolveDc(which);
   const partitioned = [...new Set([...s.partitioned, dc])];
-  await applyRules({ partitioned, delayed: s.delayers.length > 0 });
+  await applyRules(s.layout.instance, { partitioned, delayed: s.delayers.length > 0 });
   await writeState({ ...s, partitioned });
   return dc;
 }
 
 export async function heal(opts: LabOptions = {}): Promise<void> {
   const s = mustState(opts.dir);
-  await applyRules({ partitioned: [], delayed: s.delayers.length > 0 });
+  await applyRules(s.layout.instance, { partitioned: [], delayed: s.delayers.length > 0 });
   await writeState({ ...s, partitioned: [] });
 }
 

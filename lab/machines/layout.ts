@@ -53,18 +53,32 @@ export const DCOS_PATHS = {
  * Addresses from 198.18.0.0/15 (RFC 2544, set aside for test networks): one /24 per DC, the host at
  * .254 on each DC's bridge, masters from .11, the DC's agent stand-in at .21. The machines' only
  * route is to 198.18.0.0/15 through the host: the lab has no route out.
+ *
+ * Several labs can run side by side on one host as instances 0-9 ($DCFAIL_LAB_INSTANCE): instance i
+ * has madrid on 198.18.(10i+1).0/24 and barcelona on 198.18.(10i+2).0/24, and names everything it
+ * makes on the host `dcfl<i>...` (bridges, machines, namespaces, iptables chains, queues).
  */
-export const DC_NET: Record<string, { readonly prefix: string; readonly bridge: string }> = {
-  [MAIN_DC]: { prefix: '198.18.1', bridge: 'dcfl-madrid' },
-  [SECONDARY_DC]: { prefix: '198.18.2', bridge: 'dcfl-barcelona' },
-};
 export const LAB_NET_CIDR = '198.18.0.0/15';
-export const hostAddress = (dc: string): string => `${dcNet(dc).prefix}.254`;
 
-export function dcNet(dc: string): { readonly prefix: string; readonly bridge: string } {
-  const n = DC_NET[dc];
-  if (!n) throw new Error(`unknown datacenter '${dc}' (the lab has ${DCS.join(', ')})`);
-  return n;
+export interface DcNet {
+  readonly prefix: string;
+  readonly bridge: string;
+  /** The host's address on the DC's bridge: the machines' gateway to the other DC. */
+  readonly gateway: string;
+}
+
+export function dcNet(dc: string, instance: number): DcNet {
+  const i = DCS.indexOf(dc as (typeof DCS)[number]);
+  if (i < 0) throw new Error(`unknown datacenter '${dc}' (the lab has ${DCS.join(', ')})`);
+  const prefix = `198.18.${10 * instance + i + 1}`;
+  return { prefix, bridge: `dcfl${instance}-${dc}`, gateway: `${prefix}.254` };
+}
+
+/** The lab instance from $DCFAIL_LAB_INSTANCE: 0 to 9, 0 when unset. */
+export function labInstance(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env['DCFAIL_LAB_INSTANCE'] ?? '0';
+  if (!/^\d$/.test(raw)) throw new Error(`DCFAIL_LAB_INSTANCE='${raw}': expected a digit from 0 to 9`);
+  return Number(raw);
 }
 
 export interface MachineNode {
@@ -75,6 +89,7 @@ export interface MachineNode {
   readonly zkId: number;
   /** The container's machine name; short, since systemd-nspawn names the host-side veth `vb-<machine>` (15 characters at most). */
   readonly machine: string;
+  readonly net: DcNet;
 }
 
 export interface AgentNode {
@@ -84,10 +99,12 @@ export interface AgentNode {
   readonly netns: string;
   /** Host-side veth of the namespace. */
   readonly veth: string;
+  readonly net: DcNet;
 }
 
 export interface MachinesLayout {
   readonly dir: string;
+  readonly instance: number;
   readonly masters: MasterCount;
   readonly quorum: number;
   readonly dcos: DcosVersion;
@@ -112,6 +129,7 @@ export function splitOf(masters: MasterCount): { main: number; secondary: number
 
 export interface LayoutOptions {
   readonly dir: string;
+  readonly instance: number;
   readonly masters: MasterCount;
   readonly dcos: DcosVersion;
   readonly latencyMs: number;
@@ -125,12 +143,16 @@ export function machinesLayout(opts: LayoutOptions): MachinesLayout {
   const add = (dc: string, count: number) => {
     for (let i = 1; i <= count; i++) {
       const n = nodes.length + 1;
-      nodes.push({ name: `master-${n}`, dc, address: `${dcNet(dc).prefix}.${10 + i}`, zkId: n, machine: `dcfl-m${n}` });
+      const net = dcNet(dc, opts.instance);
+      nodes.push({ name: `master-${n}`, dc, address: `${net.prefix}.${10 + i}`, zkId: n, machine: `dcfl${opts.instance}m${n}`, net });
     }
   };
   add(MAIN_DC, split.main);
   add(SECONDARY_DC, split.secondary);
-  const agents = DCS.map((dc) => ({ dc, address: `${dcNet(dc).prefix}.21`, netns: `dcfl-agent-${dc}`, veth: `dcfl-va-${dc.slice(0, 6)}` }));
+  const agents = DCS.map((dc) => {
+    const net = dcNet(dc, opts.instance);
+    return { dc, address: `${net.prefix}.21`, netns: `dcfl${opts.instance}-agent-${dc}`, veth: `dcfl${opts.instance}va-${dc.slice(0, 6)}`, net };
+  });
   return {
     ...opts,
     quorum: majorityOf(opts.masters),
@@ -174,6 +196,9 @@ export function renderMesosEnv(layout: MachinesLayout, node: MachineNode): strin
     `MESOS_HOSTNAME=${node.address}`,
     `MESOS_PORT=${PORTS.mesos}`,
     `MESOS_CLUSTER=${CLUSTER_NAME}`,
+    // DC/OS sets both to 60 s (dcos/dcos gen/dcos-config.yaml, the mesos-master file).
+    'MESOS_REGISTRY_FETCH_TIMEOUT=60secs',
+    'MESOS_REGISTRY_STORE_TIMEOUT=60secs',
     '',
   ].join('\n');
 }

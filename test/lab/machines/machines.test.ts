@@ -13,6 +13,7 @@ import { waitFor } from '../../../lab/machines/run.js';
 
 const DIR = `${process.cwd()}/.lab-test-machines`;
 let lab: Lab;
+const addr = (name: string) => lab.layout.nodes.find((n) => n.name === name)!.address;
 
 /** Milliseconds a TCP connect takes, or 'timeout' / 'refused'. */
 function connectTime(host: string, port: number, timeoutMs = 1500): Promise<number | 'timeout' | 'refused'> {
@@ -95,7 +96,7 @@ describe('machines', () => {
 
   it('has no route out: a machine routes only to 198.18.0.0/15', async () => {
     const routes = await exec('master-1', 'ip -4 route show');
-    expect(routes.stdout).toContain('198.18.0.0/15 via 198.18.1.254');
+    expect(routes.stdout).toContain(`198.18.0.0/15 via ${lab.layout.nodes[0]!.net.gateway}`);
     expect(routes.stdout).not.toContain('default');
     const out = await exec('master-1', 'ip route get 192.0.2.1');
     expect(out.exitCode).not.toBe(0);
@@ -106,7 +107,7 @@ describe('machines', () => {
     // From master-1, in one Node process: TCP connects to master-2 (same DC) and master-3 (other DC), medians of 25.
     const probe = `const net=require('net');const t=(h)=>new Promise(r=>{const s=process.hrtime.bigint();const c=net.connect(${PORTS.etcdClient},h,()=>{c.destroy();r(Number(process.hrtime.bigint()-s)/1e6)})});
 (async()=>{for(const h of process.argv.slice(1)){const xs=[];for(let i=0;i<25;i++)xs.push(await t(h));xs.sort((a,b)=>a-b);console.log(xs[12])}})()`;
-    const r = await labExec('master-1', ['/usr/bin/node', '-e', probe, '198.18.1.12', '198.18.2.11'], { dir: DIR });
+    const r = await labExec('master-1', ['/usr/bin/node', '-e', probe, addr('master-2'), addr('master-3')], { dir: DIR });
     const [inside, across] = r.stdout.trim().split('\n').map(Number) as [number, number];
     // A TCP connect is one round trip: 2 x the one-way delay (2 ms, jitter 0.5 ms) across the DCs.
     const { latencyMs, jitterMs } = lab.layout;
@@ -118,15 +119,15 @@ describe('machines', () => {
 
   it('partition cuts a DC off from the other DC and from the host, its machines keep running; heal undoes it', async () => {
     await partition('barcelona', { dir: DIR });
-    expect(await connectTime('198.18.2.11', PORTS.ssh)).toBe('timeout');
-    const across = await exec('master-1', `timeout 2 bash -c '(exec 3<>/dev/tcp/198.18.2.11/${PORTS.ssh})' && echo reached || echo cut`);
+    expect(await connectTime(addr('master-3'), PORTS.ssh)).toBe('timeout');
+    const across = await exec('master-1', `timeout 2 bash -c '(exec 3<>/dev/tcp/${addr('master-3')}/${PORTS.ssh})' && echo reached || echo cut`);
     expect(across.stdout.trim()).toBe('cut');
-    const inside = await exec('master-1', `timeout 2 bash -c '(exec 3<>/dev/tcp/198.18.1.12/${PORTS.ssh})' && echo reached || echo cut`);
+    const inside = await exec('master-1', `timeout 2 bash -c '(exec 3<>/dev/tcp/${addr('master-2')}/${PORTS.ssh})' && echo reached || echo cut`);
     expect(inside.stdout.trim()).toBe('reached');
     expect((await exec('master-3', 'systemctl is-active etcd')).stdout.trim()).toBe('active');
     expect((await labStatus({ dir: DIR })).partitioned).toEqual(['barcelona']);
     await heal({ dir: DIR });
-    expect(typeof (await connectTime('198.18.2.11', PORTS.ssh))).toBe('number');
+    expect(typeof (await connectTime(addr('master-3'), PORTS.ssh))).toBe('number');
     await waitFor('etcd healthy everywhere after heal', async () => (await Promise.all(lab.layout.nodes.map((n) => etcdHealthy(n.address)))).every(Boolean), 30_000);
   }, 60_000);
 
@@ -140,7 +141,7 @@ describe('machines', () => {
       expect(await connectTime(n.address, PORTS.ssh, 1000)).toBe('timeout');
       expect(readState(DIR)!.nspawn[n.machine]).toBeUndefined();
     }
-    expect(before.nspawn['dcfl-m1']).toBeDefined();
+    expect(before.nspawn[lab.layout.nodes[0]!.machine]).toBeDefined();
     expect((await labStatus({ dir: DIR })).poweredOff).toEqual(['madrid']);
     // The survivor keeps running (without quorum).
     expect((await exec('master-3', 'systemctl is-system-running --wait >/dev/null; systemctl is-active etcd')).exitCode).toBe(0);
