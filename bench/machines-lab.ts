@@ -7,7 +7,7 @@
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { freemem, totalmem } from 'node:os';
-import { clustersReady, labDown, labUp, powerOff, powerOn, readState } from '../lab/machines/lab.js';
+import { clustersReady, labDown, labExec, labUp, powerOff, powerOn, readState } from '../lab/machines/lab.js';
 import { waitFor } from '../lab/machines/run.js';
 import { pid1Of } from '../lab/machines/machine.js';
 import type { MasterCount } from '../lab/machines/layout.js';
@@ -62,6 +62,13 @@ async function main(): Promise<void> {
       .filter((p): p is number => p !== undefined);
     pss = labPssMiB(pid1s, Object.values(s.agents));
     used = (totalmem() - freemem() - before) / 2 ** 20;
+    // Where a slow first boot went: registrar recoveries that aborted (each costs the 60 s fetch timeout + RestartSec 15 s).
+    let aborts = 0;
+    for (const n of lab.layout.nodes) {
+      const j = await labExec(n.name, ['sh', '-c', 'journalctl -u dcos-mesos-master --no-pager | grep -c "Recovery failed" || true'], { dir: DIR });
+      aborts += Number(j.stdout.trim() || 0);
+    }
+    if (aborts > 0) process.stdout.write(`run ${i + 1}: ${aborts} registrar recovery abort(s) during the first boot\n`);
     // A cold restart from the disks: both DCs power-cut, then powered on (clusters already initialised).
     await powerOff('madrid', { dir: DIR });
     await powerOff('barcelona', { dir: DIR });
