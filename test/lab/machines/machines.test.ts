@@ -94,6 +94,31 @@ describe('machines', () => {
     expect(cli.stdout.trim()).toBe('root');
   });
 
+  it('lets the operator in as dcfail over ssh (host key of each machine its own, verified) with passwordless sudo -n, and its topology validates as written', async () => {
+    for (const n of lab.layout.nodes) {
+      const r = await execa(
+        'ssh',
+        ['-i', lab.layout.identityFile, '-o', `UserKnownHostsFile=${lab.layout.knownHostsFile}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', `dcfail@${n.address}`, 'sudo -n systemctl is-active dcos-exhibitor; hostname'],
+        { reject: false, timeout: 20_000 },
+      );
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stdout.split('\n')).toEqual(['active', n.name]);
+    }
+    // known_hosts holds one distinct key per machine.
+    const keys = (await execa('cut', ['-d', ' ', '-f', '3', lab.layout.knownHostsFile])).stdout.split('\n');
+    expect(new Set(keys).size).toBe(lab.layout.nodes.length);
+    const v = await execa(process.execPath, ['dist/bin/dcfail.js', 'validate', '-t', lab.topologyPath], { reject: false });
+    expect(v.exitCode, v.stderr).toBe(0);
+  });
+
+  it('npm run lab with no arguments prints the usage; an unknown command is exit 2', async () => {
+    const usage = await execa(process.execPath, ['dist/lab/machines/cli.js'], { reject: false });
+    expect(usage.exitCode).toBe(0);
+    for (const cmd of ['up [--masters 3|5] [--dcos 2.1|2.2] [--latency-ms N]', 'power-off <dc>', 'power-on <dc>', 'partition <dc>', 'heal', 'exec <node> -- <cmd...>', 'status [--json]'])
+      expect(usage.stderr).toContain(cmd);
+    expect((await execa(process.execPath, ['dist/lab/machines/cli.js', 'power-of', 'madrid'], { reject: false })).exitCode).toBe(2);
+  });
+
   it('has no route out: a machine routes only to 198.18.0.0/15', async () => {
     const routes = await exec('master-1', 'ip -4 route show');
     expect(routes.stdout).toContain(`198.18.0.0/15 via ${lab.layout.nodes[0]!.net.gateway}`);
