@@ -183,7 +183,8 @@ export function renderBeaconService(spec: GuardNodeSpec): string {
     'Description=dcfail guard beacon answer',
     '',
     '[Service]',
-    `ExecStart=/bin/sh ${safe('script path', pathsOf(spec).script)} beacon`,
+    // timeout(1) as well as RuntimeMaxSec: systemd before 229 (CentOS 7 has 219) ignores RuntimeMaxSec and LogLevelMax.
+    `ExecStart=/usr/bin/timeout 5 /bin/sh ${safe('script path', pathsOf(spec).script)} beacon`,
     'StandardInput=socket',
     'StandardOutput=socket',
     'StandardError=journal',
