@@ -16,13 +16,13 @@ export const REPO = new URL('../..', import.meta.url).pathname.replace(/\/$/, ''
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export function failoverSpec(layout: LabLayout, lostDc: string): PollSpec {
+function failoverSpec(layout: LabLayout, lostDc: string): PollSpec {
   const s = layout.nodes.filter((n) => n.dc !== lostDc);
   return { etcd: s.map((n) => `http://${n.address}:2379`), zk: s.map((n) => ({ host: n.address, port: 2181 })), mesos: s.map((n) => ({ host: n.address, port: 5050 })), deadlineMs: 180_000 };
 }
 
 /** Failback is done when the full cluster serves: every member voting, every ZooKeeper server, every replica. */
-export function failbackSpec(layout: LabLayout): PollSpec {
+function failbackSpec(layout: LabLayout): PollSpec {
   const all = layout.nodes;
   return {
     etcd: all.map((n) => `http://${n.address}:2379`),
@@ -40,7 +40,7 @@ export interface Poller {
 }
 
 /** Starts the poller child and resolves once it runs. */
-export async function startPoller(spec: PollSpec): Promise<Poller> {
+async function startPoller(spec: PollSpec): Promise<Poller> {
   const child = spawn(process.execPath, [`${REPO}/dist/bench/poller.js`, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'ignore'] });
   const lines = createInterface({ input: child.stdout! });
   let ready!: () => void;
@@ -60,7 +60,7 @@ export async function startPoller(spec: PollSpec): Promise<Poller> {
 }
 
 /** When all three serve: the latest start of the three current serving streaks. */
-export function servingAt(r: PollResult): number | null {
+function servingAt(r: PollResult): number | null {
   if (!r.ok || r.since.etcd === null || r.since.zookeeper === null || r.since.mesos === null) return null;
   return Math.max(r.since.etcd, r.since.zookeeper, r.since.mesos);
 }
@@ -73,7 +73,7 @@ export interface ProcessRun {
   exitedAt: number;
 }
 
-export function runProcess(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<ProcessRun> {
+function runProcess(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<ProcessRun> {
   const spawnedAt = Date.now();
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd ?? REPO, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -105,7 +105,7 @@ export interface JournalLite {
   steps: JournalStepLite[];
 }
 
-export async function latestJournal(stateDir: string, after: number): Promise<JournalLite | null> {
+async function latestJournal(stateDir: string, after: number): Promise<JournalLite | null> {
   const dir = `${stateDir}/runs`;
   const runs = await readdir(dir).catch(() => [] as string[]);
   let best: JournalLite | null = null;

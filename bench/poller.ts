@@ -141,7 +141,7 @@ async function mesosServes(spec: PollSpec): Promise<string | null> {
   return null;
 }
 
-export async function poll(spec: PollSpec): Promise<PollResult> {
+async function poll(spec: PollSpec): Promise<PollResult> {
   const end = Date.now() + spec.deadlineMs;
   const interval = spec.intervalMs ?? 50;
   const since: PollResult['since'] = { etcd: null, zookeeper: null, mesos: null };

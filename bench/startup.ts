@@ -27,7 +27,7 @@ export function timeCommand(cmd: string, args: string[], runs: number, okCodes =
  * A valid topology of `n` nodes: the first min(n, 255) are masters (mesos, exhibitor, etcd;
  * ZooKeeper ids stop at 255), the rest etcd members; main holds a strict majority of both sets.
  */
-export function generatedTopology(n: number): Record<string, unknown> {
+function generatedTopology(n: number): Record<string, unknown> {
   const masters = Math.min(n, 255);
   const others = n - masters;
   const nodes: Record<string, unknown>[] = [];

@@ -44,9 +44,8 @@ describe.runIf(existsSync(BIN))('the dcfail binary (built by npm test)', () => {
     const files = readdirSync(dir);
     expect(files.length).toBeGreaterThan(20);
     for (const f of files) {
-      const [bundled, modules] = await Promise.all(
-        [BIN, 'dist/src/main.js'].map((bin) => execa('node', [bin, 'validate', '--json', '-t', `${dir}/${f}`], { reject: false })),
-      );
+      const run = (bin: string) => execa('node', [bin, 'validate', '--json', '-t', `${dir}/${f}`], { reject: false });
+      const [bundled, modules] = await Promise.all([run(BIN), run('dist/src/main.js')]);
       expect(bundled.exitCode, f).toBe(2);
       expect({ out: bundled.stdout, err: bundled.stderr }, f).toEqual({ out: modules.stdout, err: modules.stderr });
     }

@@ -5,7 +5,7 @@
  * EMPTY initialises a fresh, empty registry: the data-loss trap a failback must avoid.
  */
 export const QUORUM_KEY = 'MESOS_QUORUM';
-export const REPLICATED_LOG_DIR = 'replicated_log';
+const REPLICATED_LOG_DIR = 'replicated_log';
 
 export function replicatedLogPath(workDir: string): string {
   return `${workDir.replace(/\/+$/, '')}/${REPLICATED_LOG_DIR}`;

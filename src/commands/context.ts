@@ -3,8 +3,6 @@
  * plain async functions returning an exit code (or throwing a DcfailError), so tests call them
  * directly with a captured Io.
  */
-import type { ExitCode } from '../errors.js';
-
 export interface GlobalOptions {
   /** Path of the topology file (`-t`, `$DCFAIL_TOPOLOGY`, else ./dcfail.yaml). */
   topology: string;
@@ -21,8 +19,6 @@ export interface Io {
   /** Asks the operator a question on the terminal; undefined when there is no TTY. */
   readonly ask?: ((question: string) => Promise<string>) | undefined;
 }
-
-export type CommandResult = ExitCode;
 
 /** An Io that collects output, for tests and for callers that render later. */
 export function captureIo(isTTY = false): Io & { stdout: string; stderr: string } {

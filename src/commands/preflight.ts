@@ -148,7 +148,7 @@ async function nodeChecks(t: Topology, n: TopologyNode, pool: RemotePool): Promi
   return out.sort((a, b) => rank(a) - rank(b));
 }
 
-export async function runPreflight(t: Topology, topologyFile: string, pool: RemotePool): Promise<Check[]> {
+async function runPreflight(t: Topology, topologyFile: string, pool: RemotePool): Promise<Check[]> {
   const [local, ...nodes] = await Promise.all([localChecks(t, topologyFile), ...t.nodes.map((n) => nodeChecks(t, n, pool))]);
   return [...local!, ...nodes.flat()];
 }

@@ -298,7 +298,7 @@ function maxRegistry(o: ClusterObservation, nodes: readonly TopologyNode[]): num
 }
 
 /** Signs that the returning DC ran as a cluster of its own after the failover (split brain). */
-export function divergence(t: Topology, returningDc: string, o: ClusterObservation, marker: FailoverMarker | null): string[] {
+function divergence(t: Topology, returningDc: string, o: ClusterObservation, marker: FailoverMarker | null): string[] {
   const out: string[] = [];
   const survivorsEtcdCluster = o.nodes.find((n) => n.dc !== returningDc && n.etcd?.ok)?.etcd?.clusterId;
   const pointZxids = Object.values(marker?.point ?? {}).map((p) => (p.zkZxid ? BigInt(p.zkZxid) : 0n));
@@ -352,7 +352,7 @@ interface Prepared {
 async function prepareFailover(s: Session, opts: RunbookOptions, io: Io, lostDc: string, to: string, observation: ClusterObservation): Promise<Prepared> {
   const { t } = s;
   const survivors = t.nodes.filter((n) => n.dc !== lostDc);
-  const evidence: LossEvidence = await certifyLoss(t, lostDc, observation, s.pool);
+  const evidence: LossEvidence = await certifyLoss(t, lostDc, observation);
   s.journal.data.evidence = evidence;
   await s.journal.save();
   if (evidence.verdict === 'alive') {

@@ -20,7 +20,7 @@ export interface StatusResult extends StatusReport {
   otherQuorumServices: { name: string; nodes: string[] }[];
 }
 
-export async function readStatus(t: Topology, pool: RemotePool): Promise<StatusResult> {
+async function readStatus(t: Topology, pool: RemotePool): Promise<StatusResult> {
   const [observation, others] = await Promise.all([
     observeCluster(t, { pool }),
     Promise.all(
@@ -49,7 +49,7 @@ function mark(ok: boolean | undefined): string {
   return ok === undefined ? '-' : ok ? 'up' : 'DOWN';
 }
 
-export function renderStatus(r: StatusResult): string {
+function renderStatus(r: StatusResult): string {
   const lines: string[] = [];
   lines.push(`${r.cluster}: mode ${r.mode.toUpperCase()}   (observed ${r.observedAt})`);
   lines.push('');

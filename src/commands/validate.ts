@@ -7,7 +7,7 @@ import { loadTopology } from '../topology/load.js';
 import { membersOf, type Topology } from '../topology/model.js';
 import type { GlobalOptions, Io } from './context.js';
 
-export function safetyInput(t: Topology) {
+function safetyInput(t: Topology) {
   return { main: t.datacenters.main, secondary: t.datacenters.secondary, nodes: t.nodes };
 }
 

@@ -41,7 +41,7 @@ export type FailoverVerdict =
   | { kind: 'failover'; splits: ClusterSplit[]; warnings: Finding[] }
   | { kind: 'refused'; splits: ClusterSplit[]; refusals: Finding[]; warnings: Finding[] };
 
-export function splitOf(input: SafetyInput, cluster: ClusterName, lostDc: string): ClusterSplit {
+function splitOf(input: SafetyInput, cluster: ClusterName, lostDc: string): ClusterSplit {
   const members = clusterMembers(input.nodes, cluster);
   return {
     cluster,
@@ -131,7 +131,7 @@ export function assessFailover(input: SafetyInput, lostDc: string): FailoverVerd
 }
 
 /** Said in plain words in every failover plan. */
-export function FORCED_FAILOVER_WARNING(lostDc: string): Finding {
+function FORCED_FAILOVER_WARNING(lostDc: string): Finding {
   return {
     code: 'forced-failover-data-loss',
     message: `This is a forced recovery from quorum loss: writes that were committed only in ${lostDc} (acknowledged by its members alone) are not on the survivors and will be gone. The freshest survivor seeds each cluster.`,

@@ -140,7 +140,7 @@ async function zxidFromDisk(remote: Remote, n: TopologyNode, timeoutMs: number):
   return r ? zxidFromFileNames(r.stdout.split('\n')) : undefined;
 }
 
-export async function observeNode(t: Topology, n: TopologyNode, opts: ObserveOptions): Promise<NodeObservation> {
+async function observeNode(t: Topology, n: TopologyNode, opts: ObserveOptions): Promise<NodeObservation> {
   const timeoutMs = opts.timeoutMs ?? t.health.timeoutMs;
   const obs: NodeObservation = { name: n.name, dc: n.dc, address: n.address, roles: n.roles, ssh: { ok: false }, ports: {}, config: null, fileErrors: [], units: {} };
   const roles = CLUSTERS.filter((c) => n.roles.includes(c));

@@ -51,20 +51,3 @@ export async function probeMesosMaster(address: string, port: number, timeoutMs:
     return { url, reachable: false, error: cause === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : String(cause) };
   }
 }
-
-/** The leader's /master/state, following one 307 from a follower. */
-export async function mesosState(url: string, timeoutMs: number): Promise<{ leaderUrl: string; state: Record<string, unknown> } | { error: string }> {
-  try {
-    let r = await getJson(`${url}/master/state`, timeoutMs);
-    let at = url;
-    if (r.status === 307 && r.location) {
-      at = new URL(r.location, `${url}/`).origin;
-      r = await getJson(new URL(r.location, `${url}/`).toString(), timeoutMs);
-    }
-    if (r.status === 503) return { error: 'no leading master' };
-    if (r.status !== 200) return { error: `master/state answered ${r.status}` };
-    return { leaderUrl: at, state: r.body as Record<string, unknown> };
-  } catch (err) {
-    return { error: String((err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message) };
-  }
-}

@@ -20,7 +20,7 @@ export interface ZkServerStatus {
 }
 
 /** Parses a `srvr` reply. */
-export function parseSrvr(text: string): { mode: ZkMode; zxid?: string; version?: string } {
+function parseSrvr(text: string): { mode: ZkMode; zxid?: string; version?: string } {
   if (/not currently serving requests/i.test(text)) return { mode: 'not-serving' };
   const mode = /^Mode:\s*(\w+)/m.exec(text)?.[1]?.toLowerCase();
   const zxid = /^Zxid:\s*(0x[0-9a-f]+)/im.exec(text)?.[1];

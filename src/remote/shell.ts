@@ -60,7 +60,7 @@ export interface ExecLineOptions {
 }
 
 /** How much longer the remote `timeout` waits than the local timer: the local timer decides `timedOut`. */
-export const REMOTE_TIMEOUT_MARGIN_MS = 1000;
+const REMOTE_TIMEOUT_MARGIN_MS = 1000;
 
 /**
  * The command line sent to a node: `[sudo -n] [timeout -k 2 <s>s] sh -c '<command>'`.

@@ -247,7 +247,7 @@ function connectError(node: SshTarget, who: string, err: Error & { level?: strin
 }
 
 /** One node over one ssh2 connection. */
-export class SshRemote implements Remote {
+class SshRemote implements Remote {
   readonly node: string;
   readonly address: string;
   private isClosed = false;

@@ -45,8 +45,7 @@ export function contentDigest(content: string): { sha256: string; bytes: number 
 }
 
 /** Why a write script stopped: its stage names, as printed on stderr (`dcfail-write: <stage>: ...`). */
-export const WRITE_STAGES = ['resolve', 'temp', 'upload', 'owner', 'mode', 'sync', 'backup-exists', 'backup', 'rename'] as const;
-export type WriteStage = (typeof WRITE_STAGES)[number];
+export type WriteStage = 'resolve' | 'temp' | 'upload' | 'owner' | 'mode' | 'sync' | 'backup-exists' | 'backup' | 'rename';
 
 /**
  * The script that replaces a file atomically; run by `sh -c`, the new content on stdin.

@@ -40,7 +40,7 @@ export interface EffectContext {
 }
 
 /** A verification that did not hold yet: what was seen, for the report. */
-export class NotYet extends Error {}
+class NotYet extends Error {}
 
 function safeName(id: string): string {
   return id.replace(/[^A-Za-z0-9._-]+/g, '_');
@@ -177,7 +177,7 @@ async function retry<T>(budgetMs: number, fn: () => Promise<T>): Promise<T> {
 }
 
 /** One evaluation of a check: resolves when it holds, throws NotYet (with what was seen) when not. */
-export async function checkOnce(ctx: EffectContext, nodeName: string | null, check: Check): Promise<void> {
+async function checkOnce(ctx: EffectContext, nodeName: string | null, check: Check): Promise<void> {
   const t = ctx.topology;
   const timeoutMs = Math.min(ctx.commandTimeoutMs, t.health.timeoutMs * 2);
   switch (check.kind) {

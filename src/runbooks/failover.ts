@@ -35,7 +35,7 @@ export function byFreshness<N extends NodeFacts>(nodes: readonly N[], position: 
 }
 
 export const etcdPosition = (n: NodeFacts): bigint | undefined => (n.etcdAppliedIndex === undefined ? undefined : BigInt(n.etcdAppliedIndex));
-export const zkPosition = (n: NodeFacts): bigint | undefined => (n.zkZxid === undefined ? undefined : BigInt(n.zkZxid));
+const zkPosition = (n: NodeFacts): bigint | undefined => (n.zkZxid === undefined ? undefined : BigInt(n.zkZxid));
 export const mesosPosition = (n: NodeFacts): bigint | undefined => (n.mesosLogVersion === undefined ? undefined : BigInt(n.mesosLogVersion));
 
 /** The configuration every survivor holds at the end of a failover away from `lostDc`. */

@@ -54,7 +54,7 @@ function memberAnswers(o: NodeObservation): string[] {
  * over the configured attempts; nothing of it answers as a cluster member; the survivors are
  * reachable and sane and see no leader among the lost members.
  */
-export async function certifyLoss(t: Topology, lostDc: string, observation: ClusterObservation, pool: RemotePool): Promise<LossEvidence> {
+export async function certifyLoss(t: Topology, lostDc: string, observation: ClusterObservation): Promise<LossEvidence> {
   const attempts = t.health.attempts;
   const lost = t.nodes.filter((n) => n.dc === lostDc);
   const checks: LossEvidence['checks'] = [];

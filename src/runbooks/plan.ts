@@ -67,12 +67,6 @@ export type Step =
   | (StepBase & { action: 'copy-replicated-log'; from: string; path: string })
   | (StepBase & { action: 'verify'; check: Check });
 
-export type StepAction = Step['action'];
-
-export function isChange(step: Step): boolean {
-  return step.action !== 'verify';
-}
-
 export interface QuorumFigure {
   members: number;
   quorum: number;

@@ -28,7 +28,7 @@ export type RunOutcome =
   | { kind: 'failed'; done: Step[]; failed: Step; error: DcfailError; ms: number };
 
 /** Consecutive steps with the same group form one batch. */
-export function batchesOf(steps: readonly Step[]): Step[][] {
+function batchesOf(steps: readonly Step[]): Step[][] {
   const out: Step[][] = [];
   for (const s of steps) {
     const last = out.at(-1);

@@ -12,7 +12,7 @@ import type { Changes, Check, ServiceOp, Step, StepList } from './plan.js';
 type FileRef = keyof NodeFacts['files'];
 
 /** Where each setting dcfail owns lives: which file, which key, which format. */
-export const SETTINGS: Record<keyof NodeConfig, { file: FileRef; key: string; format: 'env' | 'value'; cluster: ClusterName }> = {
+const SETTINGS: Record<keyof NodeConfig, { file: FileRef; key: string; format: 'env' | 'value'; cluster: ClusterName }> = {
   masterCount: { file: 'masterCount', key: MASTER_COUNT_KEY, format: 'value', cluster: 'exhibitor' },
   ensemble: { file: 'exhibitorEnv', key: ENSEMBLE_KEY, format: 'env', cluster: 'exhibitor' },
   mesosQuorum: { file: 'mesosEnv', key: QUORUM_KEY, format: 'env', cluster: 'mesos' },

@@ -146,7 +146,7 @@ export interface MesosAgent extends Agent {
   readonly isPublic: boolean;
 }
 
-export const PUBLIC_ROLE = 'slave_public';
+const PUBLIC_ROLE = 'slave_public';
 
 export function parseMesosAgents(doc: unknown): Parsed<MesosAgent[]> {
   const result = SlavesDocumentSchema.safeParse(doc, { reportInput: true });

@@ -25,8 +25,7 @@
  */
 import { assertNever } from '../errors.js';
 
-export const OPERATORS = ['UNIQUE', 'CLUSTER', 'GROUP_BY', 'MAX_PER', 'LIKE', 'UNLIKE', 'IS'] as const;
-export type Operator = (typeof OPERATORS)[number];
+const OPERATORS = ['UNIQUE', 'CLUSTER', 'GROUP_BY', 'MAX_PER', 'LIKE', 'UNLIKE', 'IS'] as const;
 
 /** One constraint of an app, validated as Marathon's API validates it. */
 export type Constraint =
@@ -150,7 +149,7 @@ function matchesWhole(value: string, pattern: string): boolean {
 }
 
 /** The value a constraint's field reads from an agent; undefined when the agent has none. */
-export function fieldValue(facts: AgentFacts, field: string): string | undefined {
+function fieldValue(facts: AgentFacts, field: string): string | undefined {
   switch (field) {
     case 'hostname':
     case '@hostname':

@@ -29,10 +29,10 @@ import {
   type Resources,
 } from './placement.js';
 
-export const DEFAULT_DC_ATTRIBUTE = 'datacenter';
-export const DEFAULT_FAULT_DOMAIN_LEVEL = 'zone';
+const DEFAULT_DC_ATTRIBUTE = 'datacenter';
+const DEFAULT_FAULT_DOMAIN_LEVEL = 'zone';
 /** The label that marks an app as critical (value `true`, any case). */
-export const CRITICAL_LABEL = 'DCFAIL_CRITICAL';
+const CRITICAL_LABEL = 'DCFAIL_CRITICAL';
 
 /** Where the masters' region came from; the region rule is skipped when unknown. */
 export type MasterRegion =
@@ -136,7 +136,7 @@ export interface SurvivalReport {
   readonly hazard: boolean;
 }
 
-export function isCritical(app: MarathonApp, strict: boolean): boolean {
+function isCritical(app: MarathonApp, strict: boolean): boolean {
   return strict || (app.labels[CRITICAL_LABEL] ?? '').trim().toLowerCase() === 'true';
 }
 
@@ -204,7 +204,7 @@ function dcName(dc: AgentDc | undefined): string | undefined {
  * The DC attribute decides when it names a topology DC: it is what Marathon's constraints read.
  * The fault domain is the fallback, and a cross-check: when it names the other DC, say so.
  */
-export function resolveAgentDc(
+function resolveAgentDc(
   agent: MesosAgent,
   dcAttribute: string,
   level: 'zone' | 'region',
@@ -375,7 +375,7 @@ function summarizeHosts(hosts: readonly string[]): string {
   return [...counts].map(([h, n]) => (n === 1 ? h : `${h} (x${n})`)).join(', ');
 }
 
-export function describeFinding(f: Finding, dcAttribute: string, level: 'zone' | 'region'): string {
+function describeFinding(f: Finding, dcAttribute: string, level: 'zone' | 'region'): string {
   switch (f.kind) {
     case 'agent-missing-dc-attribute':
       return f.dc !== undefined

@@ -10,7 +10,7 @@ import { membersOf, type Topology } from '../topology/model.js';
 import { parseMarathonApps, parseMasterRegion, parseMesosAgents, type Parsed } from './inputs.js';
 import type { MasterRegion, SurvivalInputs } from './report.js';
 
-export const DEFAULT_TIMEOUT_MS = 5000;
+const DEFAULT_TIMEOUT_MS = 5000;
 const MAX_REDIRECTS = 3;
 
 export interface SurvivalSourceOptions {

@@ -10,7 +10,7 @@ import { resolveTopology, type Topology } from './model.js';
 import { TopologySchema } from './schema.js';
 
 /** `nodes[2].ssh.port` from zod's path array. */
-export function formatPath(path: readonly PropertyKey[]): string {
+function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const key of path) {
     if (typeof key === 'number') out += `[${key}]`;

@@ -15,6 +15,7 @@ const USER = /^[a-z_][a-z0-9_.-]{0,31}$/;
 const HOST_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 /** Command templates: plain words, no shell syntax; `{unit}` and `{node}` are the only placeholders. */
 const COMMAND_TEMPLATE = /^[A-Za-z0-9_./@:=, -]*(?:\{(?:unit|node)\}[A-Za-z0-9_./@:=, -]*)*$/;
+// eslint-disable-next-line no-control-regex -- control characters are exactly what it rejects
 const NO_CONTROL = /^[^\u0000-\u001f\u007f]+$/;
 
 const name = (what: string) =>
@@ -35,7 +36,7 @@ function isIPv4(s: string): boolean {
 }
 
 /** An IPv4 or IPv6 address, or an RFC 1123 host name. A dotted all-numeric name must be a valid IPv4. */
-export function isValidAddress(s: string): boolean {
+function isValidAddress(s: string): boolean {
   if (isIPv4(s)) return true;
   if (z.ipv6().safeParse(s).success) return true;
   if (s.length > 253) return false;
@@ -145,7 +146,7 @@ const NodeSchema = z.strictObject({
   services: ServicesOverrideSchema.optional(),
 });
 
-export const HEALTH_CHECKS = ['ssh', 'tcp'] as const;
+const HEALTH_CHECKS = ['ssh', 'tcp'] as const;
 
 const HealthSchema = z.strictObject({
   checks: z.array(z.enum(HEALTH_CHECKS, { error: `expected one of ${HEALTH_CHECKS.join(', ')}` })).min(1).default(['ssh', 'tcp']),
@@ -250,8 +251,6 @@ function clusterLabel(c: ClusterName): string {
   return c === 'exhibitor' ? 'ZooKeeper (exhibitor)' : c;
 }
 
-export type TopologyInput = z.input<typeof TopologyInputSchema>;
 export type ParsedTopology = z.output<typeof TopologyInputSchema>;
 export type SshConfig = z.output<typeof SshSchema>;
 export type ServicesConfig = z.output<typeof ServicesSchema>;
-export type ParsedNode = ParsedTopology['nodes'][number];

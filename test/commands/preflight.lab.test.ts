@@ -44,7 +44,7 @@ function parseLines(out: string, checks: readonly Check[]): { lines: Line[]; sum
   const summary = all.pop()!;
   const lines = all.map((l, i) => {
     const c = checks[i]!;
-    const m = /^(ok  |FAIL)  (\S+) +(.+)$/.exec(l);
+    const m = /^(ok {2}|FAIL) {2}(\S+) +(.+)$/.exec(l);
     if (!m) throw new Error(`not a check line: ${l}`);
     // The check name may hold spaces: read it from the position the JSON form gives.
     const rest = m[3]!;

@@ -142,8 +142,8 @@ export async function topologyCopy(lab: Lab, dir: string, name: string, edit: (t
 
 export const mainNodes = (lab: Lab) => lab.nodes.filter((n) => n.dc === 'madrid');
 export const secondaryNodes = (lab: Lab) => lab.nodes.filter((n) => n.dc === 'barcelona');
-export const etcdUrl = (n: LabNode) => `http://${n.address}:${PORTS.etcdClient}`;
-export const zkAddr = (n: LabNode) => `${n.address}:${PORTS.zkClient}`;
+const etcdUrl = (n: LabNode) => `http://${n.address}:${PORTS.etcdClient}`;
+const zkAddr = (n: LabNode) => `${n.address}:${PORTS.zkClient}`;
 
 /** After kill-dc: until no survivor serves ZooKeeper or follows an etcd leader (they lost quorum). */
 export async function waitSurvivorsLostQuorum(survivors: readonly LabNode[]): Promise<number> {
@@ -167,7 +167,7 @@ export async function waitSurvivorsLostQuorum(survivors: readonly LabNode[]): Pr
 
 // ---- etcd -----------------------------------------------------------------------------------------
 
-export function etcdClient(nodes: readonly LabNode[], timeoutMs = 5000): Etcd3 {
+function etcdClient(nodes: readonly LabNode[], timeoutMs = 5000): Etcd3 {
   return new Etcd3({
     hosts: nodes.map(etcdUrl),
     dialTimeout: timeoutMs,
@@ -176,7 +176,7 @@ export function etcdClient(nodes: readonly LabNode[], timeoutMs = 5000): Etcd3 {
   });
 }
 
-export const keyOf = (prefix: string, i: number) => `${prefix}${String(i).padStart(5, '0')}`;
+const keyOf = (prefix: string, i: number) => `${prefix}${String(i).padStart(5, '0')}`;
 export const valueOf = (prefix: string, i: number) => `v:${prefix}:${i}:${'x'.repeat(i % 17)}`;
 
 /** `count` quorum writes (each put is acknowledged by a majority), 100 in flight at a time. */
@@ -222,7 +222,7 @@ export async function etcdMembers(nodes: readonly LabNode[]): Promise<{ name: st
 
 // ---- ZooKeeper --------------------------------------------------------------------------------------
 
-export async function withZk<T>(nodes: readonly LabNode[], fn: (s: ZkSession) => Promise<T>): Promise<T> {
+async function withZk<T>(nodes: readonly LabNode[], fn: (s: ZkSession) => Promise<T>): Promise<T> {
   const s = await openZk(nodes.map(zkAddr).join(','), 10_000);
   try {
     return await fn(s);

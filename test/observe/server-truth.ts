@@ -5,7 +5,7 @@
  * Also the guard that keeps a test from starting a lab on top of someone else's.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -184,8 +184,4 @@ export async function waitForForeignLab(progress: (m: string) => void = () => un
     progress(`waiting for the lab in ${clash.map((l) => l.dir).join(', ')} to finish`);
     await sleep(5000);
   }
-}
-
-export function labExists(): boolean {
-  return existsSync(`${labDir()}/lab.json`);
 }
