@@ -33,7 +33,16 @@ export default tseslint.config(
           patterns: [
             { group: IO_MODULES, message: 'pure code: no I/O here (time and observations come in as arguments)' },
             {
-              group: ['**/apply/**', '**/remote/**', '**/views/**', '**/commands/**', '**/observe/observe.js', '**/effects.js', '**/probe.js', '**/preflight.js'],
+              group: [
+                '**/apply/**',
+                '**/remote/**',
+                '**/views/**',
+                '**/commands/**',
+                '**/observe/observe.js',
+                '**/effects.js',
+                '**/probe.js',
+                '**/preflight.js',
+              ],
               message: 'pure code imports no effects',
             },
           ],

@@ -13,7 +13,9 @@ describe.runIf(existsSync(BIN))('the dcfail binary (built by npm test)', () => {
   });
 
   it('an invalid topology: exit 2, one line per problem on stderr, no stack trace, nothing on stdout', async () => {
-    const r = await execa('node', [BIN, 'validate', '-t', 'fixtures/topologies/invalid/dup-node-name.yaml'], { reject: false });
+    const r = await execa('node', [BIN, 'validate', '-t', 'fixtures/topologies/invalid/dup-node-name.yaml'], {
+      reject: false,
+    });
     expect(r.exitCode).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/^ {2}nodes\[1\]\.name: duplicate node name 'master-1'/m);
@@ -21,20 +23,42 @@ describe.runIf(existsSync(BIN))('the dcfail binary (built by npm test)', () => {
   });
 
   it('--json errors are one JSON document on stdout', async () => {
-    const r = await execa('node', [BIN, 'validate', '--json', '-t', 'fixtures/topologies/invalid/no-nodes.yaml'], { reject: false });
+    const r = await execa('node', [BIN, 'validate', '--json', '-t', 'fixtures/topologies/invalid/no-nodes.yaml'], {
+      reject: false,
+    });
     expect(r.exitCode).toBe(2);
-    expect(JSON.parse(r.stdout)).toMatchObject({ error: { code: 'topology-invalid', details: ['nodes: a topology needs at least one node'] } });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      error: { code: 'topology-invalid', details: ['nodes: a topology needs at least one node'] },
+    });
   });
 
   it('the README command prints the failover plan of the example, exit 0', async () => {
-    const r = await execa('node', [BIN, 'plan', 'failover', '--to', 'secondary', '--offline', '--assume-down', 'main', '-t', 'fixtures/topologies/example.yaml'], { reject: false });
+    const r = await execa(
+      'node',
+      [
+        BIN,
+        'plan',
+        'failover',
+        '--to',
+        'secondary',
+        '--offline',
+        '--assume-down',
+        'main',
+        '-t',
+        'fixtures/topologies/example.yaml',
+      ],
+      { reject: false },
+    );
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toMatch(/^Failover of prod-dcos: madrid is lost, barcelona takes over/);
     expect(r.stdout).toMatch(/EXHIBITOR_STATICENSEMBLE=3:10\.20\.1\.11/);
   });
 
   it('DCFAIL_TOPOLOGY names the topology when -t is absent', async () => {
-    const r = await execa('node', [BIN, 'validate'], { reject: false, env: { DCFAIL_TOPOLOGY: 'fixtures/topologies/five-masters.yaml' } });
+    const r = await execa('node', [BIN, 'validate'], {
+      reject: false,
+      env: { DCFAIL_TOPOLOGY: 'fixtures/topologies/five-masters.yaml' },
+    });
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toMatch(/five-dcos: 5 nodes/);
   });

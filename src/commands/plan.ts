@@ -28,15 +28,22 @@ export interface PlanOptions extends GlobalOptions {
  * The survival summary for a failover plan: it informs and never changes `safe` or the exit
  * code. Offline, only from saved files (no network); a problem with them becomes a warning.
  */
-async function survivalFor(t: Topology, p: Plan, opts: PlanOptions): Promise<{ survival?: SurvivalSummary; warning?: { code: string; message: string } }> {
-  if (p.runbook !== 'failover' || p.steps.length === 0 || (opts.apps === undefined && opts.agents === undefined)) return {};
+async function survivalFor(
+  t: Topology,
+  p: Plan,
+  opts: PlanOptions,
+): Promise<{ survival?: SurvivalSummary; warning?: { code: string; message: string } }> {
+  if (p.runbook !== 'failover' || p.steps.length === 0 || (opts.apps === undefined && opts.agents === undefined))
+    return {};
   try {
     const { loadSurvivalInputs } = await import('../survival/sources.js');
     const { survivalSummaryForPlan } = await import('../survival/report.js');
     const inputs = await loadSurvivalInputs(t, { apps: opts.apps, agents: opts.agents, preferDc: p.to });
     return { survival: survivalSummaryForPlan(t, p.lostDc, inputs) };
   } catch (err) {
-    return { warning: { code: 'survival-unavailable', message: `survival summary unavailable: ${(err as Error).message}` } };
+    return {
+      warning: { code: 'survival-unavailable', message: `survival summary unavailable: ${(err as Error).message}` },
+    };
   }
 }
 
@@ -45,7 +52,10 @@ export function offlineFailoverPlan(t: Topology, to: string, assumeDown?: string
   const toDc = resolveDc(t, to, '--to');
   const lost = assumeDown === undefined ? otherDc(t, toDc) : resolveDc(t, assumeDown, '--assume-down');
   if (lost === toDc) {
-    throw new UserError('bad-flag', `--to ${to} and --assume-down ${assumeDown}: the DC that takes over cannot be the one that is down`);
+    throw new UserError(
+      'bad-flag',
+      `--to ${to} and --assume-down ${assumeDown}: the DC that takes over cannot be the one that is down`,
+    );
   }
   return planFailover(offlineFacts(t), { lostDc: lost, fenceCommand: t.hooks.fence?.[lost] });
 }
@@ -59,7 +69,11 @@ export function offlineFailbackPlan(t: Topology): Plan {
 export async function plan(opts: PlanOptions, io: Io): Promise<ExitCode> {
   const t = await loadTopology(opts.topology);
   if (!opts.offline) {
-    if (opts.assumeDown !== undefined) throw new UserError('bad-flag', '--assume-down goes with --offline: online, the plan starts from what the nodes say');
+    if (opts.assumeDown !== undefined)
+      throw new UserError(
+        'bad-flag',
+        '--assume-down goes with --offline: online, the plan starts from what the nodes say',
+      );
     if (opts.runbook === 'failover' && !opts.to) throw new UserError('bad-flag', 'plan failover needs --to <dc>');
     const to = opts.runbook === 'failover' ? resolveDc(t, opts.to!, '--to') : t.datacenters.main;
     const { planOnline } = await import('./runbook.js');
@@ -68,11 +82,18 @@ export async function plan(opts: PlanOptions, io: Io): Promise<ExitCode> {
       const { writeFileAtomic } = await import('../runbooks/local-files.js');
       await writeFileAtomic(opts.out, `${JSON.stringify(saved, null, 2)}\n`, 0o644);
     }
-    io.out(opts.json ? JSON.stringify(p, null, 2) : `${renderPlanText(p)}${opts.out ? `Saved to ${opts.out} (fingerprint ${saved.fingerprint.slice(0, 19)}...): dcfail apply ${opts.out}\n` : ''}`);
+    io.out(
+      opts.json
+        ? JSON.stringify(p, null, 2)
+        : `${renderPlanText(p)}${opts.out ? `Saved to ${opts.out} (fingerprint ${saved.fingerprint.slice(0, 19)}...): dcfail apply ${opts.out}\n` : ''}`,
+    );
     return p.safe ? EXIT.ok : EXIT.refused;
   }
   if (opts.out) {
-    throw new UserError('bad-flag', '--out saves online plans only: an offline plan observed nothing and cannot be applied');
+    throw new UserError(
+      'bad-flag',
+      '--out saves online plans only: an offline plan observed nothing and cannot be applied',
+    );
   }
   let p: Plan;
   if (opts.runbook === 'failover') {
@@ -85,12 +106,22 @@ export async function plan(opts: PlanOptions, io: Io): Promise<ExitCode> {
     p = offlineFailbackPlan(t);
   }
   const extra = await survivalFor(t, p, opts);
-  const shown: Plan & { survival?: SurvivalSummary } = { ...p, warnings: extra.warning ? [...p.warnings, extra.warning] : p.warnings, ...(extra.survival ? { survival: extra.survival } : {}) };
+  const shown: Plan & { survival?: SurvivalSummary } = {
+    ...p,
+    warnings: extra.warning ? [...p.warnings, extra.warning] : p.warnings,
+    ...(extra.survival ? { survival: extra.survival } : {}),
+  };
   if (opts.json) {
     io.out(JSON.stringify(shown, null, 2));
   } else {
     io.out(renderPlanText(shown));
-    if (extra.survival) io.out(['Survival of the apps (informs; it does not change the verdict):', ...extra.survival.lines.map((l) => `  ${l}`)].join('\n'));
+    if (extra.survival)
+      io.out(
+        [
+          'Survival of the apps (informs; it does not change the verdict):',
+          ...extra.survival.lines.map((l) => `  ${l}`),
+        ].join('\n'),
+      );
   }
   return p.safe ? EXIT.ok : EXIT.refused;
 }

@@ -22,7 +22,19 @@ import { topologyDirOf, type EffectContext } from '../runbooks/effects.js';
 import { declaredConfig, type NodeConfig } from '../runbooks/facts.js';
 import { planFailback } from '../runbooks/failback.js';
 import { planFailover } from '../runbooks/failover.js';
-import { certifyLoss, operatorName, preHook, readMarker, removeMarker, RunLock, runHook, stateDir, writeMarker, type FailoverMarker, type LossEvidence } from '../runbooks/gates.js';
+import {
+  certifyLoss,
+  operatorName,
+  preHook,
+  readMarker,
+  removeMarker,
+  RunLock,
+  runHook,
+  stateDir,
+  writeMarker,
+  type FailoverMarker,
+  type LossEvidence,
+} from '../runbooks/gates.js';
 import { Journal, newRunId } from '../runbooks/journal.js';
 import type { Plan } from '../runbooks/plan.js';
 import { executePlan, type RunEvent } from '../runbooks/run.js';
@@ -56,9 +68,11 @@ function flagsOf(o: RunbookOptions): Record<string, string | boolean> {
 
 async function confirm(io: Io, opts: RunbookOptions, dc: string, what: string): Promise<void> {
   if (opts.yes) return;
-  if (!io.isTTY || !io.ask) throw new UserError('no-tty', `${what} changes the cluster: confirm on a terminal, or pass --yes`);
+  if (!io.isTTY || !io.ask)
+    throw new UserError('no-tty', `${what} changes the cluster: confirm on a terminal, or pass --yes`);
   const answer = (await io.ask(`Type the name of the DC (${dc}) to ${what}, anything else aborts: `)).trim();
-  if (answer !== dc) throw new UserError('not-confirmed', `not confirmed (typed ${JSON.stringify(answer)}): nothing was changed`);
+  if (answer !== dc)
+    throw new UserError('not-confirmed', `not confirmed (typed ${JSON.stringify(answer)}): nothing was changed`);
 }
 
 /** Anything of the lost DC that answers as a cluster member stops the run (split brain in the making). */
@@ -72,7 +86,8 @@ async function lostDcAnswers(t: Topology, lostDc: string): Promise<string[]> {
         n.roles.includes('etcd')
           ? (async () => {
               if ((await probeTcp(n.address, n.services.etcd.clientPort, timeoutMs)).kind !== 'open') return;
-              if ((await probeEtcdEndpoint(etcdClientUrl(n.address, n.services.etcd.clientPort), timeoutMs)).ok) out.push(`etcd on ${n.name}`);
+              if ((await probeEtcdEndpoint(etcdClientUrl(n.address, n.services.etcd.clientPort), timeoutMs)).ok)
+                out.push(`etcd on ${n.name}`);
             })()
           : undefined,
         n.roles.includes('exhibitor')
@@ -85,7 +100,8 @@ async function lostDcAnswers(t: Topology, lostDc: string): Promise<string[]> {
         n.roles.includes('mesos')
           ? (async () => {
               if ((await probeTcp(n.address, n.services.mesos.port, timeoutMs)).kind !== 'open') return;
-              if ((await probeMesosMaster(n.address, n.services.mesos.port, timeoutMs)).reachable) out.push(`Mesos master on ${n.name}`);
+              if ((await probeMesosMaster(n.address, n.services.mesos.port, timeoutMs)).reachable)
+                out.push(`Mesos master on ${n.name}`);
             })()
           : undefined,
       ]),
@@ -127,7 +143,10 @@ class LostDcWatch {
   async guard(): Promise<void> {
     await this.first;
     if (this.seen.length > 0) {
-      throw new RefusedError('lost-dc-returned', `${this.dc} came back as a cluster member during the run: ${this.seen.join(', ')}. Stopped before the next step: this is split brain in the making. Fence it, then re-run.`);
+      throw new RefusedError(
+        'lost-dc-returned',
+        `${this.dc} came back as a cluster member during the run: ${this.seen.join(', ')}. Stopped before the next step: this is split brain in the making. Fence it, then re-run.`,
+      );
     }
   }
 
@@ -164,15 +183,46 @@ interface Session {
   hookEnv: Record<string, string>;
 }
 
-async function openSession(opts: RunbookOptions, io: Io, runbook: Plan['runbook'], from: string, to: string): Promise<Session> {
+async function openSession(
+  opts: RunbookOptions,
+  io: Io,
+  runbook: Plan['runbook'],
+  from: string,
+  to: string,
+): Promise<Session> {
   const t = await loadTopology(opts.topology);
   const runId = newRunId();
   const pool = new RemotePool();
   const operator = operatorName();
-  const journal = new Journal({ runId, runbook, cluster: t.cluster, operator, host: hostname(), topology: opts.topology, startedAt: new Date().toISOString(), flags: flagsOf(opts), steps: [], notes: {} });
+  const journal = new Journal({
+    runId,
+    runbook,
+    cluster: t.cluster,
+    operator,
+    host: hostname(),
+    topology: opts.topology,
+    startedAt: new Date().toISOString(),
+    flags: flagsOf(opts),
+    steps: [],
+    notes: {},
+  });
   const log = auditLog(opts.logFile, opts.logLevel, { runId, runbook, cluster: t.cluster, operator });
-  const hookEnv = { DCFAIL_RUN_ID: runId, DCFAIL_RUNBOOK: runbook, DCFAIL_FROM: from, DCFAIL_TO: to, DCFAIL_OPERATOR: operator, DCFAIL_PLAN_FILE: journal.planFile, DCFAIL_CLUSTER: t.cluster };
-  const lock = new RunLock(t, pool, { host: hostname(), pid: process.pid, runId, operator, at: new Date().toISOString() });
+  const hookEnv = {
+    DCFAIL_RUN_ID: runId,
+    DCFAIL_RUNBOOK: runbook,
+    DCFAIL_FROM: from,
+    DCFAIL_TO: to,
+    DCFAIL_OPERATOR: operator,
+    DCFAIL_PLAN_FILE: journal.planFile,
+    DCFAIL_CLUSTER: t.cluster,
+  };
+  const lock = new RunLock(t, pool, {
+    host: hostname(),
+    pid: process.pid,
+    runId,
+    operator,
+    at: new Date().toISOString(),
+  });
   const session: Session = {
     t,
     pool,
@@ -183,14 +233,30 @@ async function openSession(opts: RunbookOptions, io: Io, runbook: Plan['runbook'
     hookEnv,
     emit: (e) => {
       journal.onEvent(e);
-      log?.info({ event: e.kind, ...('step' in e ? { step: e.step.id, node: e.step.node, summary: e.step.summary } : {}), ...('ms' in e ? { ms: e.ms } : {}), ...('error' in e ? { error: e.error } : {}), ...('detail' in e ? { detail: e.detail } : {}) }, e.kind);
+      log?.info(
+        {
+          event: e.kind,
+          ...('step' in e ? { step: e.step.id, node: e.step.node, summary: e.step.summary } : {}),
+          ...('ms' in e ? { ms: e.ms } : {}),
+          ...('error' in e ? { error: e.error } : {}),
+          ...('detail' in e ? { detail: e.detail } : {}),
+        },
+        e.kind,
+      );
     },
   };
   return session;
 }
 
 function report(io: Io, opts: RunbookOptions, s: Session, body: Record<string, unknown>, text: string[]): void {
-  if (opts.json) io.out(JSON.stringify({ runId: s.runId, journal: `${s.journal.dir}/journal.json`, ...body }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2));
+  if (opts.json)
+    io.out(
+      JSON.stringify(
+        { runId: s.runId, journal: `${s.journal.dir}/journal.json`, ...body },
+        (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v),
+        2,
+      ),
+    );
   else for (const line of text) io.out(line);
 }
 
@@ -201,7 +267,13 @@ async function execute(
   s: Session,
   plan: Plan,
   confirmDc: string,
-  extra: { guardLostDc?: string; watch?: LostDcWatch | null; minRegistryVersion?: number; beforeRun?: () => Promise<void>; onStepDone?: (id: string) => Promise<void> },
+  extra: {
+    guardLostDc?: string;
+    watch?: LostDcWatch | null;
+    minRegistryVersion?: number;
+    beforeRun?: () => Promise<void>;
+    onStepDone?: (id: string) => Promise<void>;
+  },
 ): Promise<{ ok: boolean; code: ExitCode; ms: number }> {
   await s.journal.savePlan(plan);
   if (!opts.json) io.out(renderPlanText(plan));
@@ -209,7 +281,9 @@ async function execute(
     s.journal.data.outcome = 'done';
     s.journal.data.finishedAt = new Date().toISOString();
     await s.journal.save();
-    report(io, opts, s, { outcome: 'done', plan, steps: [] }, ['Nothing to do: the cluster is already in the target state.']);
+    report(io, opts, s, { outcome: 'done', plan, steps: [] }, [
+      'Nothing to do: the cluster is already in the target state.',
+    ]);
     return { ok: true, code: EXIT.ok, ms: 0 };
   }
   await confirm(io, opts, confirmDc, plan.runbook);
@@ -234,19 +308,15 @@ async function execute(
   // Started by the caller before the loss certificate, so its first probe is done by now.
   const watch = extra.guardLostDc ? (extra.watch ?? new LostDcWatch(s.t, extra.guardLostDc)) : null;
   const pendingDone: Promise<void>[] = [];
-  const outcome = await executePlan(
-    plan,
-    ctx,
-    {
-      verifyTimeoutMs: opts.verifyTimeoutMs ?? 60_000,
-      emit: (e) => {
-        s.emit(e);
-        renderer?.(e);
-        if (e.kind === 'step-finished') pendingDone.push(extra.onStepDone?.(e.step.id) ?? Promise.resolve());
-      },
-      ...(watch ? { guard: () => watch.guard() } : {}),
+  const outcome = await executePlan(plan, ctx, {
+    verifyTimeoutMs: opts.verifyTimeoutMs ?? 60_000,
+    emit: (e) => {
+      s.emit(e);
+      renderer?.(e);
+      if (e.kind === 'step-finished') pendingDone.push(extra.onStepDone?.(e.step.id) ?? Promise.resolve());
     },
-  );
+    ...(watch ? { guard: () => watch.guard() } : {}),
+  });
   watch?.stop();
   await Promise.all(pendingDone);
   const ms = Date.now() - confirmedAt;
@@ -255,7 +325,9 @@ async function execute(
     s.journal.data.outcome = 'done';
     s.journal.data.timeToRecoveryMs = ms;
     await s.journal.save();
-    report(io, opts, s, { outcome: 'done', timeToRecoveryMs: ms, plan, steps: s.journal.data.steps }, [`${plan.runbook} done: ${plan.steps.length} steps, time to recovery ${seconds(ms)} (from confirmation). Journal: ${s.journal.dir}/journal.json`]);
+    report(io, opts, s, { outcome: 'done', timeToRecoveryMs: ms, plan, steps: s.journal.data.steps }, [
+      `${plan.runbook} done: ${plan.steps.length} steps, time to recovery ${seconds(ms)} (from confirmation). Journal: ${s.journal.dir}/journal.json`,
+    ]);
     return { ok: true, code: EXIT.ok, ms };
   }
   const e = outcome.error;
@@ -263,20 +335,41 @@ async function execute(
   s.journal.data.error = { code: e.code, message: e.message, details: e.details };
   await s.journal.save();
   const doneIds = new Set(outcome.done.map((d) => d.id));
-  report(io, opts, s, { outcome: 'failed', failedStep: outcome.failed, error: { code: e.code, message: e.message }, done: outcome.done.map((d) => d.id), plan, steps: s.journal.data.steps }, [
-    '',
-    `${plan.runbook} STOPPED at step ${outcome.failed.id}${outcome.failed.node ? ` on ${outcome.failed.node}` : ''}: ${outcome.failed.summary}`,
-    `  seen: ${e.message}`,
-    `  already done: ${outcome.done.length} of ${plan.steps.length} steps${outcome.done.length > 0 ? ` (last: ${outcome.done.at(-1)!.summary})` : ''}`,
-    `  not done: ${plan.steps.filter((x) => !doneIds.has(x.id)).length} steps`,
-    `  Fix the cause and run the same command again: it plans from what the nodes hold now and continues from there.`,
-    `  Journal: ${s.journal.dir}/journal.json`,
-  ]);
+  report(
+    io,
+    opts,
+    s,
+    {
+      outcome: 'failed',
+      failedStep: outcome.failed,
+      error: { code: e.code, message: e.message },
+      done: outcome.done.map((d) => d.id),
+      plan,
+      steps: s.journal.data.steps,
+    },
+    [
+      '',
+      `${plan.runbook} STOPPED at step ${outcome.failed.id}${outcome.failed.node ? ` on ${outcome.failed.node}` : ''}: ${outcome.failed.summary}`,
+      `  seen: ${e.message}`,
+      `  already done: ${outcome.done.length} of ${plan.steps.length} steps${outcome.done.length > 0 ? ` (last: ${outcome.done.at(-1)!.summary})` : ''}`,
+      `  not done: ${plan.steps.filter((x) => !doneIds.has(x.id)).length} steps`,
+      `  Fix the cause and run the same command again: it plans from what the nodes hold now and continues from there.`,
+      `  Journal: ${s.journal.dir}/journal.json`,
+    ],
+  );
   return { ok: false, code: e.exitCode === EXIT.refused ? EXIT.refused : EXIT.failed, ms };
 }
 
-async function finish(s: Session, code: ExitCode, hook: { ok?: string | undefined; failed?: string | undefined }, dir: string, ok: boolean): Promise<ExitCode> {
-  const r = await runHook(ok ? 'post' : 'onFailure', ok ? hook.ok : hook.failed, dir, s.hookEnv).catch(() => ({ ran: false }));
+async function finish(
+  s: Session,
+  code: ExitCode,
+  hook: { ok?: string | undefined; failed?: string | undefined },
+  dir: string,
+  ok: boolean,
+): Promise<ExitCode> {
+  const r = await runHook(ok ? 'post' : 'onFailure', ok ? hook.ok : hook.failed, dir, s.hookEnv).catch(() => ({
+    ran: false,
+  }));
   if (r.ran) s.journal.data.notes[ok ? 'postHook' : 'onFailureHook'] = r;
   await s.journal.save();
   await s.lock.release().catch(() => undefined);
@@ -293,7 +386,10 @@ function originalFrom(t: Topology, marker: FailoverMarker | null): Record<string
 }
 
 function maxRegistry(o: ClusterObservation, nodes: readonly TopologyNode[]): number | undefined {
-  const vs = o.nodes.filter((n) => nodes.some((x) => x.name === n.name)).map((n) => n.mesos?.registryVersion).filter((v): v is number => v !== undefined);
+  const vs = o.nodes
+    .filter((n) => nodes.some((x) => x.name === n.name))
+    .map((n) => n.mesos?.registryVersion)
+    .filter((v): v is number => v !== undefined);
   return vs.length > 0 ? Math.max(...vs) : undefined;
 }
 
@@ -304,13 +400,34 @@ function divergence(t: Topology, returningDc: string, o: ClusterObservation, mar
   const pointZxids = Object.values(marker?.point ?? {}).map((p) => (p.zkZxid ? BigInt(p.zkZxid) : 0n));
   const pointEpoch = pointZxids.length > 0 ? pointZxids.reduce((a, b) => (a > b ? a : b)) >> 32n : undefined;
   for (const n of o.nodes.filter((x) => x.dc === returningDc)) {
-    if (n.etcd?.ok && n.etcd.leader !== '0' && n.etcd.clusterId !== survivorsEtcdCluster) out.push(`etcd on ${n.name} runs its own cluster (leader ${n.etcd.leader}, applied index ${n.etcd.appliedIndex})`);
-    if (n.zk && ['leader', 'follower'].includes(n.zk.mode) && n.config?.ensemble !== undefined && o.nodes.some((x) => x.dc !== returningDc && x.config?.ensemble !== undefined && x.config.ensemble !== n.config!.ensemble)) {
-      out.push(`ZooKeeper on ${n.name} serves its own quorum (${n.zk.mode}, zxid 0x${BigInt(n.zk.zxid ?? '0').toString(16)})`);
-    } else if (n.zk?.zxid && pointEpoch !== undefined && BigInt(n.zk.zxid) >> 32n > pointEpoch && n.config?.ensemble !== undefined && !o.nodes.some((x) => x.dc !== returningDc && x.config?.ensemble === n.config!.ensemble)) {
-      out.push(`ZooKeeper data on ${n.name} has epoch ${BigInt(n.zk.zxid) >> 32n}, newer than the failover point's ${pointEpoch}`);
+    if (n.etcd?.ok && n.etcd.leader !== '0' && n.etcd.clusterId !== survivorsEtcdCluster)
+      out.push(
+        `etcd on ${n.name} runs its own cluster (leader ${n.etcd.leader}, applied index ${n.etcd.appliedIndex})`,
+      );
+    if (
+      n.zk &&
+      ['leader', 'follower'].includes(n.zk.mode) &&
+      n.config?.ensemble !== undefined &&
+      o.nodes.some(
+        (x) => x.dc !== returningDc && x.config?.ensemble !== undefined && x.config.ensemble !== n.config!.ensemble,
+      )
+    ) {
+      out.push(
+        `ZooKeeper on ${n.name} serves its own quorum (${n.zk.mode}, zxid 0x${BigInt(n.zk.zxid ?? '0').toString(16)})`,
+      );
+    } else if (
+      n.zk?.zxid &&
+      pointEpoch !== undefined &&
+      BigInt(n.zk.zxid) >> 32n > pointEpoch &&
+      n.config?.ensemble !== undefined &&
+      !o.nodes.some((x) => x.dc !== returningDc && x.config?.ensemble === n.config!.ensemble)
+    ) {
+      out.push(
+        `ZooKeeper data on ${n.name} has epoch ${BigInt(n.zk.zxid) >> 32n}, newer than the failover point's ${pointEpoch}`,
+      );
     }
-    if (n.mesos?.elected) out.push(`Mesos master on ${n.name} was elected leader (registry version ${n.mesos.registryVersion ?? '?'})`);
+    if (n.mesos?.elected)
+      out.push(`Mesos master on ${n.name} was elected leader (registry version ${n.mesos.registryVersion ?? '?'})`);
   }
   return out;
 }
@@ -320,7 +437,12 @@ function divergence(t: Topology, returningDc: string, o: ClusterObservation, mar
  * `<stateDir>/<kind>/<run>/` on the node itself: `copies` before anything destructive, `archive`
  * for what a divergent DC wrote. Returns where each node's copy is (for the journal).
  */
-async function copyState(s: Session, nodes: readonly TopologyNode[], kind: 'copies' | 'archive', o: ClusterObservation): Promise<Record<string, string>> {
+async function copyState(
+  s: Session,
+  nodes: readonly TopologyNode[],
+  kind: 'copies' | 'archive',
+  o: ClusterObservation,
+): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   await Promise.all(
     nodes.map(async (n) => {
@@ -332,13 +454,15 @@ async function copyState(s: Session, nodes: readonly TopologyNode[], kind: 'copi
         n.roles.includes('exhibitor') ? n.services.exhibitor.zkDataDir : undefined,
         n.roles.includes('mesos') ? `${n.services.mesos.workDir}/replicated_log` : undefined,
       ].filter((p): p is string => p !== undefined);
-      const r = await remote.exec(`mkdir -p ${quote(dest)} && for p in ${paths.map(quote).join(' ')}; do if [ -e "$p" ]; then mkdir -p ${quote(dest)}"$(dirname "$p")" && cp -a "$p" ${quote(dest)}"$p"; fi; done`, { timeoutMs: 120_000 });
+      const r = await remote.exec(
+        `mkdir -p ${quote(dest)} && for p in ${paths.map(quote).join(' ')}; do if [ -e "$p" ]; then mkdir -p ${quote(dest)}"$(dirname "$p")" && cp -a "$p" ${quote(dest)}"$p"; fi; done`,
+        { timeoutMs: 120_000 },
+      );
       out[n.name] = r.exitCode === 0 ? dest : `archive failed: ${r.stderr.trim()}`;
     }),
   );
   return out;
 }
-
 
 interface Prepared {
   plan: Plan;
@@ -349,57 +473,115 @@ interface Prepared {
   early?: string;
 }
 
-async function prepareFailover(s: Session, opts: RunbookOptions, io: Io, lostDc: string, to: string, observation: ClusterObservation): Promise<Prepared> {
+async function prepareFailover(
+  s: Session,
+  opts: RunbookOptions,
+  io: Io,
+  lostDc: string,
+  to: string,
+  observation: ClusterObservation,
+): Promise<Prepared> {
   const { t } = s;
   const survivors = t.nodes.filter((n) => n.dc !== lostDc);
   const evidence: LossEvidence = await certifyLoss(t, lostDc, observation);
   s.journal.data.evidence = evidence;
   await s.journal.save();
   if (evidence.verdict === 'alive') {
-    throw new RefusedError('lost-dc-alive', `${lostDc} is not down: it answers as a cluster member. A failover now would be split brain.`, evidence.answeringAsMembers);
+    throw new RefusedError(
+      'lost-dc-alive',
+      `${lostDc} is not down: it answers as a cluster member. A failover now would be split brain.`,
+      evidence.answeringAsMembers,
+    );
   }
   if (evidence.verdict === 'inconclusive') {
-    if (!opts.overrideLossCheck) throw new RefusedError('loss-inconclusive', `the evidence that ${lostDc} is down is inconclusive; --override-loss-check "<reason>" proceeds anyway`, evidence.reasons);
+    if (!opts.overrideLossCheck)
+      throw new RefusedError(
+        'loss-inconclusive',
+        `the evidence that ${lostDc} is down is inconclusive; --override-loss-check "<reason>" proceeds anyway`,
+        evidence.reasons,
+      );
     io.err(`WARNING: proceeding on inconclusive loss evidence, as asked: ${opts.overrideLossCheck}`);
     for (const r of evidence.reasons) io.err(`  ${r}`);
   }
   const fence = t.hooks.fence?.[lostDc];
   if (!fence && !opts.attestFenced) {
-    throw new RefusedError('unfenced', `${lostDc} has no fence hook: it must stay down until failback. Add hooks.fence.${lostDc}, or attest how it is kept down with --attest-fenced "<how>"`);
+    throw new RefusedError(
+      'unfenced',
+      `${lostDc} has no fence hook: it must stay down until failback. Add hooks.fence.${lostDc}, or attest how it is kept down with --attest-fenced "<how>"`,
+    );
   }
   const marker = readMarker(observation);
   const facts = factsFromObservation(t, observation, originalFrom(t, marker));
   const plan = planFailover(facts, { lostDc, fenceCommand: fence });
-  if (!plan.safe) throw new RefusedError('plan-refused', 'the safety core refuses this failover', plan.refusals.map((r) => `[${r.code}] ${r.message}`));
+  if (!plan.safe)
+    throw new RefusedError(
+      'plan-refused',
+      'the safety core refuses this failover',
+      plan.refusals.map((r) => `[${r.code}] ${r.message}`),
+    );
   if (plan.steps.length > 0) await preHook('preFailover', t.hooks.preFailover, topologyDirOf(opts.topology), s.hookEnv);
-  s.journal.data.failoverPoint = marker?.point ?? pointOf(observation, survivors.map((n) => n.name));
+  s.journal.data.failoverPoint =
+    marker?.point ??
+    pointOf(
+      observation,
+      survivors.map((n) => n.name),
+    );
   return {
     plan,
     confirmDc: to,
     extra: {
       guardLostDc: lostDc,
-      ...(maxRegistry(observation, survivors) !== undefined ? { minRegistryVersion: maxRegistry(observation, survivors)! } : {}),
+      ...(maxRegistry(observation, survivors) !== undefined
+        ? { minRegistryVersion: maxRegistry(observation, survivors)! }
+        : {}),
       beforeRun: async () => {
         // Before anything destructive: a copy of every survivor's replicas (the seeds among them).
-        s.journal.data.notes['copies'] = await copyState(s, survivors.filter((n) => n.roles.length > 0), 'copies', observation);
+        s.journal.data.notes['copies'] = await copyState(
+          s,
+          survivors.filter((n) => n.roles.length > 0),
+          'copies',
+          observation,
+        );
         await s.journal.save();
         if (marker) return;
         // Before the first change: the files as they were, and where each survivor's replicas stood.
         const original = declaredConfig(t);
         for (const o of observation.nodes) if (o.dc !== lostDc && o.config) original[o.name] = o.config;
-        await writeMarker(s.pool, survivors, { runId: s.runId, lostDc, at: new Date().toISOString(), operator: s.journal.data.operator, original, point: pointOf(observation, survivors.map((n) => n.name)) });
+        await writeMarker(s.pool, survivors, {
+          runId: s.runId,
+          lostDc,
+          at: new Date().toISOString(),
+          operator: s.journal.data.operator,
+          original,
+          point: pointOf(
+            observation,
+            survivors.map((n) => n.name),
+          ),
+        });
       },
     },
   };
 }
 
-async function prepareFailback(s: Session, opts: RunbookOptions, io: Io, returningDc: string, observation: ClusterObservation): Promise<Prepared> {
+async function prepareFailback(
+  s: Session,
+  opts: RunbookOptions,
+  io: Io,
+  returningDc: string,
+  observation: ClusterObservation,
+): Promise<Prepared> {
   const { t } = s;
   const marker = readMarker(observation);
   const status = judge(t, observation);
-  const resuming = marker?.lostDc === returningDc && (marker as FailoverMarker & { failbackRunId?: string }).failbackRunId !== undefined;
+  const resuming =
+    marker?.lostDc === returningDc &&
+    (marker as FailoverMarker & { failbackRunId?: string }).failbackRunId !== undefined;
   const unreachable = observation.nodes.filter((n) => !n.ssh.ok).map((n) => n.name);
-  if (unreachable.length > 0) throw new RefusedError('unreachable', `failback needs every node reachable; not reachable: ${unreachable.join(', ')}`);
+  if (unreachable.length > 0)
+    throw new RefusedError(
+      'unreachable',
+      `failback needs every node reachable; not reachable: ${unreachable.join(', ')}`,
+    );
   const survivorsOf = t.nodes.filter((n) => n.dc !== returningDc);
   if (status.mode === 'normal' && status.hazards.length === 0) {
     const plan = planFailback(factsFromObservation(t, observation, originalFrom(t, marker)), { returningDc });
@@ -422,25 +604,41 @@ async function prepareFailback(s: Session, opts: RunbookOptions, io: Io, returni
       const q = lc.quorums.filter((g) => g.members.some((m) => t.nodes.find((n) => n.name === m)!.dc !== returningDc));
       return q.length === 1 ? [] : [`${c}: the surviving side has ${q.length === 0 ? 'no quorum' : 'several quorums'}`];
     });
-    if (unhealthy.length > 0) throw new RefusedError('survivors-unhealthy', 'the cluster on the surviving DC is not healthy: fix it before a failback', unhealthy);
+    if (unhealthy.length > 0)
+      throw new RefusedError(
+        'survivors-unhealthy',
+        'the cluster on the surviving DC is not healthy: fix it before a failback',
+        unhealthy,
+      );
   }
   const diverged = divergence(t, returningDc, observation, marker);
   if (diverged.length > 0) {
-    const archived = await copyState(s, t.nodes.filter((n) => n.dc === returningDc), 'archive', observation);
+    const archived = await copyState(
+      s,
+      t.nodes.filter((n) => n.dc === returningDc),
+      'archive',
+      observation,
+    );
     s.journal.data.notes['divergent'] = diverged;
     s.journal.data.notes['archived'] = archived;
     await s.journal.save();
     if (!opts.discardDivergent) {
-      throw new RefusedError('divergent', `${returningDc} ran as a cluster of its own after the failover and may hold writes the survivors do not have. They are archived; --discard-divergent drops them from the cluster`, [
-        ...diverged,
-        ...Object.entries(archived).map(([n, p]) => `archived on ${n}: ${p}`),
-      ]);
+      throw new RefusedError(
+        'divergent',
+        `${returningDc} ran as a cluster of its own after the failover and may hold writes the survivors do not have. They are archived; --discard-divergent drops them from the cluster`,
+        [...diverged, ...Object.entries(archived).map(([n, p]) => `archived on ${n}: ${p}`)],
+      );
     }
     io.err(`WARNING: discarding what ${returningDc} wrote on its own (archived): ${diverged.join('; ')}`);
   }
   const facts = factsFromObservation(t, observation, originalFrom(t, marker));
   const plan = planFailback(facts, { returningDc });
-  if (!plan.safe) throw new RefusedError('plan-refused', 'the safety core refuses this failback', plan.refusals.map((r) => `[${r.code}] ${r.message}`));
+  if (!plan.safe)
+    throw new RefusedError(
+      'plan-refused',
+      'the safety core refuses this failback',
+      plan.refusals.map((r) => `[${r.code}] ${r.message}`),
+    );
   if (plan.steps.length > 0) await preHook('preFailback', t.hooks.preFailback, topologyDirOf(opts.topology), s.hookEnv);
   const minRegistryVersion = maxRegistry(observation, survivorsOf);
   return {
@@ -449,9 +647,19 @@ async function prepareFailback(s: Session, opts: RunbookOptions, io: Io, returni
     extra: {
       ...(minRegistryVersion !== undefined ? { minRegistryVersion } : {}),
       beforeRun: async () => {
-        s.journal.data.notes['copies'] = await copyState(s, survivorsOf.filter((n) => n.roles.length > 0), 'copies', observation);
+        s.journal.data.notes['copies'] = await copyState(
+          s,
+          survivorsOf.filter((n) => n.roles.length > 0),
+          'copies',
+          observation,
+        );
         await s.journal.save();
-        if (marker && !resuming) await writeMarker(s.pool, t.nodes.filter((n) => n.dc !== returningDc && n.roles.length > 0), { ...marker, failbackRunId: s.runId } as FailoverMarker);
+        if (marker && !resuming)
+          await writeMarker(
+            s.pool,
+            t.nodes.filter((n) => n.dc !== returningDc && n.roles.length > 0),
+            { ...marker, failbackRunId: s.runId } as FailoverMarker,
+          );
       },
     },
     afterSuccess: () => removeMarker(s.pool, survivorsOf, s.runId),
@@ -474,7 +682,12 @@ interface ApplyState {
   done: string[];
 }
 
-async function runRunbook(kind: Plan['runbook'], opts: RunbookOptions & { to?: string }, io: Io, apply?: ApplyState): Promise<ExitCode> {
+async function runRunbook(
+  kind: Plan['runbook'],
+  opts: RunbookOptions & { to?: string },
+  io: Io,
+  apply?: ApplyState,
+): Promise<ExitCode> {
   const t0 = await loadTopology(opts.topology);
   const { main, secondary } = t0.datacenters;
   const to = kind === 'failover' ? resolveDc(t0, opts.to!, '--to') : main;
@@ -488,23 +701,34 @@ async function runRunbook(kind: Plan['runbook'], opts: RunbookOptions & { to?: s
   const watch = kind === 'failover' && lostDc !== secondary ? new LostDcWatch(t, lostDc) : null;
   try {
     if (kind === 'failover' && lostDc === secondary) {
-      const plan = planFailover(factsFromObservation(t, { cluster: t.cluster, observedAt: new Date().toISOString(), nodes: [] }), { lostDc });
+      const plan = planFailover(
+        factsFromObservation(t, { cluster: t.cluster, observedAt: new Date().toISOString(), nodes: [] }),
+        { lostDc },
+      );
       report(io, opts, s, { outcome: 'done', plan }, [renderPlanText(plan)]);
       ok = true;
       code = EXIT.ok;
       return code;
     }
-    const lockNodes = kind === 'failover' ? t.nodes.filter((n) => n.dc !== lostDc) : t.nodes.filter((n) => n.roles.length > 0);
+    const lockNodes =
+      kind === 'failover' ? t.nodes.filter((n) => n.dc !== lostDc) : t.nodes.filter((n) => n.roles.length > 0);
     s.journal.data.notes['lockNotes'] = await s.lock.acquire(lockNodes, Boolean(opts.breakLock));
     await s.journal.save();
     const observation = await observeCluster(t, { pool: s.pool });
     if (apply && apply.done.length === 0) {
       const now = fingerprintOf(observation);
       if (now !== apply.saved.fingerprint) {
-        throw new RefusedError('stale-plan', `the saved plan is stale: the cluster no longer looks as it did when the plan was made (${apply.saved.createdAt}). Make a new plan.`, describeDrift(apply.saved.basis, fingerprintBasis(observation)));
+        throw new RefusedError(
+          'stale-plan',
+          `the saved plan is stale: the cluster no longer looks as it did when the plan was made (${apply.saved.createdAt}). Make a new plan.`,
+          describeDrift(apply.saved.basis, fingerprintBasis(observation)),
+        );
       }
     }
-    const prepared = kind === 'failover' ? await prepareFailover(s, opts, io, lostDc, to, observation) : await prepareFailback(s, opts, io, to, observation);
+    const prepared =
+      kind === 'failover'
+        ? await prepareFailover(s, opts, io, lostDc, to, observation)
+        : await prepareFailback(s, opts, io, to, observation);
     if (prepared.early && !apply) {
       await prepared.afterSuccess?.();
       report(io, opts, s, { outcome: 'done', plan: prepared.plan }, [prepared.early]);
@@ -517,7 +741,10 @@ async function runRunbook(kind: Plan['runbook'], opts: RunbookOptions & { to?: s
       // Exactly the saved steps, from the first one not yet done.
       const done = new Set(apply.done);
       plan = { ...apply.saved.plan, steps: apply.saved.plan.steps.filter((x) => !done.has(x.id)) };
-      if (apply.done.length > 0) io.err(`resuming the saved plan: ${apply.done.length} of ${apply.saved.plan.steps.length} steps were done before`);
+      if (apply.done.length > 0)
+        io.err(
+          `resuming the saved plan: ${apply.done.length} of ${apply.saved.plan.steps.length} steps were done before`,
+        );
     }
     let progress = Promise.resolve();
     const onDone = apply
@@ -527,7 +754,11 @@ async function runRunbook(kind: Plan['runbook'], opts: RunbookOptions & { to?: s
           return progress;
         }
       : undefined;
-    const r = await execute(opts, io, s, plan, prepared.confirmDc, { ...prepared.extra, watch, ...(onDone ? { onStepDone: onDone } : {}) });
+    const r = await execute(opts, io, s, plan, prepared.confirmDc, {
+      ...prepared.extra,
+      watch,
+      ...(onDone ? { onStepDone: onDone } : {}),
+    });
     ok = r.ok;
     code = r.code;
     if (ok) await prepared.afterSuccess?.();
@@ -540,7 +771,10 @@ async function runRunbook(kind: Plan['runbook'], opts: RunbookOptions & { to?: s
     throw err;
   } finally {
     watch?.stop();
-    const hooks = kind === 'failover' ? { ok: t.hooks.postFailover, failed: t.hooks.onFailure } : { ok: t.hooks.postFailback, failed: t.hooks.onFailure };
+    const hooks =
+      kind === 'failover'
+        ? { ok: t.hooks.postFailover, failed: t.hooks.onFailure }
+        : { ok: t.hooks.postFailback, failed: t.hooks.onFailure };
     code = await finish(s, code, hooks, topologyDirOf(opts.topology), ok);
   }
 }
@@ -554,14 +788,32 @@ export function failback(opts: RunbookOptions, io: Io): Promise<ExitCode> {
 }
 
 /** The online plan, as `dcfail plan` (without --offline) shows and saves it: read-only. */
-export async function planOnline(t: Topology, topologyFile: string, runbook: Plan['runbook'], to: string): Promise<{ plan: Plan; saved: SavedPlan }> {
+export async function planOnline(
+  t: Topology,
+  topologyFile: string,
+  runbook: Plan['runbook'],
+  to: string,
+): Promise<{ plan: Plan; saved: SavedPlan }> {
   const pool = new RemotePool();
   try {
     const observation = await observeCluster(t, { pool });
     const marker = readMarker(observation);
     const facts = factsFromObservation(t, observation, originalFrom(t, marker));
-    const plan = runbook === 'failover' ? planFailover(facts, { lostDc: otherDc(t, to), fenceCommand: t.hooks.fence?.[otherDc(t, to)] }) : planFailback(facts, { returningDc: t.datacenters.main });
-    return { plan, saved: { format: 'dcfail-plan/1', createdAt: new Date().toISOString(), topology: topologyFile, fingerprint: fingerprintOf(observation), basis: fingerprintBasis(observation), plan } };
+    const plan =
+      runbook === 'failover'
+        ? planFailover(facts, { lostDc: otherDc(t, to), fenceCommand: t.hooks.fence?.[otherDc(t, to)] })
+        : planFailback(facts, { returningDc: t.datacenters.main });
+    return {
+      plan,
+      saved: {
+        format: 'dcfail-plan/1',
+        createdAt: new Date().toISOString(),
+        topology: topologyFile,
+        fingerprint: fingerprintOf(observation),
+        basis: fingerprintBasis(observation),
+        plan,
+      },
+    };
   } finally {
     await pool.closeAll();
   }
@@ -573,7 +825,10 @@ export async function applyPlan(opts: RunbookOptions & { file: string }, io: Io)
   try {
     text = await readFile(opts.file, 'utf8');
   } catch (err) {
-    throw new UserError('plan-unreadable', `${opts.file}: cannot read the plan: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw new UserError(
+      'plan-unreadable',
+      `${opts.file}: cannot read the plan: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+    );
   }
   let saved: SavedPlan;
   try {
@@ -582,9 +837,17 @@ export async function applyPlan(opts: RunbookOptions & { file: string }, io: Io)
     throw new UserError('plan-invalid', `${opts.file}: not a saved dcfail plan (not JSON)`);
   }
   if (saved.plan?.mode === 'offline' || (saved as unknown as Plan).mode === 'offline') {
-    throw new UserError('offline-plan', `${opts.file}: an offline plan observed nothing and cannot be applied; make an online plan with dcfail plan ... --out`);
+    throw new UserError(
+      'offline-plan',
+      `${opts.file}: an offline plan observed nothing and cannot be applied; make an online plan with dcfail plan ... --out`,
+    );
   }
-  if (saved.format !== 'dcfail-plan/1' || !saved.plan || !Array.isArray(saved.plan.steps) || typeof saved.fingerprint !== 'string') {
+  if (
+    saved.format !== 'dcfail-plan/1' ||
+    !saved.plan ||
+    !Array.isArray(saved.plan.steps) ||
+    typeof saved.fingerprint !== 'string'
+  ) {
     throw new UserError('plan-invalid', `${opts.file}: not a saved dcfail plan (format dcfail-plan/1 expected)`);
   }
   const dir = join(stateDir(), 'applied');
@@ -596,7 +859,10 @@ export async function applyPlan(opts: RunbookOptions & { file: string }, io: Io)
     try {
       done = (JSON.parse(progressText) as { done: string[] }).done;
     } catch {
-      throw new UserError('progress-invalid', `${progressFile}: the record of which steps of ${opts.file} were applied cannot be read; remove it to apply the plan from its first step (a step already done is then refused as stale)`);
+      throw new UserError(
+        'progress-invalid',
+        `${progressFile}: the record of which steps of ${opts.file} were applied cannot be read; remove it to apply the plan from its first step (a step already done is then refused as stale)`,
+      );
     }
   }
   if (done.length === saved.plan.steps.length) {

@@ -6,7 +6,10 @@ import type { Io } from './context.js';
 
 function topologyJsonSchema(): Record<string, unknown> {
   // `input`: what a file may hold (keys with defaults are optional there).
-  const schema = z.toJSONSchema(TopologyInputSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  const schema = z.toJSONSchema(TopologyInputSchema, { io: 'input', unrepresentable: 'any' }) as Record<
+    string,
+    unknown
+  >;
   return { ...schema, $id: 'https://dcfail.invalid/topology.schema.json', title: 'dcfail topology' };
 }
 

@@ -11,7 +11,6 @@ import { buildSurvivalReport } from '../survival/report.js';
 import { loadSurvivalInputs } from '../survival/sources.js';
 import type { GlobalOptions, Io } from './context.js';
 
-
 export interface SurvivalOptions {
   /** Report only the loss of this DC (a name, or main/secondary). Default: both DCs, one after the other. */
   assumeDown?: string | undefined;

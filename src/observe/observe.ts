@@ -5,11 +5,24 @@
  * judgements (mode, hazards) and the planning facts are derived from it by pure functions.
  */
 import { CLUSTERS, type ClusterName } from '../core/clusters.js';
-import { DATA_DIR_KEY, FORCE_NEW_KEY, INITIAL_CLUSTER_KEY, INITIAL_STATE_KEY, NAME_KEY, PEER_URLS_KEY } from '../clusters/etcd.js';
+import {
+  DATA_DIR_KEY,
+  FORCE_NEW_KEY,
+  INITIAL_CLUSTER_KEY,
+  INITIAL_STATE_KEY,
+  NAME_KEY,
+  PEER_URLS_KEY,
+} from '../clusters/etcd.js';
 import { parseEnvFile, parseValueFile } from '../clusters/files.js';
 import { ENSEMBLE_KEY } from '../clusters/exhibitor.js';
 import { QUORUM_KEY } from '../clusters/mesos.js';
-import { etcdClientUrl, etcdMemberList, probeEtcdEndpoint, type EtcdEndpointStatus, type EtcdMemberInfo } from '../probes/etcd.js';
+import {
+  etcdClientUrl,
+  etcdMemberList,
+  probeEtcdEndpoint,
+  type EtcdEndpointStatus,
+  type EtcdMemberInfo,
+} from '../probes/etcd.js';
 import { probeMesosMaster, type MesosMasterStatus } from '../probes/mesos.js';
 import { probeTcp, type TcpResult } from '../probes/tcp.js';
 import { probeZkServer, zxidFromFileNames, type ZkServerStatus } from '../probes/zookeeper.js';
@@ -65,7 +78,11 @@ export function markerPathOf(n: TopologyNode): string {
 
 /** The client port a cluster's service listens on, on a node. */
 export function portOf(n: TopologyNode, c: ClusterName): number {
-  return c === 'mesos' ? n.services.mesos.port : c === 'exhibitor' ? n.services.exhibitor.zkClientPort : n.services.etcd.clientPort;
+  return c === 'mesos'
+    ? n.services.mesos.port
+    : c === 'exhibitor'
+      ? n.services.exhibitor.zkClientPort
+      : n.services.etcd.clientPort;
 }
 
 /**
@@ -81,9 +98,20 @@ async function readNodeState(remote: Remote, n: TopologyNode, obs: NodeObservati
   const items: BatchItem[] = [
     ...files.map((path) => ({ kind: 'read' as const, path })),
     { kind: 'read', path: markerPathOf(n) },
-    ...roles.map((c) => ({ kind: 'run' as const, command: renderCommand(n.services.commands.isActive, { unit: n.services[c].unit, node: n.name }), timeoutMs })),
+    ...roles.map((c) => ({
+      kind: 'run' as const,
+      command: renderCommand(n.services.commands.isActive, { unit: n.services[c].unit, node: n.name }),
+      timeoutMs,
+    })),
   ];
-  const batch = await remote.exec(renderBatchScript(items), { timeoutMs: timeoutMs + 2000 }).catch((err: Error) => ({ exitCode: null, signal: null, stdout: '', stderr: err.message, timedOut: false, durationMs: 0 }));
+  const batch = await remote.exec(renderBatchScript(items), { timeoutMs: timeoutMs + 2000 }).catch((err: Error) => ({
+    exitCode: null,
+    signal: null,
+    stdout: '',
+    stderr: err.message,
+    timedOut: false,
+    durationMs: 0,
+  }));
   const answers = parseBatchOutput(items, batch);
   const text = new Map<string, string | null>();
   answers.forEach((a, i) => {
@@ -136,13 +164,27 @@ async function readNodeState(remote: Remote, n: TopologyNode, obs: NodeObservati
 /** The zxid named by the data dir's files, for a server that does not serve. */
 async function zxidFromDisk(remote: Remote, n: TopologyNode, timeoutMs: number): Promise<string | undefined> {
   const dir = n.services.exhibitor.zkDataDir;
-  const r = await remote.exec(`ls -1 ${quote(`${dir}/snapshot/version-2`)} ${quote(`${dir}/transactions/version-2`)} 2>/dev/null; true`, { timeoutMs }).catch(() => null);
+  const r = await remote
+    .exec(`ls -1 ${quote(`${dir}/snapshot/version-2`)} ${quote(`${dir}/transactions/version-2`)} 2>/dev/null; true`, {
+      timeoutMs,
+    })
+    .catch(() => null);
   return r ? zxidFromFileNames(r.stdout.split('\n')) : undefined;
 }
 
 async function observeNode(t: Topology, n: TopologyNode, opts: ObserveOptions): Promise<NodeObservation> {
   const timeoutMs = opts.timeoutMs ?? t.health.timeoutMs;
-  const obs: NodeObservation = { name: n.name, dc: n.dc, address: n.address, roles: n.roles, ssh: { ok: false }, ports: {}, config: null, fileErrors: [], units: {} };
+  const obs: NodeObservation = {
+    name: n.name,
+    dc: n.dc,
+    address: n.address,
+    roles: n.roles,
+    ssh: { ok: false },
+    ports: {},
+    config: null,
+    fileErrors: [],
+    units: {},
+  };
   const roles = CLUSTERS.filter((c) => n.roles.includes(c));
   const portProbes = Promise.all([
     probeTcp(n.address, n.ssh.port, timeoutMs).then((r) => (obs.ports.ssh = r.kind)),
@@ -163,9 +205,19 @@ async function observeNode(t: Topology, n: TopologyNode, opts: ObserveOptions): 
   const live = opts.filesOnly
     ? Promise.resolve()
     : Promise.all([
-        n.roles.includes('etcd') ? probeEtcdEndpoint(etcdClientUrl(n.address, n.services.etcd.clientPort), timeoutMs).then((s) => (obs.etcd = s)) : undefined,
-        n.roles.includes('exhibitor') ? probeZkServer(n.address, n.services.exhibitor.zkClientPort, timeoutMs).then((s) => (obs.zk = { ...s, ...(s.zxid ? { zxidSource: 'srvr' as const } : {}) })) : undefined,
-        n.roles.includes('mesos') ? probeMesosMaster(n.address, n.services.mesos.port, timeoutMs).then((s) => (obs.mesos = s)) : undefined,
+        n.roles.includes('etcd')
+          ? probeEtcdEndpoint(etcdClientUrl(n.address, n.services.etcd.clientPort), timeoutMs).then(
+              (s) => (obs.etcd = s),
+            )
+          : undefined,
+        n.roles.includes('exhibitor')
+          ? probeZkServer(n.address, n.services.exhibitor.zkClientPort, timeoutMs).then(
+              (s) => (obs.zk = { ...s, ...(s.zxid ? { zxidSource: 'srvr' as const } : {}) }),
+            )
+          : undefined,
+        n.roles.includes('mesos')
+          ? probeMesosMaster(n.address, n.services.mesos.port, timeoutMs).then((s) => (obs.mesos = s))
+          : undefined,
       ]);
   const [, remote] = await Promise.all([portProbes, sshWork, live]);
   if (remote && obs.zk && obs.zk.zxid === undefined) {
@@ -182,16 +234,23 @@ export async function observeCluster(t: Topology, opts: ObserveOptions): Promise
   // The membership of a cluster that has a leader, asked of the secondary DC's members first
   // (after a failover they hold the cluster that counts); a member without quorum still lists.
   const withLeader = nodes.filter((o) => o.etcd?.ok && o.etcd.leader !== '0');
-  const ordered = [...withLeader.filter((o) => o.dc !== t.datacenters.main), ...withLeader.filter((o) => o.dc === t.datacenters.main)];
-  const reachableEtcd = (ordered.length > 0 ? ordered.slice(0, 1) : nodes.filter((o) => o.etcd?.ok)).map((o) => t.nodes.find((n) => n.name === o.name)!);
+  const ordered = [
+    ...withLeader.filter((o) => o.dc !== t.datacenters.main),
+    ...withLeader.filter((o) => o.dc === t.datacenters.main),
+  ];
+  const reachableEtcd = (ordered.length > 0 ? ordered.slice(0, 1) : nodes.filter((o) => o.etcd?.ok)).map((o) =>
+    t.nodes.find((n) => n.name === o.name)!,
+  );
   if (!opts.filesOnly && reachableEtcd.length > 0) {
     // Ask the members that answered, freshest first: a member without quorum still lists (serializable).
     try {
-      out.etcdMembers = await etcdMemberList(reachableEtcd.map((n) => etcdClientUrl(n.address, n.services.etcd.clientPort)), timeoutMs);
+      out.etcdMembers = await etcdMemberList(
+        reachableEtcd.map((n) => etcdClientUrl(n.address, n.services.etcd.clientPort)),
+        timeoutMs,
+      );
     } catch (err) {
       out.etcdMembersError = (err as Error).message.split('\n')[0]!;
     }
   }
   return out;
 }
-

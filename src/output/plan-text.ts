@@ -34,9 +34,16 @@ export function numberSteps(steps: readonly Step[]): { no: number; sub: string; 
 
 export function renderPlanText(plan: Plan): string {
   const lines: string[] = [];
-  const title = plan.runbook === 'failover' ? `Failover of ${plan.cluster}: ${plan.from} is lost, ${plan.to} takes over` : `Failback of ${plan.cluster}: ${plan.to} returns, from ${plan.from}`;
+  const title =
+    plan.runbook === 'failover'
+      ? `Failover of ${plan.cluster}: ${plan.from} is lost, ${plan.to} takes over`
+      : `Failback of ${plan.cluster}: ${plan.to} returns, from ${plan.from}`;
   lines.push(title);
-  lines.push(plan.mode === 'offline' ? '(offline plan: derived from the topology alone, nothing was observed; it cannot be applied)' : '(online plan: derived from the nodes\' own files and services)');
+  lines.push(
+    plan.mode === 'offline'
+      ? '(offline plan: derived from the topology alone, nothing was observed; it cannot be applied)'
+      : "(online plan: derived from the nodes' own files and services)",
+  );
   lines.push('');
   lines.push('Quorum                 before           after');
   for (const c of CLUSTERS) {
@@ -58,9 +65,12 @@ export function renderPlanText(plan: Plan): string {
   if (plan.steps.length > 0) {
     const changes = plan.steps.filter((s) => s.action !== 'verify').length;
     lines.push('');
-    lines.push(`Steps (${plan.steps.length}: ${changes} changes, ${plan.steps.length - changes} verifications; lettered steps run in parallel):`);
+    lines.push(
+      `Steps (${plan.steps.length}: ${changes} changes, ${plan.steps.length - changes} verifications; lettered steps run in parallel):`,
+    );
     const tracks = [...new Set(plan.steps.map((s) => s.track).filter((x): x is string => x !== undefined))];
-    if (tracks.length > 1) lines.push(`  (the ${tracks.join(' and ')} steps run side by side: independent clusters, each track in order)`);
+    if (tracks.length > 1)
+      lines.push(`  (the ${tracks.join(' and ')} steps run side by side: independent clusters, each track in order)`);
     for (const { no, sub, step } of numberSteps(plan.steps)) {
       const label = `${no}${sub}.`.padEnd(6);
       lines.push(`  ${label}${stepTarget(step).padEnd(14)} ${step.track ? `[${step.track}] ` : ''}${step.summary}`);

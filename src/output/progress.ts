@@ -18,7 +18,8 @@ export function progressRenderer(io: Io, plan: Plan): (e: RunEvent) => void {
     if (live) process.stdout.write('\r\x1b[K');
     live = false;
   };
-  const label = (s: Step) => `${(numbers.get(s.id) ?? '?').padStart(4)}. ${(s.node ?? s.cluster ?? 'local').padEnd(12)} ${s.summary}`;
+  const label = (s: Step) =>
+    `${(numbers.get(s.id) ?? '?').padStart(4)}. ${(s.node ?? s.cluster ?? 'local').padEnd(12)} ${s.summary}`;
   return (e) => {
     switch (e.kind) {
       case 'run-started':
@@ -27,7 +28,9 @@ export function progressRenderer(io: Io, plan: Plan): (e: RunEvent) => void {
       case 'batch-started':
         if (io.isTTY) {
           clearLive();
-          process.stdout.write(`  ...  ${label(e.steps[0]!)}${e.steps.length > 1 ? ` (+${e.steps.length - 1} in parallel)` : ''}`);
+          process.stdout.write(
+            `  ...  ${label(e.steps[0]!)}${e.steps.length > 1 ? ` (+${e.steps.length - 1} in parallel)` : ''}`,
+          );
           live = true;
         }
         break;

@@ -39,7 +39,11 @@ function client(endpoints: readonly string[], timeoutMs: number): Etcd3 {
   });
 }
 
-async function withClient<T>(endpoints: readonly string[], timeoutMs: number, fn: (c: Etcd3) => Promise<T>): Promise<T> {
+async function withClient<T>(
+  endpoints: readonly string[],
+  timeoutMs: number,
+  fn: (c: Etcd3) => Promise<T>,
+): Promise<T> {
   const c = client(endpoints, timeoutMs);
   try {
     return await fn(c);
@@ -79,12 +83,23 @@ export async function probeEtcdEndpoint(endpoint: string, timeoutMs: number): Pr
 export async function etcdMemberList(endpoints: readonly string[], timeoutMs: number): Promise<EtcdMemberInfo[]> {
   return withClient(endpoints, timeoutMs, async (c) => {
     const r = await c.cluster.memberList({});
-    return r.members.map((m) => ({ id: m.ID, name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: Boolean((m as { isLearner?: boolean }).isLearner) }));
+    return r.members.map((m) => ({
+      id: m.ID,
+      name: m.name,
+      peerURLs: m.peerURLs,
+      clientURLs: m.clientURLs,
+      isLearner: Boolean((m as { isLearner?: boolean }).isLearner),
+    }));
   });
 }
 
 /** A quorum write and its read-back: the cluster serves. */
-export async function etcdTestWrite(endpoints: readonly string[], key: string, value: string, timeoutMs: number): Promise<void> {
+export async function etcdTestWrite(
+  endpoints: readonly string[],
+  key: string,
+  value: string,
+  timeoutMs: number,
+): Promise<void> {
   await withClient(endpoints, timeoutMs, async (c) => {
     await c.put(key).value(value);
     const got = await c.get(key).string();
@@ -92,10 +107,21 @@ export async function etcdTestWrite(endpoints: readonly string[], key: string, v
   });
 }
 
-export async function etcdMemberAdd(endpoints: readonly string[], peerUrls: readonly string[], learner: boolean, timeoutMs: number): Promise<EtcdMemberInfo[]> {
+export async function etcdMemberAdd(
+  endpoints: readonly string[],
+  peerUrls: readonly string[],
+  learner: boolean,
+  timeoutMs: number,
+): Promise<EtcdMemberInfo[]> {
   return withClient(endpoints, timeoutMs, async (c) => {
     const r = await c.cluster.memberAdd({ peerURLs: [...peerUrls], isLearner: learner });
-    return r.members.map((m) => ({ id: m.ID, name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: Boolean((m as { isLearner?: boolean }).isLearner) }));
+    return r.members.map((m) => ({
+      id: m.ID,
+      name: m.name,
+      peerURLs: m.peerURLs,
+      clientURLs: m.clientURLs,
+      isLearner: Boolean((m as { isLearner?: boolean }).isLearner),
+    }));
   });
 }
 

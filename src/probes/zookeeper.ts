@@ -75,7 +75,12 @@ const require = createRequire(import.meta.url);
 
 function deadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout;
-  return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([
+    p,
+    new Promise<T>(
+      (_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)),
+    ),
+  ]).finally(() => clearTimeout(timer));
 }
 
 function rcOf(err: unknown): number | undefined {
@@ -90,7 +95,12 @@ function rcOf(err: unknown): number | undefined {
  */
 export async function openZk(connect: string, timeoutMs: number): Promise<ZkSession> {
   const ZooKeeper = require('zookeeper') as ZkCtor;
-  const zk = new ZooKeeper({ connect, timeout: Math.max(timeoutMs, 4000), debug_level: ZooKeeper.constants['ZOO_LOG_LEVEL_ERROR'], host_order_deterministic: false });
+  const zk = new ZooKeeper({
+    connect,
+    timeout: Math.max(timeoutMs, 4000),
+    debug_level: ZooKeeper.constants['ZOO_LOG_LEVEL_ERROR'],
+    host_order_deterministic: false,
+  });
   const session = new ZkSession(zk, timeoutMs, ZooKeeper.constants);
   const connected = new Promise<void>((resolve) => zk.on('connect', () => resolve()));
   zk.on('close', () => {
@@ -121,7 +131,10 @@ export class ZkSession {
   }
 
   mkdirp(path: string): Promise<void> {
-    return this.call(`mkdirp ${path}`, () => new Promise<void>((resolve, reject) => this.zk.mkdirp(path, (err) => (err ? reject(err) : resolve()))));
+    return this.call(
+      `mkdirp ${path}`,
+      () => new Promise<void>((resolve, reject) => this.zk.mkdirp(path, (err) => (err ? reject(err) : resolve()))),
+    );
   }
 
   async put(path: string, data: string): Promise<void> {

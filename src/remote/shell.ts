@@ -73,7 +73,8 @@ export function buildExecLine(command: string, opts: ExecLineOptions): string {
   const parts: string[] = [];
   if (opts.sudo) parts.push('sudo -n');
   if (opts.timeoutMs !== undefined) {
-    if (!Number.isFinite(opts.timeoutMs) || opts.timeoutMs <= 0) throw new InternalError(`bad timeout ${opts.timeoutMs}`);
+    if (!Number.isFinite(opts.timeoutMs) || opts.timeoutMs <= 0)
+      throw new InternalError(`bad timeout ${opts.timeoutMs}`);
     const seconds = ((opts.timeoutMs + REMOTE_TIMEOUT_MARGIN_MS) / 1000).toFixed(3);
     parts.push(`timeout -k 2 ${seconds}s`);
   }

@@ -11,7 +11,15 @@ import { MASTER_COUNT_KEY } from '../clusters/exhibitor.js';
 import { CLUSTERS } from '../core/clusters.js';
 import { portOf } from '../observe/observe.js';
 import { replicatedLogPath } from '../clusters/mesos.js';
-import { etcdClientUrl, etcdMemberAdd, etcdMemberList, etcdMemberPromote, etcdMemberRemove, etcdTestWrite, probeEtcdEndpoint } from '../probes/etcd.js';
+import {
+  etcdClientUrl,
+  etcdMemberAdd,
+  etcdMemberList,
+  etcdMemberPromote,
+  etcdMemberRemove,
+  etcdTestWrite,
+  probeEtcdEndpoint,
+} from '../probes/etcd.js';
 import { probeMesosMaster } from '../probes/mesos.js';
 import { probeTcp } from '../probes/tcp.js';
 import { probeZkServer, zkTestWrite } from '../probes/zookeeper.js';
@@ -51,16 +59,28 @@ async function remoteOf(ctx: EffectContext, node: string): Promise<{ remote: Rem
   return { remote: await ctx.pool.get(n), node: n };
 }
 
-async function mustRun(remote: Remote, node: TopologyNode, command: string, timeoutMs: number, what: string): Promise<string> {
+async function mustRun(
+  remote: Remote,
+  node: TopologyNode,
+  command: string,
+  timeoutMs: number,
+  what: string,
+): Promise<string> {
   const r = await remote.exec(command, { timeoutMs });
   if (r.exitCode !== 0) {
-    const why = r.timedOut ? `timed out after ${timeoutMs} ms` : `exit ${r.exitCode ?? r.signal}: ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' / ')}`;
+    const why = r.timedOut
+      ? `timed out after ${timeoutMs} ms`
+      : `exit ${r.exitCode ?? r.signal}: ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' / ')}`;
     throw new OperationError('step-command-failed', `${node.name}: ${what} failed (${why})`);
   }
   return r.stdout;
 }
 
-function template(node: TopologyNode, op: 'start' | 'stop' | 'restart' | 'disable' | 'enable' | 'isActive', unit: string): string {
+function template(
+  node: TopologyNode,
+  op: 'start' | 'stop' | 'restart' | 'disable' | 'enable' | 'isActive',
+  unit: string,
+): string {
   return renderCommand(node.services.commands[op], { unit, node: node.name });
 }
 
@@ -74,16 +94,35 @@ export async function performStep(ctx: EffectContext, step: Step): Promise<strin
   switch (step.action) {
     case 'fence': {
       const [cmd, ...args] = step.command.split(/\s+/);
-      const r = await execa(cmd!, args, { cwd: ctx.topologyDir, env: ctx.hookEnv, reject: false, timeout: timeoutMs * 6 });
-      if (r.exitCode !== 0) throw new OperationError('fence-failed', `fence hook for ${step.dc} failed (exit ${r.exitCode}): ${String(r.stderr || r.stdout).trim().split('\n').slice(-1)[0] ?? ''}`);
+      const r = await execa(cmd!, args, {
+        cwd: ctx.topologyDir,
+        env: ctx.hookEnv,
+        reject: false,
+        timeout: timeoutMs * 6,
+      });
+      if (r.exitCode !== 0)
+        throw new OperationError(
+          'fence-failed',
+          `fence hook for ${step.dc} failed (exit ${r.exitCode}): ${
+            String(r.stderr || r.stdout)
+              .trim()
+              .split('\n')
+              .slice(-1)[0] ?? ''
+          }`,
+        );
       return `fence hook exited 0`;
     }
     case 'edit-file': {
       const { remote } = await remoteOf(ctx, step.node!);
       const text = await remote.readFile(step.file);
       if (text === null) throw new OperationError('file-missing', `${step.node}: ${step.file} does not exist`);
-      const next = step.format === 'value' ? renderValueFile(step.changes[MASTER_COUNT_KEY] ?? parseValueFile(text)) : applyEnvChanges(text, step.changes);
-      const w = await remote.writeFileAtomic(step.file, next, { backupDir: `${ctx.backupRootOf(step.node!)}/${safeName(step.id)}` });
+      const next =
+        step.format === 'value'
+          ? renderValueFile(step.changes[MASTER_COUNT_KEY] ?? parseValueFile(text))
+          : applyEnvChanges(text, step.changes);
+      const w = await remote.writeFileAtomic(step.file, next, {
+        backupDir: `${ctx.backupRootOf(step.node!)}/${safeName(step.id)}`,
+      });
       if (w.backup) ctx.note(`backup:${step.node}:${step.file}`, w.backup);
       return w.changed ? `written (backup ${w.backup ?? 'none'})` : 'already held these settings';
     }
@@ -99,7 +138,8 @@ export async function performStep(ctx: EffectContext, step: Step): Promise<strin
         await mustRun(remote, node, template(node, 'stop', step.unit), timeoutMs, `stop ${step.unit}`);
         return 'masked and stopped';
       }
-      if (step.action === 'start' && step.enableFirst) await mustRun(remote, node, template(node, 'enable', step.unit), timeoutMs, `enable ${step.unit}`);
+      if (step.action === 'start' && step.enableFirst)
+        await mustRun(remote, node, template(node, 'enable', step.unit), timeoutMs, `enable ${step.unit}`);
       await mustRun(remote, node, template(node, step.action, step.unit), timeoutMs, `${step.action} ${step.unit}`);
       return `${step.action} ${step.unit}: ok`;
     }
@@ -119,7 +159,8 @@ export async function performStep(ctx: EffectContext, step: Step): Promise<strin
     case 'etcd-member-add': {
       const via = nodeByName(ctx.topology, step.node!);
       const members = await etcdMemberList([etcdUrl(via)], timeoutMs);
-      if (members.some((m) => m.peerURLs.some((u) => step.peerUrls.includes(u)))) return `${step.member} is already a member`;
+      if (members.some((m) => m.peerURLs.some((u) => step.peerUrls.includes(u))))
+        return `${step.member} is already a member`;
       // Right after a change etcd refuses another for ~5 s (strict reconfig check): retry.
       await retry(timeoutMs * 3, async () => etcdMemberAdd([etcdUrl(via)], step.peerUrls, step.learner, timeoutMs));
       return `added ${step.member}${step.learner ? ' as a learner' : ''}`;
@@ -145,14 +186,21 @@ export async function performStep(ctx: EffectContext, step: Step): Promise<strin
       const { remote: src, node: from } = await remoteOf(ctx, step.from);
       const { remote: dst, node: to } = await remoteOf(ctx, step.node!);
       const srcPath = replicatedLogPath(from.services.mesos.workDir);
-      const archive = await mustRun(src, from, `tar -C ${quote(srcPath)} -czf - . | base64 -w0`, timeoutMs * 6, `archive ${srcPath}`);
+      const archive = await mustRun(
+        src,
+        from,
+        `tar -C ${quote(srcPath)} -czf - . | base64 -w0`,
+        timeoutMs * 6,
+        `archive ${srcPath}`,
+      );
       const tmp = `${step.path}.dcfail-incoming`;
       await dst.exec(`rm -rf ${quote(tmp)}`, { timeoutMs });
       const r = await dst.exec(
         `set -e; if [ -e ${quote(step.path)} ]; then mv ${quote(step.path)} ${quote(`${step.path}.dcfail-${ctx.runId}-replaced`)}; fi; mkdir -p ${quote(tmp)}; base64 -d | tar -C ${quote(tmp)} -xzf -; sync; mv ${quote(tmp)} ${quote(step.path)}`,
         { timeoutMs: timeoutMs * 6, stdin: archive },
       );
-      if (r.exitCode !== 0) throw new OperationError('copy-failed', `${to.name}: copying the replicated log failed: ${r.stderr.trim()}`);
+      if (r.exitCode !== 0)
+        throw new OperationError('copy-failed', `${to.name}: copying the replicated log failed: ${r.stderr.trim()}`);
       ctx.note(`log-copy:${to.name}`, { from: from.name, bytes: archive.length });
       return `copied ${Math.round((archive.length * 3) / 4 / 1024)} KiB from ${from.name}`;
     }
@@ -185,7 +233,10 @@ async function checkOnce(ctx: EffectContext, nodeName: string | null, check: Che
       const { remote } = await remoteOf(ctx, nodeName!);
       const text = await remote.readFile(check.file);
       if (text === null) throw new NotYet(`${check.file} is missing`);
-      const ok = MASTER_COUNT_KEY in check.changes ? parseValueFile(text) === check.changes[MASTER_COUNT_KEY] : envHolds(parseEnvFile(text), check.changes);
+      const ok =
+        MASTER_COUNT_KEY in check.changes
+          ? parseValueFile(text) === check.changes[MASTER_COUNT_KEY]
+          : envHolds(parseEnvFile(text), check.changes);
       if (!ok) throw new NotYet(`${check.file} does not hold ${JSON.stringify(check.changes)}`);
       return;
     }
@@ -216,9 +267,15 @@ async function checkOnce(ctx: EffectContext, nodeName: string | null, check: Che
     }
     case 'zookeeper': {
       const servers = check.servers.map((s) => nodeByName(t, s));
-      const st = await Promise.all(servers.map((n) => probeZkServer(n.address, n.services.exhibitor.zkClientPort, timeoutMs)));
+      const st = await Promise.all(
+        servers.map((n) => probeZkServer(n.address, n.services.exhibitor.zkClientPort, timeoutMs)),
+      );
       const modes = st.map((s, i) => `${servers[i]!.name}=${s.mode}`);
-      const good = check.mode === 'standalone' ? st.every((s) => s.mode === 'standalone') : st.every((s) => s.mode === 'leader' || s.mode === 'follower') && st.filter((s) => s.mode === 'leader').length === 1;
+      const good =
+        check.mode === 'standalone'
+          ? st.every((s) => s.mode === 'standalone')
+          : st.every((s) => s.mode === 'leader' || s.mode === 'follower') &&
+            st.filter((s) => s.mode === 'leader').length === 1;
       if (!good) throw new NotYet(`ZooKeeper modes ${modes.join(', ')} (want ${check.mode})`);
       const connect = servers.map((n) => `${n.address}:${n.services.exhibitor.zkClientPort}`).join(',');
       try {
@@ -233,11 +290,16 @@ async function checkOnce(ctx: EffectContext, nodeName: string | null, check: Che
       const r = await remote.exec(template(node, 'isActive', node.services.exhibitor.unit), { timeoutMs });
       if (r.exitCode !== 0) throw new NotYet(`${node.services.exhibitor.unit} is not running on ${node.name}`);
       const s = await probeZkServer(node.address, node.services.exhibitor.zkClientPort, timeoutMs);
-      if (s.mode !== 'not-serving' && s.mode !== 'down') throw new NotYet(`ZooKeeper on ${node.name} serves (${s.mode}) with an ensemble of one: it did not take the full ensemble`);
+      if (s.mode !== 'not-serving' && s.mode !== 'down')
+        throw new NotYet(
+          `ZooKeeper on ${node.name} serves (${s.mode}) with an ensemble of one: it did not take the full ensemble`,
+        );
       return;
     }
     case 'etcd': {
-      const nodes = [...check.members, ...check.learners].map((m) => t.nodes.find((n) => n.name === m) ?? nodeByName(t, m));
+      const nodes = [...check.members, ...check.learners].map(
+        (m) => t.nodes.find((n) => n.name === m) ?? nodeByName(t, m),
+      );
       const voters = check.members.map((m) => nodeByName(t, m));
       let list;
       try {
@@ -247,7 +309,8 @@ async function checkOnce(ctx: EffectContext, nodeName: string | null, check: Che
       }
       const peer = (n: TopologyNode) => `:${n.services.etcd.peerPort}`;
       const hostOf = (u: string) => new URL(u).hostname.replace(/^\[|\]$/g, '');
-      const listed = (n: TopologyNode) => list.find((m) => m.peerURLs.some((u) => hostOf(u) === n.address && u.endsWith(peer(n))));
+      const listed = (n: TopologyNode) =>
+        list.find((m) => m.peerURLs.some((u) => hostOf(u) === n.address && u.endsWith(peer(n))));
       const problems: string[] = [];
       if (list.length !== nodes.length) problems.push(`${list.length} members listed, want ${nodes.length}`);
       for (const n of nodes) {
@@ -260,14 +323,23 @@ async function checkOnce(ctx: EffectContext, nodeName: string | null, check: Che
       if (problems.length > 0) throw new NotYet(`etcd: ${problems.join('; ')}`);
       if (check.learners.length > 0) {
         const st = await Promise.all(nodes.map((n) => probeEtcdEndpoint(etcdUrl(n), timeoutMs)));
-        const leaderIdx = st.reduce((a, s) => (s.appliedIndex !== undefined && s.appliedIndex > a ? s.appliedIndex : a), 0n);
+        const leaderIdx = st.reduce(
+          (a, s) => (s.appliedIndex !== undefined && s.appliedIndex > a ? s.appliedIndex : a),
+          0n,
+        );
         for (const [i, s] of st.entries()) {
-          if (!s.ok || s.appliedIndex === undefined || leaderIdx - s.appliedIndex > 5n) throw new NotYet(`${nodes[i]!.name} has not caught up (applied ${s.appliedIndex ?? '?'} of ${leaderIdx})`);
+          if (!s.ok || s.appliedIndex === undefined || leaderIdx - s.appliedIndex > 5n)
+            throw new NotYet(`${nodes[i]!.name} has not caught up (applied ${s.appliedIndex ?? '?'} of ${leaderIdx})`);
         }
         return;
       }
       try {
-        await etcdTestWrite(voters.map(etcdUrl), `/dcfail/verify/${ctx.runId}`, `${Date.now()}`, Math.max(timeoutMs, 3000));
+        await etcdTestWrite(
+          voters.map(etcdUrl),
+          `/dcfail/verify/${ctx.runId}`,
+          `${Date.now()}`,
+          Math.max(timeoutMs, 3000),
+        );
       } catch (err) {
         throw new NotYet(`etcd test write failed: ${(err as Error).message.split('\n')[0]}`);
       }
@@ -279,7 +351,10 @@ async function checkOnce(ctx: EffectContext, nodeName: string | null, check: Che
         throw new NotYet(`etcd member list failed: ${e.message.split('\n')[0]}`);
       });
       const m = list.find((x) => x.peerURLs.includes(check.peerUrl));
-      if (!m || m.isLearner !== check.learner) throw new NotYet(`${check.member} (${check.peerUrl}) is ${m ? (m.isLearner ? 'a learner' : 'a voter') : 'not listed'}`);
+      if (!m || m.isLearner !== check.learner)
+        throw new NotYet(
+          `${check.member} (${check.peerUrl}) is ${m ? (m.isLearner ? 'a learner' : 'a voter') : 'not listed'}`,
+        );
       return;
     }
     case 'etcd-member-absent': {
@@ -287,18 +362,25 @@ async function checkOnce(ctx: EffectContext, nodeName: string | null, check: Che
       const list = await etcdMemberList([etcdUrl(via)], timeoutMs).catch((e: Error) => {
         throw new NotYet(`etcd member list failed: ${e.message.split('\n')[0]}`);
       });
-      if (list.some((x) => x.peerURLs.includes(check.peerUrl))) throw new NotYet(`${check.member} (${check.peerUrl}) is still listed`);
+      if (list.some((x) => x.peerURLs.includes(check.peerUrl)))
+        throw new NotYet(`${check.member} (${check.peerUrl}) is still listed`);
       return;
     }
     case 'mesos': {
       const masters = check.masters.map((m) => nodeByName(t, m));
       const st = await Promise.all(masters.map((n) => probeMesosMaster(n.address, n.services.mesos.port, timeoutMs)));
       const leaders = st.map((s, i) => ({ s, n: masters[i]! })).filter((x) => x.s.elected && x.s.recovered);
-      if (leaders.length !== 1) throw new NotYet(`Mesos: ${leaders.length} recovered leaders among ${masters.map((m) => m.name).join(', ')} (${st.map((s, i) => `${masters[i]!.name}=${s.reachable ? (s.elected ? 'elected' : 'follower') : 'down'}`).join(', ')})`);
+      if (leaders.length !== 1)
+        throw new NotYet(
+          `Mesos: ${leaders.length} recovered leaders among ${masters.map((m) => m.name).join(', ')} (${st.map((s, i) => `${masters[i]!.name}=${s.reachable ? (s.elected ? 'elected' : 'follower') : 'down'}`).join(', ')})`,
+        );
       const leader = leaders[0]!;
-      if (leader.s.quorum !== undefined && leader.s.quorum !== check.quorum) throw new NotYet(`Mesos leader ${leader.n.name} runs with quorum ${leader.s.quorum}, want ${check.quorum}`);
+      if (leader.s.quorum !== undefined && leader.s.quorum !== check.quorum)
+        throw new NotYet(`Mesos leader ${leader.n.name} runs with quorum ${leader.s.quorum}, want ${check.quorum}`);
       if (ctx.minRegistryVersion !== undefined && (leader.s.registryVersion ?? -1) < ctx.minRegistryVersion) {
-        throw new NotYet(`Mesos registry version ${leader.s.registryVersion ?? '?'} is older than ${ctx.minRegistryVersion} seen before`);
+        throw new NotYet(
+          `Mesos registry version ${leader.s.registryVersion ?? '?'} is older than ${ctx.minRegistryVersion} seen before`,
+        );
       }
       return;
     }
@@ -312,8 +394,12 @@ async function checkOnce(ctx: EffectContext, nodeName: string | null, check: Che
       const { remote: src, node: from } = await remoteOf(ctx, check.from);
       const { remote: dst } = await remoteOf(ctx, nodeName!);
       const sum = (p: string) => `cd ${quote(p)} && find . -type f -print0 | sort -z | xargs -0 -r sha256sum`;
-      const [a, b] = await Promise.all([src.exec(sum(replicatedLogPath(from.services.mesos.workDir)), { timeoutMs }), dst.exec(sum(check.path), { timeoutMs })]);
-      if (a.exitCode !== 0 || b.exitCode !== 0 || a.stdout !== b.stdout || a.stdout.trim() === '') throw new NotYet(`the log on ${nodeName} differs from ${check.from}'s`);
+      const [a, b] = await Promise.all([
+        src.exec(sum(replicatedLogPath(from.services.mesos.workDir)), { timeoutMs }),
+        dst.exec(sum(check.path), { timeoutMs }),
+      ]);
+      if (a.exitCode !== 0 || b.exitCode !== 0 || a.stdout !== b.stdout || a.stdout.trim() === '')
+        throw new NotYet(`the log on ${nodeName} differs from ${check.from}'s`);
       return;
     }
     default:
@@ -322,7 +408,13 @@ async function checkOnce(ctx: EffectContext, nodeName: string | null, check: Che
 }
 
 /** Polls a check until it holds or the budget runs out (every 50 ms: a check takes a few ms on a healthy cluster); the last NotYet says what was seen. */
-export async function verifyWithin(ctx: EffectContext, nodeName: string | null, check: Check, budgetMs: number, pollMs = 50): Promise<void> {
+export async function verifyWithin(
+  ctx: EffectContext,
+  nodeName: string | null,
+  check: Check,
+  budgetMs: number,
+  pollMs = 50,
+): Promise<void> {
   const end = Date.now() + budgetMs;
   for (;;) {
     try {
@@ -330,7 +422,11 @@ export async function verifyWithin(ctx: EffectContext, nodeName: string | null, 
       return;
     } catch (err) {
       if (!(err instanceof NotYet) && !(err instanceof OperationError)) throw err;
-      if (Date.now() + pollMs > end) throw new OperationError('verification-failed', `verification did not hold within ${budgetMs} ms: ${err.message}`);
+      if (Date.now() + pollMs > end)
+        throw new OperationError(
+          'verification-failed',
+          `verification did not hold within ${budgetMs} ms: ${err.message}`,
+        );
     }
     await new Promise((r) => setTimeout(r, pollMs));
   }

@@ -82,7 +82,9 @@ export function declaredConfig(t: Topology): Record<string, NodeConfig> {
   const zk = clusterMembers(t.nodes, 'exhibitor');
   const etcd = clusterMembers(t.nodes, 'etcd');
   const ensemble = renderEnsemble(zk.map((n) => ({ id: n.zkId!, address: n.address })));
-  const initialCluster = renderInitialCluster(etcd.map((n) => ({ name: n.name, peerUrl: peerUrlOf(n.address, n.services.etcd.peerPort) })));
+  const initialCluster = renderInitialCluster(
+    etcd.map((n) => ({ name: n.name, peerUrl: peerUrlOf(n.address, n.services.etcd.peerPort) })),
+  );
   const out: Record<string, NodeConfig> = {};
   for (const n of t.nodes) {
     const c: NodeConfig = {};
@@ -121,7 +123,11 @@ export function offlineFacts(t: Topology): ClusterFacts {
         etcdEnv: n.services.etcd.envFile,
       },
       units: { mesos: n.services.mesos.unit, exhibitor: n.services.exhibitor.unit, etcd: n.services.etcd.unit },
-      dirs: { etcdData: dataDirOf(n), zkData: n.services.exhibitor.zkDataDir, replicatedLog: replicatedLogPath(n.services.mesos.workDir) },
+      dirs: {
+        etcdData: dataDirOf(n),
+        zkData: n.services.exhibitor.zkDataDir,
+        replicatedLog: replicatedLogPath(n.services.mesos.workDir),
+      },
       etcdName: n.name,
       etcdPeerUrl: peerUrlOf(n.address, n.services.etcd.peerPort),
       config: { ...config[n.name] },

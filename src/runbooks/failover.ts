@@ -34,9 +34,11 @@ export function byFreshness<N extends NodeFacts>(nodes: readonly N[], position: 
     .map((x) => x.n);
 }
 
-export const etcdPosition = (n: NodeFacts): bigint | undefined => (n.etcdAppliedIndex === undefined ? undefined : BigInt(n.etcdAppliedIndex));
+export const etcdPosition = (n: NodeFacts): bigint | undefined =>
+  n.etcdAppliedIndex === undefined ? undefined : BigInt(n.etcdAppliedIndex);
 const zkPosition = (n: NodeFacts): bigint | undefined => (n.zkZxid === undefined ? undefined : BigInt(n.zkZxid));
-export const mesosPosition = (n: NodeFacts): bigint | undefined => (n.mesosLogVersion === undefined ? undefined : BigInt(n.mesosLogVersion));
+export const mesosPosition = (n: NodeFacts): bigint | undefined =>
+  n.mesosLogVersion === undefined ? undefined : BigInt(n.mesosLogVersion);
 
 /** The configuration every survivor holds at the end of a failover away from `lostDc`. */
 export function failedOverConfig(facts: ClusterFacts, lostDc: string): Record<string, NodeConfig> {
@@ -59,7 +61,9 @@ export function failedOverConfig(facts: ClusterFacts, lostDc: string): Record<st
       const i = etcd.findIndex((e) => e.name === n.name);
       if (i > 0) {
         // Re-added survivors joined an existing cluster of the members before them.
-        c.etcdInitialCluster = renderInitialCluster(etcd.slice(0, i + 1).map((e) => ({ name: e.etcdName, peerUrl: e.etcdPeerUrl })));
+        c.etcdInitialCluster = renderInitialCluster(
+          etcd.slice(0, i + 1).map((e) => ({ name: e.etcdName, peerUrl: e.etcdPeerUrl })),
+        );
         c.etcdInitialClusterState = 'existing';
       }
     }
@@ -105,7 +109,10 @@ export function planFailover(observed: ClusterFacts, opts: FailoverOptions): Pla
         refusals: [],
         warnings: [
           ...verdict.warnings,
-          { code: 'no-action-needed', message: `${lostDc} holds a minority of every cluster: ${to} keeps every quorum. Nothing to change; bring ${lostDc} back when it can be.` },
+          {
+            code: 'no-action-needed',
+            message: `${lostDc} holds a minority of every cluster: ${to} keeps every quorum. Nothing to change; bring ${lostDc} back when it can be.`,
+          },
         ],
         steps: [],
       };
@@ -124,10 +131,21 @@ export function planFailover(observed: ClusterFacts, opts: FailoverOptions): Pla
 
   // 1. Fence.
   if (opts.fenceCommand) {
-    list.add({ id: `fence:${lostDc}`, cluster: null, node: null, action: 'fence', dc: lostDc, command: opts.fenceCommand, summary: `run the fence hook for ${lostDc} (locally): it must stay down until failback` });
+    list.add({
+      id: `fence:${lostDc}`,
+      cluster: null,
+      node: null,
+      action: 'fence',
+      dc: lostDc,
+      command: opts.fenceCommand,
+      summary: `run the fence hook for ${lostDc} (locally): it must stay down until failback`,
+    });
     addVerify(list, null, null, { kind: 'dc-down', dc: lostDc }, `${lostDc} fails every health check`, `fence:verify`);
   } else {
-    warnings.push({ code: 'no-fence-hook', message: `no fence hook for ${lostDc}: the operator must attest that it is kept down (--attest-fenced "<how>")` });
+    warnings.push({
+      code: 'no-fence-hook',
+      message: `no fence hook for ${lostDc}: the operator must attest that it is kept down (--attest-fenced "<how>")`,
+    });
   }
 
   // 2-3. ZooKeeper, then Mesos, in one track; 4. etcd in another, side by side: the clusters are
@@ -135,29 +153,77 @@ export function planFailover(observed: ClusterFacts, opts: FailoverOptions): Pla
   const zk = survivors('exhibitor');
   const live = facts.live;
   const holds = (n: NodeFacts, fields: (keyof NodeConfig)[]) => fields.every((f) => n.config[f] === target[n.name]![f]);
-  const zkDone = live !== undefined && zk.length > 0 && zk.every((n) => holds(n, ['ensemble', 'masterCount']) && live.zkServing.includes(n.name));
+  const zkDone =
+    live !== undefined &&
+    zk.length > 0 &&
+    zk.every((n) => holds(n, ['ensemble', 'masterCount']) && live.zkServing.includes(n.name));
   list.inTrack('zookeeper-mesos', () => {
     if (zk.length > 1 && facts.mode === 'online' && !zkDone) {
-    // ZooKeeper elects its freshest server itself when the survivors restart together; say who.
-    const ranked = byFreshness(zk, zkPosition);
-    const top = ranked[0]!;
-    const behind = (n: NodeFacts) => (top.zkZxid !== undefined && n.zkZxid !== undefined ? `${BigInt(top.zkZxid) - BigInt(n.zkZxid)} transactions behind` : 'position unknown');
-    warnings.push({ code: 'zookeeper-freshest', cluster: 'exhibitor', message: `ZooKeeper: ${top.name} is the most advanced (zxid 0x${BigInt(top.zkZxid ?? '0').toString(16)}); ${ranked.slice(1).map((n) => `${n.name} ${behind(n)}`).join(', ')}` });
-  }
-  if (zk.length > 0 && !zkDone) {
-      addEdits(list, zk.flatMap((n) => editsToward(n, target[n.name]!, ['ensemble', 'masterCount'])), 'zk:config', 'ensemble of the survivors; master_count follows it');
+      // ZooKeeper elects its freshest server itself when the survivors restart together; say who.
+      const ranked = byFreshness(zk, zkPosition);
+      const top = ranked[0]!;
+      const behind = (n: NodeFacts) =>
+        top.zkZxid !== undefined && n.zkZxid !== undefined
+          ? `${BigInt(top.zkZxid) - BigInt(n.zkZxid)} transactions behind`
+          : 'position unknown';
+      warnings.push({
+        code: 'zookeeper-freshest',
+        cluster: 'exhibitor',
+        message: `ZooKeeper: ${top.name} is the most advanced (zxid 0x${BigInt(top.zkZxid ?? '0').toString(16)}); ${ranked
+          .slice(1)
+          .map((n) => `${n.name} ${behind(n)}`)
+          .join(', ')}`,
+      });
+    }
+    if (zk.length > 0 && !zkDone) {
+      addEdits(
+        list,
+        zk.flatMap((n) => editsToward(n, target[n.name]!, ['ensemble', 'masterCount'])),
+        'zk:config',
+        'ensemble of the survivors; master_count follows it',
+      );
       addServiceOp(list, 'exhibitor', 'restart', zk, 'zk:restart', 'ZooKeeper comes back with the new ensemble');
-      addVerify(list, 'exhibitor', null, { kind: 'zookeeper', servers: zk.map((n) => n.name), mode: zk.length === 1 ? 'standalone' : 'quorum' }, `ZooKeeper serves on ${zk.map((n) => n.name).join(', ')} and takes a test write`, 'zk:verify');
+      addVerify(
+        list,
+        'exhibitor',
+        null,
+        { kind: 'zookeeper', servers: zk.map((n) => n.name), mode: zk.length === 1 ? 'standalone' : 'quorum' },
+        `ZooKeeper serves on ${zk.map((n) => n.name).join(', ')} and takes a test write`,
+        'zk:verify',
+      );
     }
 
     // 3. Mesos.
     const masters = survivors('mesos');
-    const mesosDone = live !== undefined && masters.every((n) => holds(n, ['mesosQuorum'])) && live.mesosLeader !== null && masters.some((n) => n.name === live.mesosLeader);
+    const mesosDone =
+      live !== undefined &&
+      masters.every((n) => holds(n, ['mesosQuorum'])) &&
+      live.mesosLeader !== null &&
+      masters.some((n) => n.name === live.mesosLeader);
     if (masters.length > 0 && !mesosDone) {
       const quorum = majorityOf(masters.length);
-      addEdits(list, masters.flatMap((n) => editsToward(n, target[n.name]!, ['mesosQuorum'])), 'mesos:config', `majority of ${masters.length} master${masters.length === 1 ? '' : 's'}`);
-      addServiceOp(list, 'mesos', 'restart', masters, 'mesos:restart', 'the master recovers its registry with the new quorum');
-      addVerify(list, 'mesos', null, { kind: 'mesos', masters: masters.map((n) => n.name), quorum }, `one Mesos leader, registrar recovered, quorum ${quorum}`, 'mesos:verify');
+      addEdits(
+        list,
+        masters.flatMap((n) => editsToward(n, target[n.name]!, ['mesosQuorum'])),
+        'mesos:config',
+        `majority of ${masters.length} master${masters.length === 1 ? '' : 's'}`,
+      );
+      addServiceOp(
+        list,
+        'mesos',
+        'restart',
+        masters,
+        'mesos:restart',
+        'the master recovers its registry with the new quorum',
+      );
+      addVerify(
+        list,
+        'mesos',
+        null,
+        { kind: 'mesos', masters: masters.map((n) => n.name), quorum },
+        `one Mesos leader, registrar recovered, quorum ${quorum}`,
+        'mesos:verify',
+      );
     }
   });
 
@@ -165,35 +231,95 @@ export function planFailover(observed: ClusterFacts, opts: FailoverOptions): Pla
     // 4. etcd.
     const etcd = byFreshness(survivors('etcd'), etcdPosition);
     // Online, a re-run finds the forced cluster already there: its members are the survivors.
-    const forced = live?.etcd && live.etcd.members.every((m) => etcd.some((n) => n.etcdPeerUrl === m.peerUrl)) ? live.etcd : null;
-    const isVoter = (n: NodeFacts) => forced?.members.some((m) => m.peerUrl === n.etcdPeerUrl && m.started && !m.learner) ?? false;
+    const forced =
+      live?.etcd && live.etcd.members.every((m) => etcd.some((n) => n.etcdPeerUrl === m.peerUrl)) ? live.etcd : null;
+    const isVoter = (n: NodeFacts) =>
+      forced?.members.some((m) => m.peerUrl === n.etcdPeerUrl && m.started && !m.learner) ?? false;
     const seed = forced ? etcd.find(isVoter) : etcd[0];
     if (seed) {
       const rest = etcd.filter((n) => n !== seed);
       if (!forced) {
-        addServiceOp(list, 'etcd', 'stop', etcd, 'etcd:stop', 'every survivor stops before one is forced into a new cluster');
-        for (const n of etcd) addVerify(list, 'etcd', n.name, { kind: 'stopped', unit: n.units.etcd }, `${n.units.etcd} is stopped`, 'etcd:stop:verify');
+        addServiceOp(
+          list,
+          'etcd',
+          'stop',
+          etcd,
+          'etcd:stop',
+          'every survivor stops before one is forced into a new cluster',
+        );
+        for (const n of etcd)
+          addVerify(
+            list,
+            'etcd',
+            n.name,
+            { kind: 'stopped', unit: n.units.etcd },
+            `${n.units.etcd} is stopped`,
+            'etcd:stop:verify',
+          );
         if (rest.length > 0 && facts.mode === 'online') {
-          warnings.push({ code: 'etcd-seed', cluster: 'etcd', message: `etcd seed: ${seed.name} (applied index ${seed.etcdAppliedIndex ?? '?'}); ${rest.map((r) => `${r.name} is ${seed.etcdAppliedIndex !== undefined && r.etcdAppliedIndex !== undefined ? seed.etcdAppliedIndex - r.etcdAppliedIndex : '?'} behind`).join(', ')}` });
+          warnings.push({
+            code: 'etcd-seed',
+            cluster: 'etcd',
+            message: `etcd seed: ${seed.name} (applied index ${seed.etcdAppliedIndex ?? '?'}); ${rest.map((r) => `${r.name} is ${seed.etcdAppliedIndex !== undefined && r.etcdAppliedIndex !== undefined ? seed.etcdAppliedIndex - r.etcdAppliedIndex : '?'} behind`).join(', ')}`,
+          });
         }
-        addEdits(list, editsToward(seed, { ...seed.config, etcdForceNewCluster: 'true' }, ['etcdForceNewCluster']), 'etcd:force', 'a one-member cluster that keeps its data');
+        addEdits(
+          list,
+          editsToward(seed, { ...seed.config, etcdForceNewCluster: 'true' }, ['etcdForceNewCluster']),
+          'etcd:force',
+          'a one-member cluster that keeps its data',
+        );
         addServiceOp(list, 'etcd', 'start', [seed], 'etcd:force:start', 'forced new cluster');
-        addVerify(list, 'etcd', seed.name, { kind: 'etcd', members: [seed.name], learners: [] }, `etcd runs as one member on ${seed.name} and takes a test write`, 'etcd:force:verify');
+        addVerify(
+          list,
+          'etcd',
+          seed.name,
+          { kind: 'etcd', members: [seed.name], learners: [] },
+          `etcd runs as one member on ${seed.name} and takes a test write`,
+          'etcd:force:verify',
+        );
       }
-      addEdits(list, editsToward(seed, { ...seed.config, etcdForceNewCluster: undefined }, ['etcdForceNewCluster']), 'etcd:unforce', 'a later restart must not force again');
+      addEdits(
+        list,
+        editsToward(seed, { ...seed.config, etcdForceNewCluster: undefined }, ['etcdForceNewCluster']),
+        'etcd:unforce',
+        'a later restart must not force again',
+      );
       const members = forced ? etcd.filter(isVoter) : [seed];
       for (const r of rest) {
         if (isVoter(r)) continue;
         members.push(r);
         if (forced) {
           // Left half-joined by an interrupted run: start its join again from a stopped member.
-          addServiceOp(list, 'etcd', 'stop', [r], `etcd:join:${r.name}:stop`, 'a half-joined member starts its join again');
-          addVerify(list, 'etcd', r.name, { kind: 'stopped', unit: r.units.etcd }, `${r.units.etcd} is stopped`, `etcd:join:${r.name}:stop:verify`);
+          addServiceOp(
+            list,
+            'etcd',
+            'stop',
+            [r],
+            `etcd:join:${r.name}:stop`,
+            'a half-joined member starts its join again',
+          );
+          addVerify(
+            list,
+            'etcd',
+            r.name,
+            { kind: 'stopped', unit: r.units.etcd },
+            `${r.units.etcd} is stopped`,
+            `etcd:join:${r.name}:stop:verify`,
+          );
         }
-        const join: NodeConfig = { ...r.config, etcdInitialCluster: renderInitialCluster(members.map((m) => ({ name: m.etcdName, peerUrl: m.etcdPeerUrl }))), etcdInitialClusterState: 'existing' };
+        const join: NodeConfig = {
+          ...r.config,
+          etcdInitialCluster: renderInitialCluster(members.map((m) => ({ name: m.etcdName, peerUrl: m.etcdPeerUrl }))),
+          etcdInitialClusterState: 'existing',
+        };
         delete join.etcdForceNewCluster;
         const listed = forced?.members.some((m) => m.peerUrl === r.etcdPeerUrl) ?? false;
-      addEtcdJoin(list, seed, r, members, join, `etcd:join:${r.name}`, { enableFirst: false, dataMovedAside: false, removeFirst: listed });
+        addEtcdJoin(list, seed, r, members, join, `etcd:join:${r.name}`, {
+          enableFirst: false,
+          dataMovedAside: false,
+          removeFirst: listed,
+        });
       }
     }
   });
@@ -219,23 +345,99 @@ export function addEtcdJoin(
   if (opts.removeFirst) {
     // An interrupted run left it added (and maybe started) but not promoted: its data is going,
     // and a member restarted without its data would crash the leader's view of it. It leaves first.
-    list.add({ id: `${group}:remove`, cluster: 'etcd', node: via.name, action: 'etcd-member-remove', member: joiner.etcdName, peerUrl: joiner.etcdPeerUrl, summary: `etcdctl member remove ${joiner.etcdName} (half-joined by an interrupted run)` });
-    addVerify(list, 'etcd', via.name, { kind: 'etcd-member-absent', member: joiner.etcdName, peerUrl: joiner.etcdPeerUrl }, `${joiner.etcdName} is no longer listed`, `${group}:remove:verify`);
+    list.add({
+      id: `${group}:remove`,
+      cluster: 'etcd',
+      node: via.name,
+      action: 'etcd-member-remove',
+      member: joiner.etcdName,
+      peerUrl: joiner.etcdPeerUrl,
+      summary: `etcdctl member remove ${joiner.etcdName} (half-joined by an interrupted run)`,
+    });
+    addVerify(
+      list,
+      'etcd',
+      via.name,
+      { kind: 'etcd-member-absent', member: joiner.etcdName, peerUrl: joiner.etcdPeerUrl },
+      `${joiner.etcdName} is no longer listed`,
+      `${group}:remove:verify`,
+    );
   }
   if (!opts.dataMovedAside) {
-    list.add({ id: `${group}:move-aside`, cluster: 'etcd', node: joiner.name, action: 'move-aside', path: joiner.dirs.etcdData, what: 'etcd-data', summary: `move ${joiner.dirs.etcdData} aside (kept as a backup): a stale member fails with a cluster ID mismatch` });
-    addVerify(list, 'etcd', joiner.name, { kind: 'moved', path: joiner.dirs.etcdData }, `${joiner.dirs.etcdData} is gone, its backup kept`, `${group}:move-aside:verify`);
+    list.add({
+      id: `${group}:move-aside`,
+      cluster: 'etcd',
+      node: joiner.name,
+      action: 'move-aside',
+      path: joiner.dirs.etcdData,
+      what: 'etcd-data',
+      summary: `move ${joiner.dirs.etcdData} aside (kept as a backup): a stale member fails with a cluster ID mismatch`,
+    });
+    addVerify(
+      list,
+      'etcd',
+      joiner.name,
+      { kind: 'moved', path: joiner.dirs.etcdData },
+      `${joiner.dirs.etcdData} is gone, its backup kept`,
+      `${group}:move-aside:verify`,
+    );
   }
-  list.add({ id: `${group}:add`, cluster: 'etcd', node: via.name, action: 'etcd-member-add', member: joiner.etcdName, peerUrls: [joiner.etcdPeerUrl], learner: true, summary: `etcdctl member add ${joiner.etcdName} --learner --peer-urls=${joiner.etcdPeerUrl}` });
-  addVerify(list, 'etcd', via.name, { kind: 'etcd-member-listed', member: joiner.etcdName, peerUrl: joiner.etcdPeerUrl, learner: true }, `${joiner.etcdName} is listed as a learner`, `${group}:add:verify`);
+  list.add({
+    id: `${group}:add`,
+    cluster: 'etcd',
+    node: via.name,
+    action: 'etcd-member-add',
+    member: joiner.etcdName,
+    peerUrls: [joiner.etcdPeerUrl],
+    learner: true,
+    summary: `etcdctl member add ${joiner.etcdName} --learner --peer-urls=${joiner.etcdPeerUrl}`,
+  });
+  addVerify(
+    list,
+    'etcd',
+    via.name,
+    { kind: 'etcd-member-listed', member: joiner.etcdName, peerUrl: joiner.etcdPeerUrl, learner: true },
+    `${joiner.etcdName} is listed as a learner`,
+    `${group}:add:verify`,
+  );
   addEdits(
     list,
     editsToward(joiner, joinerConfig, ['etcdInitialCluster', 'etcdInitialClusterState', 'etcdForceNewCluster']),
     `${group}:config`,
     'join the existing cluster',
   );
-  addServiceOp(list, 'etcd', 'start', [joiner], `${group}:start`, 'joins as a learner and catches up', opts.enableFirst);
-  addVerify(list, 'etcd', joiner.name, { kind: 'etcd', members: voters, learners: [joiner.name] }, `${joiner.name} runs as a learner and has caught up`, `${group}:start:verify`);
-  list.add({ id: `${group}:promote`, cluster: 'etcd', node: via.name, action: 'etcd-member-promote', member: joiner.etcdName, peerUrl: joiner.etcdPeerUrl, summary: `etcdctl member promote ${joiner.etcdName}` });
-  addVerify(list, 'etcd', null, { kind: 'etcd', members: names, learners: [] }, `etcd members ${names.join(', ')} healthy, test write accepted`, `${group}:promote:verify`);
+  addServiceOp(
+    list,
+    'etcd',
+    'start',
+    [joiner],
+    `${group}:start`,
+    'joins as a learner and catches up',
+    opts.enableFirst,
+  );
+  addVerify(
+    list,
+    'etcd',
+    joiner.name,
+    { kind: 'etcd', members: voters, learners: [joiner.name] },
+    `${joiner.name} runs as a learner and has caught up`,
+    `${group}:start:verify`,
+  );
+  list.add({
+    id: `${group}:promote`,
+    cluster: 'etcd',
+    node: via.name,
+    action: 'etcd-member-promote',
+    member: joiner.etcdName,
+    peerUrl: joiner.etcdPeerUrl,
+    summary: `etcdctl member promote ${joiner.etcdName}`,
+  });
+  addVerify(
+    list,
+    'etcd',
+    null,
+    { kind: 'etcd', members: names, learners: [] },
+    `etcd members ${names.join(', ')} healthy, test write accepted`,
+    `${group}:promote:verify`,
+  );
 }

@@ -66,13 +66,25 @@ export async function certifyLoss(t: Topology, lostDc: string, observation: Clus
       const seen = observation.nodes.find((o) => o.name === n.name)?.ports;
       const clusters = t.health.checks.includes('tcp') ? CLUSTERS.filter((c) => n.roles.includes(c)) : [];
       const targets: { row: LossEvidence['checks'][number]; port: number; observed: string | undefined }[] = [
-        ...(t.health.checks.includes('ssh') ? [{ row: { node: n.name, check: 'ssh', results: [] as string[] }, port: n.ssh.port, observed: seen?.ssh }] : []),
-        ...clusters.map((c) => ({ row: { node: n.name, check: `tcp:${c}`, results: [] as string[] }, port: portOf(n, c), observed: seen?.[c] })),
+        ...(t.health.checks.includes('ssh')
+          ? [{ row: { node: n.name, check: 'ssh', results: [] as string[] }, port: n.ssh.port, observed: seen?.ssh }]
+          : []),
+        ...clusters.map((c) => ({
+          row: { node: n.name, check: `tcp:${c}`, results: [] as string[] },
+          port: portOf(n, c),
+          observed: seen?.[c],
+        })),
       ];
       for (let a = 0; a < attempts; a += 1) {
         // The first attempt is the observation this run just made (the same TCP probes, with the
         // same timeout): a look of its own, taken moments before.
-        await Promise.all(targets.map(async ({ row, port, observed }) => row.results.push(a === 0 && observed !== undefined ? observed : (await probeTcp(n.address, port, t.health.timeoutMs)).kind)));
+        await Promise.all(
+          targets.map(async ({ row, port, observed }) =>
+            row.results.push(
+              a === 0 && observed !== undefined ? observed : (await probeTcp(n.address, port, t.health.timeoutMs)).kind,
+            ),
+          ),
+        );
       }
       return targets.map((x) => x.row);
     }),
@@ -80,27 +92,47 @@ export async function certifyLoss(t: Topology, lostDc: string, observation: Clus
   checks.push(...perNode.flat());
   const answering = observation.nodes.filter((o) => o.dc === lostDc).flatMap(memberAnswers);
   const anyOpen = checks.filter((c) => c.results.includes('open'));
-  for (const c of anyOpen) reasons.push(`${c.node} ${c.check} answered on ${c.results.filter((r) => r === 'open').length} of ${attempts} attempts`);
+  for (const c of anyOpen)
+    reasons.push(
+      `${c.node} ${c.check} answered on ${c.results.filter((r) => r === 'open').length} of ${attempts} attempts`,
+    );
 
-  const survivors = observation.nodes.filter((o) => o.dc !== lostDc && o.roles.length > 0).map((o) => {
-    const problems: string[] = [];
-    if (!o.ssh.ok) problems.push(`SSH: ${o.ssh.error ?? 'unreachable'}`);
-    if (o.config === null) problems.push('files unreadable');
-    return { node: o.name, sane: problems.length === 0, why: problems.join('; ') || 'reachable, files readable' };
-  });
+  const survivors = observation.nodes
+    .filter((o) => o.dc !== lostDc && o.roles.length > 0)
+    .map((o) => {
+      const problems: string[] = [];
+      if (!o.ssh.ok) problems.push(`SSH: ${o.ssh.error ?? 'unreachable'}`);
+      if (o.config === null) problems.push('files unreadable');
+      return { node: o.name, sane: problems.length === 0, why: problems.join('; ') || 'reachable, files readable' };
+    });
   for (const s of survivors) if (!s.sane) reasons.push(`survivor ${s.node} is not sane: ${s.why}`);
 
   // The survivors must not follow a leader among the lost members.
   const lostNames = new Set(lost.map((n) => n.name));
   const lostEtcdIds = new Set(observation.etcdMembers?.filter((m) => lostNames.has(m.name)).map((m) => m.id) ?? []);
   for (const o of observation.nodes.filter((x) => x.dc !== lostDc)) {
-    if (o.etcd?.ok && o.etcd.leader && lostEtcdIds.has(o.etcd.leader)) answering.push(`etcd on ${o.name} follows a leader in ${lostDc}`);
-    if (o.zk && (o.zk.mode === 'follower' || o.zk.mode === 'leader') && o.config?.ensemble && lost.some((n) => o.config!.ensemble!.split(',').some((p) => p.endsWith(`:${n.address}`)))) {
+    if (o.etcd?.ok && o.etcd.leader && lostEtcdIds.has(o.etcd.leader))
+      answering.push(`etcd on ${o.name} follows a leader in ${lostDc}`);
+    if (
+      o.zk &&
+      (o.zk.mode === 'follower' || o.zk.mode === 'leader') &&
+      o.config?.ensemble &&
+      lost.some((n) => o.config!.ensemble!.split(',').some((p) => p.endsWith(`:${n.address}`)))
+    ) {
       answering.push(`ZooKeeper on ${o.name} serves in an ensemble with ${lostDc}'s servers`);
     }
   }
-  const verdict: LossEvidence['verdict'] = answering.length > 0 ? 'alive' : reasons.length > 0 ? 'inconclusive' : 'down';
-  return { dc: lostDc, attempts, checks, answeringAsMembers: answering, survivors, verdict, reasons: [...answering, ...reasons] };
+  const verdict: LossEvidence['verdict'] =
+    answering.length > 0 ? 'alive' : reasons.length > 0 ? 'inconclusive' : 'down';
+  return {
+    dc: lostDc,
+    attempts,
+    checks,
+    answeringAsMembers: answering,
+    survivors,
+    verdict,
+    reasons: [...answering, ...reasons],
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -150,9 +182,15 @@ export class RunLock {
       await mkdir(this.localDir);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const held = await readFile(join(this.localDir, 'owner.json'), 'utf8').then((s) => JSON.parse(s) as LockOwner, () => null);
+      const held = await readFile(join(this.localDir, 'owner.json'), 'utf8').then(
+        (s) => JSON.parse(s) as LockOwner,
+        () => null,
+      );
       if (!mayTakeOver(held, breakLock)) throw lockedBy(held, 'local');
-      notes.push({ code: 'lock-taken-over', message: `took over the local lock of ${describeOwner(held)}${breakLock ? ' (--break-lock)' : ' (its process is gone)'}` });
+      notes.push({
+        code: 'lock-taken-over',
+        message: `took over the local lock of ${describeOwner(held)}${breakLock ? ' (--break-lock)' : ' (its process is gone)'}`,
+      });
     }
     await writeFileAtomic(join(this.localDir, 'owner.json'), JSON.stringify(this.owner));
     this.localHeld = true;
@@ -162,8 +200,12 @@ export class RunLock {
       nodes.map(async (n) => {
         const remote = await this.pool.get(n);
         const dir = `${n.services.dcfail.stateDir}/lock`;
-        const r = await remote.exec(`mkdir -p ${quote(n.services.dcfail.stateDir)} && if mkdir ${quote(dir)} 2>/dev/null; then echo taken; else cat ${quote(`${dir}/owner.json`)} 2>/dev/null || echo '{}'; fi`, { timeoutMs: 10_000 });
-        if (r.exitCode !== 0) throw new OperationError('lock-failed', `${n.name}: cannot take the run lock: ${r.stderr.trim()}`);
+        const r = await remote.exec(
+          `mkdir -p ${quote(n.services.dcfail.stateDir)} && if mkdir ${quote(dir)} 2>/dev/null; then echo taken; else cat ${quote(`${dir}/owner.json`)} 2>/dev/null || echo '{}'; fi`,
+          { timeoutMs: 10_000 },
+        );
+        if (r.exitCode !== 0)
+          throw new OperationError('lock-failed', `${n.name}: cannot take the run lock: ${r.stderr.trim()}`);
         if (!r.stdout.startsWith('taken')) {
           let held: LockOwner | null = null;
           try {
@@ -215,16 +257,46 @@ function lockedBy(o: LockOwner | null, where: string): LockedError {
 // ---------------------------------------------------------------------------------------------
 // Hooks
 
-export async function runHook(name: string, command: string | undefined, cwd: string, env: Record<string, string>, timeoutMs = 120_000): Promise<{ ran: boolean; exitCode?: number; output?: string }> {
+export async function runHook(
+  name: string,
+  command: string | undefined,
+  cwd: string,
+  env: Record<string, string>,
+  timeoutMs = 120_000,
+): Promise<{ ran: boolean; exitCode?: number; output?: string }> {
   if (!command) return { ran: false };
   const [cmd, ...args] = command.split(/\s+/);
-  const r = await execa(cmd!, args, { cwd, env: { ...process.env, ...env }, reject: false, timeout: timeoutMs, all: true });
-  return { ran: true, exitCode: r.exitCode ?? -1, output: String(r.all ?? '').trim().split('\n').slice(-3).join(' / ') };
+  const r = await execa(cmd!, args, {
+    cwd,
+    env: { ...process.env, ...env },
+    reject: false,
+    timeout: timeoutMs,
+    all: true,
+  });
+  return {
+    ran: true,
+    exitCode: r.exitCode ?? -1,
+    output: String(r.all ?? '')
+      .trim()
+      .split('\n')
+      .slice(-3)
+      .join(' / '),
+  };
 }
 
-export async function preHook(name: string, command: string | undefined, cwd: string, env: Record<string, string>): Promise<void> {
+export async function preHook(
+  name: string,
+  command: string | undefined,
+  cwd: string,
+  env: Record<string, string>,
+): Promise<void> {
   const r = await runHook(name, command, cwd, env);
-  if (r.ran && r.exitCode !== 0) throw new RefusedError('hook-refused', `the ${name} hook exited ${r.exitCode}: nothing was changed`, r.output ? [r.output] : []);
+  if (r.ran && r.exitCode !== 0)
+    throw new RefusedError(
+      'hook-refused',
+      `the ${name} hook exited ${r.exitCode}: nothing was changed`,
+      r.output ? [r.output] : [],
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -238,10 +310,23 @@ export interface FailoverMarker {
   /** The files of every node before the failover: what failback restores. */
   original: Record<string, NodeConfig>;
   /** Where each survivor's replicas were when the failover began. */
-  point: Record<string, { etcdAppliedIndex?: string; etcdRaftTerm?: string; etcdClusterId?: string; zkZxid?: string; mesosRegistryVersion?: number }>;
+  point: Record<
+    string,
+    {
+      etcdAppliedIndex?: string;
+      etcdRaftTerm?: string;
+      etcdClusterId?: string;
+      zkZxid?: string;
+      mesosRegistryVersion?: number;
+    }
+  >;
 }
 
-export async function writeMarker(pool: RemotePool, nodes: readonly TopologyNode[], marker: FailoverMarker): Promise<void> {
+export async function writeMarker(
+  pool: RemotePool,
+  nodes: readonly TopologyNode[],
+  marker: FailoverMarker,
+): Promise<void> {
   await Promise.all(
     nodes.map(async (n) => {
       const remote = await pool.get(n);
@@ -267,7 +352,10 @@ export async function removeMarker(pool: RemotePool, nodes: readonly TopologyNod
   await Promise.all(
     nodes.map(async (n) => {
       const remote = await pool.get(n).catch(() => null);
-      await remote?.exec(`if [ -e ${quote(markerPathOf(n))} ]; then mv ${quote(markerPathOf(n))} ${quote(`${markerPathOf(n)}.done-${runId}`)}; fi`, { timeoutMs: 10_000 });
+      await remote?.exec(
+        `if [ -e ${quote(markerPathOf(n))} ]; then mv ${quote(markerPathOf(n))} ${quote(`${markerPathOf(n)}.done-${runId}`)}; fi`,
+        { timeoutMs: 10_000 },
+      );
     }),
   );
 }

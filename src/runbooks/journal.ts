@@ -65,7 +65,10 @@ export class Journal {
 
   private async write(): Promise<void> {
     await mkdir(this.dir, { recursive: true });
-    await writeFileAtomic(join(this.dir, 'journal.json'), `${JSON.stringify(this.data, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`);
+    await writeFileAtomic(
+      join(this.dir, 'journal.json'),
+      `${JSON.stringify(this.data, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`,
+    );
   }
 
   async savePlan(plan: Plan): Promise<void> {

@@ -74,7 +74,13 @@ export async function executePlan(plan: Plan, ctx: EffectContext, opts: RunOptio
   const total = batchesOf(plan.steps).length;
   let index = 0;
   let failure: { failed: Step; error: DcfailError } | null = null;
-  opts.emit({ kind: 'run-started', runId: ctx.runId, runbook: plan.runbook, steps: plan.steps.length, at: new Date(started).toISOString() });
+  opts.emit({
+    kind: 'run-started',
+    runId: ctx.runId,
+    runbook: plan.runbook,
+    steps: plan.steps.length,
+    at: new Date(started).toISOString(),
+  });
 
   const runBatch = async (batch: Step[]): Promise<boolean> => {
     if (failure) return false;
@@ -94,7 +100,10 @@ export async function executePlan(plan: Plan, ctx: EffectContext, opts: RunOptio
       batch.map(async (step) => {
         const t0 = Date.now();
         try {
-          const detail = step.action === 'verify' ? (await verifyWithin(ctx, step.node, step.check, opts.verifyTimeoutMs), 'holds') : await performStep(ctx, step);
+          const detail =
+            step.action === 'verify'
+              ? (await verifyWithin(ctx, step.node, step.check, opts.verifyTimeoutMs), 'holds')
+              : await performStep(ctx, step);
           opts.emit({ kind: 'step-finished', step, ms: Date.now() - t0, detail });
           return { step, ok: true as const };
         } catch (err) {

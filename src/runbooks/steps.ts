@@ -12,7 +12,10 @@ import type { Changes, Check, ServiceOp, Step, StepList } from './plan.js';
 type FileRef = keyof NodeFacts['files'];
 
 /** Where each setting dcfail owns lives: which file, which key, which format. */
-const SETTINGS: Record<keyof NodeConfig, { file: FileRef; key: string; format: 'env' | 'value'; cluster: ClusterName }> = {
+const SETTINGS: Record<
+  keyof NodeConfig,
+  { file: FileRef; key: string; format: 'env' | 'value'; cluster: ClusterName }
+> = {
   masterCount: { file: 'masterCount', key: MASTER_COUNT_KEY, format: 'value', cluster: 'exhibitor' },
   ensemble: { file: 'exhibitorEnv', key: ENSEMBLE_KEY, format: 'env', cluster: 'exhibitor' },
   mesosQuorum: { file: 'mesosEnv', key: QUORUM_KEY, format: 'env', cluster: 'mesos' },
@@ -83,7 +86,14 @@ export function addEdits(list: StepList, edits: readonly FileEdit[], group: stri
     });
   }
   for (const e of edits) {
-    addVerify(list, e.cluster, e.node.name, { kind: 'file', file: e.file, changes: e.changes }, `read back ${e.file}`, `${group}:verify`);
+    addVerify(
+      list,
+      e.cluster,
+      e.node.name,
+      { kind: 'file', file: e.file, changes: e.changes },
+      `read back ${e.file}`,
+      `${group}:verify`,
+    );
   }
 }
 
@@ -100,10 +110,34 @@ export function addServiceOp(
   for (const n of nodes) {
     const unit = n.units[cluster];
     const verb = enableFirst ? `unmask and ${op}` : op;
-    list.add({ id: `${group}:${cluster}:${n.name}`, cluster, node: n.name, action: op, unit, summary: `${verb} ${unit}${why ? ` (${why})` : ''}`, group, ...(enableFirst ? { enableFirst } : {}) });
+    list.add({
+      id: `${group}:${cluster}:${n.name}`,
+      cluster,
+      node: n.name,
+      action: op,
+      unit,
+      summary: `${verb} ${unit}${why ? ` (${why})` : ''}`,
+      group,
+      ...(enableFirst ? { enableFirst } : {}),
+    });
   }
 }
 
-export function addVerify(list: StepList, cluster: ClusterName | null, node: string | null, check: Check, summary: string, group?: string): Step {
-  return list.add({ id: `${group ?? 'verify'}:${node ?? 'cluster'}`, cluster, node, action: 'verify', check, summary: `verify: ${summary}`, ...(group ? { group } : {}) });
+export function addVerify(
+  list: StepList,
+  cluster: ClusterName | null,
+  node: string | null,
+  check: Check,
+  summary: string,
+  group?: string,
+): Step {
+  return list.add({
+    id: `${group ?? 'verify'}:${node ?? 'cluster'}`,
+    cluster,
+    node,
+    action: 'verify',
+    check,
+    summary: `verify: ${summary}`,
+    ...(group ? { group } : {}),
+  });
 }

@@ -306,10 +306,20 @@ export interface PlacementContext {
 }
 
 /** The first reason `agent` refuses one more instance, or undefined when it accepts it. */
-export function refusalOf(req: PlacementRequest, agent: Agent, placed: readonly AgentFacts[], ctx: PlacementContext): Refusal | undefined {
+export function refusalOf(
+  req: PlacementRequest,
+  agent: Agent,
+  placed: readonly AgentFacts[],
+  ctx: PlacementContext,
+): Refusal | undefined {
   if (!agent.active) return { kind: 'inactive' };
   const faultDomainAware = req.constraints.some((c) => c.field === '@region' || c.field === '@zone');
-  if (!faultDomainAware && ctx.masterRegion !== undefined && agent.region !== undefined && agent.region !== ctx.masterRegion) {
+  if (
+    !faultDomainAware &&
+    ctx.masterRegion !== undefined &&
+    agent.region !== undefined &&
+    agent.region !== ctx.masterRegion
+  ) {
     return { kind: 'remote-region', region: agent.region };
   }
   if (!req.acceptedRoles.some((role) => agent.pools[role] !== undefined)) return { kind: 'role' };

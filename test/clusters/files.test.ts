@@ -30,7 +30,11 @@ describe('env files', () => {
   });
 
   it('round-trips: what is written parses back to the changes', () => {
-    const out = applyEnvChanges(MESOS, { MESOS_QUORUM: '3', EXHIBITOR_STATICENSEMBLE: '1:10.0.0.1,2:10.0.0.2', Q: 'a"$b' });
+    const out = applyEnvChanges(MESOS, {
+      MESOS_QUORUM: '3',
+      EXHIBITOR_STATICENSEMBLE: '1:10.0.0.1,2:10.0.0.2',
+      Q: 'a"$b',
+    });
     const m = parseEnvFile(out);
     expect(m.get('MESOS_QUORUM')).toBe('3');
     expect(m.get('EXHIBITOR_STATICENSEMBLE')).toBe('1:10.0.0.1,2:10.0.0.2');
@@ -40,14 +44,23 @@ describe('env files', () => {
 
 describe('ensemble and initial-cluster strings', () => {
   it('renders the ensemble ordered by id and parses it back', () => {
-    const s = renderEnsemble([{ id: 3, address: '10.20.1.11' }, { id: 1, address: '10.10.1.11' }]);
+    const s = renderEnsemble([
+      { id: 3, address: '10.20.1.11' },
+      { id: 1, address: '10.10.1.11' },
+    ]);
     expect(s).toBe('1:10.10.1.11,3:10.20.1.11');
-    expect(parseEnsemble(s)).toEqual([{ id: 1, address: '10.10.1.11' }, { id: 3, address: '10.20.1.11' }]);
+    expect(parseEnsemble(s)).toEqual([
+      { id: 1, address: '10.10.1.11' },
+      { id: 3, address: '10.20.1.11' },
+    ]);
     expect(parseEnsemble('1:a,oops')).toBeNull();
   });
 
   it('renders ETCD_INITIAL_CLUSTER in member order and parses it back', () => {
-    const s = renderInitialCluster([{ name: 'm3', peerUrl: peerUrlOf('10.20.1.11', 2380) }, { name: 'm1', peerUrl: peerUrlOf('::1', 2380) }]);
+    const s = renderInitialCluster([
+      { name: 'm3', peerUrl: peerUrlOf('10.20.1.11', 2380) },
+      { name: 'm1', peerUrl: peerUrlOf('::1', 2380) },
+    ]);
     expect(s).toBe('m3=http://10.20.1.11:2380,m1=http://[::1]:2380');
     expect(parseInitialCluster(s)?.map((m) => m.name)).toEqual(['m3', 'm1']);
     expect(parseInitialCluster('=x')).toBeNull();

@@ -11,7 +11,19 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killDc, labDown, labReset, labUp, type Lab } from '../../lab/lab.js';
 import { waitForForeignLab } from '../observe/server-truth.js';
-import { buildPrivately, dcfail, describeRun, errorCode, mesosView, REPO, secondaryNodes, secs, spawnDcfail, topologyCopy, waitSurvivorsLostQuorum } from './helpers.js';
+import {
+  buildPrivately,
+  dcfail,
+  describeRun,
+  errorCode,
+  mesosView,
+  REPO,
+  secondaryNodes,
+  secs,
+  spawnDcfail,
+  topologyCopy,
+  waitSurvivorsLostQuorum,
+} from './helpers.js';
 
 const DIR = `${REPO}/.lab-apply`;
 process.env['DCFAIL_LAB_DIR'] = DIR;
@@ -51,7 +63,11 @@ describe('dcfail plan --out and dcfail apply', () => {
   it('applies exactly the saved steps, then reports the plan as applied', { timeout: 240_000 }, async () => {
     await killMain();
     const file = await savePlan('fresh');
-    const saved = JSON.parse(await readFile(file, 'utf8')) as { format: string; fingerprint: string; plan: { mode: string; steps: { id: string }[] } };
+    const saved = JSON.parse(await readFile(file, 'utf8')) as {
+      format: string;
+      fingerprint: string;
+      plan: { mode: string; steps: { id: string }[] };
+    };
     expect(saved.format).toBe('dcfail-plan/1');
     expect(saved.plan.mode).toBe('online');
     expect(saved.fingerprint).toMatch(/^sha256:[0-9a-f]{64}$/);

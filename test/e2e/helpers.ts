@@ -41,12 +41,24 @@ export async function buildPrivately(labDirPath: string): Promise<number> {
   // Only src/: a type error someone is fixing elsewhere (bench/, scripts/) is not ours to trip on.
   const config = `${labDirPath}/tsconfig.e2e.json`;
   await mkdir(labDirPath, { recursive: true });
-  await writeFile(config, JSON.stringify({ extends: `${REPO}/tsconfig.json`, compilerOptions: { rootDir: REPO, outDir: `${labDirPath}/dist` }, include: [`${REPO}/src/**/*.ts`] }));
-  const r = await execa(process.execPath, [`${REPO}/node_modules/typescript/bin/tsc`, '-p', config], { cwd: REPO, reject: false });
+  await writeFile(
+    config,
+    JSON.stringify({
+      extends: `${REPO}/tsconfig.json`,
+      compilerOptions: { rootDir: REPO, outDir: `${labDirPath}/dist` },
+      include: [`${REPO}/src/**/*.ts`],
+    }),
+  );
+  const r = await execa(process.execPath, [`${REPO}/node_modules/typescript/bin/tsc`, '-p', config], {
+    cwd: REPO,
+    reject: false,
+  });
   if (existsSync(`${labDirPath}/dist/src/main.js`)) await bundle(`${labDirPath}/dist`);
   bin = `${labDirPath}/dist/bin/dcfail.js`;
-  if (!existsSync(bin)) throw new Error(`building dcfail into ${labDirPath}/dist failed:\n${String(r.stdout)}${String(r.stderr)}`);
-  if (r.exitCode !== 0) console.warn(`tsc reported errors (the build is used anyway):\n${String(r.stdout).slice(0, 2000)}`);
+  if (!existsSync(bin))
+    throw new Error(`building dcfail into ${labDirPath}/dist failed:\n${String(r.stdout)}${String(r.stderr)}`);
+  if (r.exitCode !== 0)
+    console.warn(`tsc reported errors (the build is used anyway):\n${String(r.stdout).slice(0, 2000)}`);
   return Date.now() - t0;
 }
 
@@ -78,7 +90,13 @@ export function spawnDcfail(args: readonly string[]): ResultPromise<{ reject: fa
 export async function dcfail(args: readonly string[]): Promise<RunResult> {
   const t0 = Date.now();
   const r = await spawnDcfail(args);
-  return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr), durationMs: Date.now() - t0, json: parseJson(String(r.stdout)) };
+  return {
+    exitCode: r.exitCode ?? -1,
+    stdout: String(r.stdout),
+    stderr: String(r.stderr),
+    durationMs: Date.now() - t0,
+    json: parseJson(String(r.stdout)),
+  };
 }
 
 export function describeRun(r: RunResult): string {
@@ -127,7 +145,12 @@ export async function newestJournal(): Promise<any> {
  * A copy of the lab topology with shorter timeouts (the suite runs many failovers), edited by
  * `edit`, written next to the other copies of this suite.
  */
-export async function topologyCopy(lab: Lab, dir: string, name: string, edit: (t: any) => void = () => undefined): Promise<string> {
+export async function topologyCopy(
+  lab: Lab,
+  dir: string,
+  name: string,
+  edit: (t: any) => void = () => undefined,
+): Promise<string> {
   const t = parse(await readFile(lab.topologyPath, 'utf8'));
   t.health = { ...t.health, timeoutMs: 700, attempts: 2 };
   t.ssh = { ...t.ssh, connectTimeoutMs: 1000 };
@@ -184,7 +207,11 @@ export async function writeEtcdKeys(nodes: readonly LabNode[], prefix: string, c
   const c = etcdClient(nodes);
   try {
     for (let i = 0; i < count; i += 100) {
-      await Promise.all(Array.from({ length: Math.min(100, count - i) }, (_, j) => c.put(keyOf(prefix, i + j)).value(valueOf(prefix, i + j))));
+      await Promise.all(
+        Array.from({ length: Math.min(100, count - i) }, (_, j) =>
+          c.put(keyOf(prefix, i + j)).value(valueOf(prefix, i + j)),
+        ),
+      );
     }
   } finally {
     c.close();
@@ -192,7 +219,11 @@ export async function writeEtcdKeys(nodes: readonly LabNode[], prefix: string, c
 }
 
 /** Every key under `prefix` as this one member holds it (serializable: its own copy, no leader needed). */
-export async function readEtcdKeys(node: LabNode, prefix: string, serializable = true): Promise<Record<string, string>> {
+export async function readEtcdKeys(
+  node: LabNode,
+  prefix: string,
+  serializable = true,
+): Promise<Record<string, string>> {
   const c = etcdClient([node]);
   try {
     return await c.getAll().prefix(prefix).serializable(serializable).strings();
@@ -208,12 +239,18 @@ export function expectedKeys(prefix: string, count: number): Record<string, stri
 }
 
 /** etcd's member list (ids left out: they differ from run to run), sorted by name. */
-export async function etcdMembers(nodes: readonly LabNode[]): Promise<{ name: string; peerURLs: string[]; isLearner: boolean }[]> {
+export async function etcdMembers(
+  nodes: readonly LabNode[],
+): Promise<{ name: string; peerURLs: string[]; isLearner: boolean }[]> {
   const c = etcdClient(nodes);
   try {
     const r = await c.cluster.memberList({});
     return r.members
-      .map((m) => ({ name: m.name, peerURLs: [...m.peerURLs].sort(), isLearner: Boolean((m as { isLearner?: boolean }).isLearner) }))
+      .map((m) => ({
+        name: m.name,
+        peerURLs: [...m.peerURLs].sort(),
+        isLearner: Boolean((m as { isLearner?: boolean }).isLearner),
+      }))
       .sort((a, b) => a.name.localeCompare(b.name));
   } finally {
     c.close();
@@ -236,7 +273,11 @@ export async function writeZnodes(nodes: readonly LabNode[], parent: string, cou
   await withZk(nodes, async (s) => {
     await s.mkdirp(parent);
     for (let i = 0; i < count; i += 100) {
-      await Promise.all(Array.from({ length: Math.min(100, count - i) }, (_, j) => s.put(`${parent}/${keyOf('n', i + j)}`, valueOf(parent, i + j))));
+      await Promise.all(
+        Array.from({ length: Math.min(100, count - i) }, (_, j) =>
+          s.put(`${parent}/${keyOf('n', i + j)}`, valueOf(parent, i + j)),
+        ),
+      );
     }
   });
 }
@@ -281,15 +322,23 @@ export async function mesosLeader(nodes: readonly LabNode[]): Promise<LabNode | 
  * yet), then check that each of them stored it.
  */
 export async function writeRegistry(nodes: readonly LabNode[], data: unknown): Promise<number> {
-  const leader = await waitFor('a recovered Mesos leader that knows every replica', async () => {
-    const l = await mesosLeader(nodes);
-    return l && ((await mesosMetrics(l))?.['registrar/log/ensemble_size'] ?? 0) >= nodes.length ? l : undefined;
-  }, 30_000);
+  const leader = await waitFor(
+    'a recovered Mesos leader that knows every replica',
+    async () => {
+      const l = await mesosLeader(nodes);
+      return l && ((await mesosMetrics(l))?.['registrar/log/ensemble_size'] ?? 0) >= nodes.length ? l : undefined;
+    },
+    30_000,
+  );
   const version = await writeRegistryEntry(leader, data);
-  await waitFor(`registry version ${version} on every replica`, async () => {
-    const logs = await Promise.all(nodes.map((n) => replicaLog(n)));
-    return logs.every((l) => l !== undefined && l.version >= version) ? true : undefined;
-  }, 10_000);
+  await waitFor(
+    `registry version ${version} on every replica`,
+    async () => {
+      const logs = await Promise.all(nodes.map((n) => replicaLog(n)));
+      return logs.every((l) => l !== undefined && l.version >= version) ? true : undefined;
+    },
+    10_000,
+  );
   return version;
 }
 
@@ -303,8 +352,13 @@ export interface MesosView {
 export async function mesosView(nodes: readonly LabNode[]): Promise<MesosView> {
   const leader = await waitFor('a recovered Mesos leader', () => mesosLeader(nodes), 30_000);
   const m = (await mesosMetrics(leader))!;
-  const st = await waitFor('the leader\'s /master/state', () => masterState(leader), 10_000);
-  return { leader: leader.name, quorum: m['master/quorum']!, version: st.registry.version, entries: st.registry.entries.map((e) => e.data) };
+  const st = await waitFor("the leader's /master/state", () => masterState(leader), 10_000);
+  return {
+    leader: leader.name,
+    quorum: m['master/quorum']!,
+    version: st.registry.version,
+    entries: st.registry.entries.map((e) => e.data),
+  };
 }
 
 // ---- files and units ----------------------------------------------------------------------------
@@ -322,7 +376,10 @@ export interface FileFacts {
  * Every entry under `root` with its type, mode, owner and content hash (links: their target),
  * except the paths `skip` names (relative to root).
  */
-export async function treeSnapshot(root: string, skip: (rel: string) => boolean = () => false): Promise<Record<string, FileFacts>> {
+export async function treeSnapshot(
+  root: string,
+  skip: (rel: string) => boolean = () => false,
+): Promise<Record<string, FileFacts>> {
   const out: Record<string, FileFacts> = {};
   const walk = async (dir: string): Promise<void> => {
     for (const e of (await readdir(dir)).sort()) {
@@ -336,7 +393,14 @@ export async function treeSnapshot(root: string, skip: (rel: string) => boolean 
       else if (st.isDirectory()) {
         out[rel] = { type: 'dir', ...base };
         await walk(p);
-      } else out[rel] = { type: 'file', ...base, sha256: createHash('sha256').update(await readFile(p)).digest('hex') };
+      } else
+        out[rel] = {
+          type: 'file',
+          ...base,
+          sha256: createHash('sha256')
+            .update(await readFile(p))
+            .digest('hex'),
+        };
     }
   };
   await walk(root);
@@ -344,13 +408,27 @@ export async function treeSnapshot(root: string, skip: (rel: string) => boolean 
 }
 
 /** Every unit of every node as the lab's supervisor sees it (pid and restarts included). */
-export async function unitStates(dir: string): Promise<Record<string, { active: boolean; masked: boolean; stopped: boolean; pid: number | undefined; restarts: number }>> {
+export async function unitStates(
+  dir: string,
+): Promise<
+  Record<string, { active: boolean; masked: boolean; stopped: boolean; pid: number | undefined; restarts: number }>
+> {
   // Straight from the supervisor: labStatus() also runs the lab's health check, which writes to etcd.
   const res = await sendRequest(`${dir}/supervisor.sock`, { op: 'status' });
   if (!res.ok) throw new Error(`lab supervisor status: ${res.error}`);
   const st = { supervisor: res.result as SupervisorStatus };
-  const out: Record<string, { active: boolean; masked: boolean; stopped: boolean; pid: number | undefined; restarts: number }> = {};
-  for (const u of st.supervisor?.units ?? []) out[`${u.node}/${u.unit}`] = { active: u.active, masked: u.masked, stopped: u.stopped, pid: u.pid, restarts: u.restarts };
+  const out: Record<
+    string,
+    { active: boolean; masked: boolean; stopped: boolean; pid: number | undefined; restarts: number }
+  > = {};
+  for (const u of st.supervisor?.units ?? [])
+    out[`${u.node}/${u.unit}`] = {
+      active: u.active,
+      masked: u.masked,
+      stopped: u.stopped,
+      pid: u.pid,
+      restarts: u.restarts,
+    };
   return out;
 }
 
@@ -379,15 +457,25 @@ export async function markerOf(n: LabNode): Promise<{ lostDc: string; original: 
 
 /** One member's raft position and KV revision, as etcdctl reports it: any write through raft moves them. */
 export async function etcdRaftState(n: LabNode): Promise<string> {
-  const r = await execa('etcdctl', [`--endpoints=${etcdUrl(n)}`, '--dial-timeout=1s', '--command-timeout=2s', 'endpoint', 'status', '-w', 'json'], { env: { ETCDCTL_API: '3' }, reject: false, timeout: 5000 });
+  const r = await execa(
+    'etcdctl',
+    [`--endpoints=${etcdUrl(n)}`, '--dial-timeout=1s', '--command-timeout=2s', 'endpoint', 'status', '-w', 'json'],
+    { env: { ETCDCTL_API: '3' }, reject: false, timeout: 5000 },
+  );
   const out = String(r.stdout);
   const f = (k: string) => new RegExp(`"${k}":(\\d+)`).exec(out)?.[1] ?? '?';
   return `revision ${f('revision')} raftIndex ${f('raftIndex')} raftTerm ${f('raftTerm')} applied ${f('raftAppliedIndex')} leader ${f('leader')}`;
 }
 
 /** The files as `lab up` wrote them (the snapshot `reset` restores), per node. */
-export async function declaredFiles(labDirPath: string, nodes: readonly LabNode[]): Promise<Record<string, Record<string, string>>> {
-  const snap = (p: string) => p.replace(`${labDirPath}/nodes/`, `${labDirPath}/snapshot/`).replace('/opt/mesosphere/etc/', '/opt/mesosphere/packages/dcos-config--setup_lab/etc/');
+export async function declaredFiles(
+  labDirPath: string,
+  nodes: readonly LabNode[],
+): Promise<Record<string, Record<string, string>>> {
+  const snap = (p: string) =>
+    p
+      .replace(`${labDirPath}/nodes/`, `${labDirPath}/snapshot/`)
+      .replace('/opt/mesosphere/etc/', '/opt/mesosphere/packages/dcos-config--setup_lab/etc/');
   const out: Record<string, Record<string, string>> = {};
   for (const n of nodes) {
     const p = n.paths;
@@ -402,15 +490,28 @@ export async function declaredFiles(labDirPath: string, nodes: readonly LabNode[
 }
 
 /** Every member holds every key and znode of each set (its own copy: serializable etcd reads, one ZooKeeper server per session). */
-export async function expectEverywhere(nodes: readonly LabNode[], sets: readonly { prefix: string; count: number }[]): Promise<void> {
+export async function expectEverywhere(
+  nodes: readonly LabNode[],
+  sets: readonly { prefix: string; count: number }[],
+): Promise<void> {
   for (const n of nodes) {
     for (const { prefix, count } of sets) {
       const want = expectedKeys(`${prefix}/`, count);
       // A member that just caught up may lag by a few entries: give it a moment before judging.
-      await waitFor(`${count} etcd keys under ${prefix}/ on ${n.name}`, async () => JSON.stringify(await readEtcdKeys(n, `${prefix}/`)) === JSON.stringify(want), 20_000, 500).catch(() => undefined);
+      await waitFor(
+        `${count} etcd keys under ${prefix}/ on ${n.name}`,
+        async () => JSON.stringify(await readEtcdKeys(n, `${prefix}/`)) === JSON.stringify(want),
+        20_000,
+        500,
+      ).catch(() => undefined);
       expect(await readEtcdKeys(n, `${prefix}/`), `etcd keys under ${prefix}/ on ${n.name}`).toEqual(want);
       const wantZ = expectedZnodes(prefix, count);
-      await waitFor(`${count} znodes under ${prefix} on ${n.name}`, async () => JSON.stringify(await readZnodes([n], prefix)) === JSON.stringify(wantZ), 20_000, 500).catch(() => undefined);
+      await waitFor(
+        `${count} znodes under ${prefix} on ${n.name}`,
+        async () => JSON.stringify(await readZnodes([n], prefix)) === JSON.stringify(wantZ),
+        20_000,
+        500,
+      ).catch(() => undefined);
       expect(await readZnodes([n], prefix), `znodes under ${prefix} on ${n.name}`).toEqual(wantZ);
     }
   }

@@ -66,10 +66,22 @@ export async function zkTruth(n: LabNode): Promise<ZkTruth | undefined> {
 
 export async function etcdTruth(n: LabNode): Promise<EtcdTruth | undefined> {
   try {
-    const { stdout } = await run('etcdctl', [`--endpoints=http://${n.address}:${PORTS.etcdClient}`, '--dial-timeout=1s', '--command-timeout=2s', 'endpoint', 'status', '-w', 'json'], {
-      env: { ...process.env, ETCDCTL_API: '3' },
-      timeout: 4000,
-    });
+    const { stdout } = await run(
+      'etcdctl',
+      [
+        `--endpoints=http://${n.address}:${PORTS.etcdClient}`,
+        '--dial-timeout=1s',
+        '--command-timeout=2s',
+        'endpoint',
+        'status',
+        '-w',
+        'json',
+      ],
+      {
+        env: { ...process.env, ETCDCTL_API: '3' },
+        timeout: 4000,
+      },
+    );
     const field = (k: string) => new RegExp(`"${k}":(\\d+)`).exec(stdout)?.[1];
     const memberId = field('member_id');
     const leader = field('leader');
@@ -87,7 +99,11 @@ export async function mesosTruth(n: LabNode): Promise<MesosTruth | undefined> {
     const r = await fetch(`http://${n.address}:${PORTS.mesos}/metrics/snapshot`, { signal: AbortSignal.timeout(1500) });
     if (r.status !== 200) return undefined;
     const m = (await r.json()) as Record<string, number>;
-    return { elected: m['master/elected'] === 1, recovered: m['registrar/log/recovered'] === 1, registryVersion: m['registrar/registry_version']! };
+    return {
+      elected: m['master/elected'] === 1,
+      recovered: m['registrar/log/recovered'] === 1,
+      registryVersion: m['registrar/registry_version']!,
+    };
   } catch {
     return undefined;
   }
@@ -124,7 +140,9 @@ export function truthLeaderClaims(t: readonly NodeTruth[]): Record<'exhibitor' |
 }
 
 /** Decimal positions per node and cluster, as the servers report them. */
-export function truthPositions(t: readonly NodeTruth[]): Record<'exhibitor' | 'mesos' | 'etcd', Record<string, bigint>> {
+export function truthPositions(
+  t: readonly NodeTruth[],
+): Record<'exhibitor' | 'mesos' | 'etcd', Record<string, bigint>> {
   const out = { exhibitor: {}, mesos: {}, etcd: {} } as Record<'exhibitor' | 'mesos' | 'etcd', Record<string, bigint>>;
   for (const n of t) {
     if (n.zk) out.exhibitor[n.name] = n.zk.zxid;
@@ -180,7 +198,10 @@ export async function waitForForeignLab(progress: (m: string) => void = () => un
   for (;;) {
     const clash = foreignLabs(ours).filter((l) => l.net === undefined || l.net === labNet());
     if (clash.length === 0) return;
-    if (Date.now() > deadline) throw new Error(`another lab is running (${clash.map((l) => `pid ${l.pid} in ${l.dir}`).join(', ')}): not starting ours on top of it`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `another lab is running (${clash.map((l) => `pid ${l.pid} in ${l.dir}`).join(', ')}): not starting ours on top of it`,
+      );
     progress(`waiting for the lab in ${clash.map((l) => l.dir).join(', ')} to finish`);
     await sleep(5000);
   }

@@ -59,7 +59,8 @@ function assertVerifiedChanges(steps: readonly Step[]): void {
       pending = undefined;
       continue;
     }
-    if (pending && pending.group !== step.group) throw new Error(`change ${pending.id} is not verified before ${step.id}`);
+    if (pending && pending.group !== step.group)
+      throw new Error(`change ${pending.id} is not verified before ${step.id}`);
     pending ??= step;
     if (pending.group === undefined) pending = step;
   }
@@ -98,7 +99,11 @@ function failoverEndState(model: ClusterModel, t: Topology): void {
       expect(n.up.exhibitor && n.up.mesos).toBe(true);
       expect(n.files['master_count']).toBe(String(zk.length));
       expect(n.files['MESOS_QUORUM']).toBe(String(majority(masters.length)));
-      expect(n.files['EXHIBITOR_STATICENSEMBLE']!.split(',').map((p) => p.split(':')[1]).sort()).toEqual(zk.map((z) => z.address).sort());
+      expect(
+        n.files['EXHIBITOR_STATICENSEMBLE']!.split(',')
+          .map((p) => p.split(':')[1])
+          .sort(),
+      ).toEqual(zk.map((z) => z.address).sort());
       expect(n.data.exhibitor).toBe(model.latest.exhibitor);
     }
     if (etcd.some((e) => e.name === n.name)) {
@@ -128,7 +133,10 @@ function failbackEndState(model: ClusterModel, t: Topology, original: ReturnType
       expect(n.masked[c]).toBe(false);
       if (has) expect(n.data[c], `${c} data on ${n.name}`).toBe(model.latest[c]);
     }
-    if (before.etcd) expect(n.etcd!.map((e) => `${e.name}${e.learner ? '?' : ''}`).sort()).toEqual(before.etcd.map((e) => e.name).sort());
+    if (before.etcd)
+      expect(n.etcd!.map((e) => `${e.name}${e.learner ? '?' : ''}`).sort()).toEqual(
+        before.etcd.map((e) => e.name).sort(),
+      );
     if (before.zk) expect([...n.zk!].sort()).toEqual([...before.zk].sort());
     expect(n.mesosQuorum).toBe(before.mesosQuorum);
   }
@@ -172,12 +180,18 @@ describe('enumeration of topologies up to 7 members per cluster', () => {
       if (want !== 'failover') {
         expect(plan.safe, label).toBe(false);
         expect(plan.steps).toHaveLength(0);
-        expect(plan.refusals.map((r) => r.code), label).toContain(want);
+        expect(
+          plan.refusals.map((r) => r.code),
+          label,
+        ).toContain(want);
         continue;
       }
       expect(plan.safe, `${label}: ${JSON.stringify(plan.refusals)}`).toBe(true);
       expect(plan.warnings.map((w) => w.code)).toContain('forced-failover-data-loss');
-      expect(plan.steps.filter((st) => st.node !== null && t.nodes.find((n) => n.name === st.node)!.dc === 'madrid'), label).toEqual([]);
+      expect(
+        plan.steps.filter((st) => st.node !== null && t.nodes.find((n) => n.name === st.node)!.dc === 'madrid'),
+        label,
+      ).toEqual([]);
       assertVerifiedChanges(plan.steps);
       assertTracksIndependent(plan.steps);
       expect(plan).toEqual(JSON.parse(JSON.stringify(plan)));

@@ -34,7 +34,9 @@ describe('writeFileAtomic', () => {
   it('parallel writes to one file leave one of the texts whole', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dcfail-atomic-'));
     const path = join(dir, 'p.json');
-    const texts = Array.from({ length: 20 }, (_, i) => JSON.stringify({ done: Array.from({ length: 200 + i }, (_, k) => `step-${k}`) }));
+    const texts = Array.from({ length: 20 }, (_, i) =>
+      JSON.stringify({ done: Array.from({ length: 200 + i }, (_, k) => `step-${k}`) }),
+    );
     await Promise.all(texts.map((x) => writeFileAtomic(path, x)));
     expect(texts).toContain(await readFile(path, 'utf8'));
     expect(await readdir(dir)).toEqual(['p.json']);
@@ -52,7 +54,10 @@ describe.runIf(existsSync(BIN))('dcfail apply with an unreadable progress record
     await mkdir(join(state, 'applied'));
     const progress = join(state, 'applied', `${createHash('sha256').update(text).digest('hex').slice(0, 32)}.json`);
     await writeFile(progress, '{"done":["a"');
-    const r = await execa('node', [BIN, 'apply', file, '-t', 'fixtures/topologies/example.yaml', '--yes', '--json'], { reject: false, env: { DCFAIL_STATE_DIR: state } });
+    const r = await execa('node', [BIN, 'apply', file, '-t', 'fixtures/topologies/example.yaml', '--yes', '--json'], {
+      reject: false,
+      env: { DCFAIL_STATE_DIR: state },
+    });
     expect(r.exitCode).toBe(2);
     expect(JSON.parse(r.stdout)).toMatchObject({ error: { code: 'progress-invalid' } });
     expect(r.stdout).toContain(progress);

@@ -57,25 +57,43 @@ describe('the model catches broken runbooks', () => {
     const model = failedOver(three);
     const plan = failback(three);
     // Start the returning servers first, with no verification, then the survivor.
-    const survivorsRestart = plan.filter((s) => s.id.startsWith('zk:grow:restart') || s.id.startsWith('zk:grow:config'));
-    const rest = plan.filter((s) => !survivorsRestart.includes(s) && !(s.action === 'verify' && s.cluster === 'exhibitor'));
+    const survivorsRestart = plan.filter(
+      (s) => s.id.startsWith('zk:grow:restart') || s.id.startsWith('zk:grow:config'),
+    );
+    const rest = plan.filter(
+      (s) => !survivorsRestart.includes(s) && !(s.action === 'verify' && s.cluster === 'exhibitor'),
+    );
     const firstEtcd = rest.findIndex((s) => s.cluster === 'etcd' && s.id.startsWith('etcd:grow'));
-    const mutated = [...rest.slice(0, firstEtcd), ...survivorsRestart.filter((s) => s.action !== 'verify'), ...rest.slice(firstEtcd)];
+    const mutated = [
+      ...rest.slice(0, firstEtcd),
+      ...survivorsRestart.filter((s) => s.action !== 'verify'),
+      ...rest.slice(firstEtcd),
+    ];
     // The empty pair forms a quorum of the full ensemble while the survivor still serves alone:
     // both invariants break at once (the model names the first it checks).
-    expect(() => runAll(model, steps(mutated))).toThrow(/invariant \((a|b)\) broken for exhibitor: .*master-1.*master-2/);
+    expect(() => runAll(model, steps(mutated))).toThrow(
+      /invariant \((a|b)\) broken for exhibitor: .*master-1.*master-2/,
+    );
   });
 
   it('failback without copying the replicated log: no leader can recover the registry', () => {
     const model = failedOver(three);
-    const mutated = failback(three).filter((s) => s.action !== 'copy-replicated-log' && !(s.action === 'verify' && s.check.kind === 'log-copied'));
+    const mutated = failback(three).filter(
+      (s) => s.action !== 'copy-replicated-log' && !(s.action === 'verify' && s.check.kind === 'log-copied'),
+    );
     expect(() => runAll(model, steps(mutated))).toThrow(/no leader can recover/);
   });
 
   it('returning masters with their stale log and without quarantine could outvote the survivor (b)', () => {
     const model = failedOver(three);
     const mutated = failback(three).filter(
-      (s) => !(s.action === 'move-aside' && s.what === 'replicated-log') && s.action !== 'copy-replicated-log' && !(s.action === 'verify' && (s.check.kind === 'log-copied' || (s.check.kind === 'moved' && s.cluster === 'mesos'))),
+      (s) =>
+        !(s.action === 'move-aside' && s.what === 'replicated-log') &&
+        s.action !== 'copy-replicated-log' &&
+        !(
+          s.action === 'verify' &&
+          (s.check.kind === 'log-copied' || (s.check.kind === 'moved' && s.cluster === 'mesos'))
+        ),
     );
     expect(() => runAll(model, steps(mutated))).toThrow(/invariant \(b\) broken for mesos/);
   });
@@ -113,7 +131,10 @@ describe('the model catches broken runbooks', () => {
     expect(() => runAll(model(), steps(plan))).not.toThrow();
 
     // The same plan with the seed swapped for the stale survivor.
-    const swapped = steps(plan).map((s) => ({ ...s, node: s.node === s2!.name ? s1!.name : s.node === s1!.name ? s2!.name : s.node }));
+    const swapped = steps(plan).map((s) => ({
+      ...s,
+      node: s.node === s2!.name ? s1!.name : s.node === s1!.name ? s2!.name : s.node,
+    }));
     expect(() => runAll(model(), swapped)).toThrow(ModelError);
   });
 
@@ -121,7 +142,9 @@ describe('the model catches broken runbooks', () => {
     const model = new ClusterModel(three);
     model.loseDc('madrid');
     const plan = planFailover(offlineFacts(three), { lostDc: 'madrid' }).steps;
-    const wrong = steps(plan).map((s) => (s.action === 'restart' && s.cluster === 'exhibitor' ? { ...s, node: 'master-1' } : s));
+    const wrong = steps(plan).map((s) =>
+      s.action === 'restart' && s.cluster === 'exhibitor' ? { ...s, node: 'master-1' } : s,
+    );
     expect(() => runAll(model, wrong)).toThrow(/lost DC before it is quarantined/);
   });
 });

@@ -28,8 +28,18 @@ function midFailback(): ClusterFacts {
   f.live = {
     zkServing: [m1, m2, m3],
     mesosLeader: m3,
-    etcd: { members: [{ name: m3, peerUrl: peer(m3), learner: false, started: true }, { name: m1, peerUrl: peer(m1), learner: false, started: true }, { name: m2, peerUrl: peer(m2), learner: true, started: true }] },
-    active: { [m1]: { exhibitor: true, etcd: true, mesos: false }, [m2]: { exhibitor: true, etcd: true, mesos: false }, [m3]: { exhibitor: true, etcd: true, mesos: true } },
+    etcd: {
+      members: [
+        { name: m3, peerUrl: peer(m3), learner: false, started: true },
+        { name: m1, peerUrl: peer(m1), learner: false, started: true },
+        { name: m2, peerUrl: peer(m2), learner: true, started: true },
+      ],
+    },
+    active: {
+      [m1]: { exhibitor: true, etcd: true, mesos: false },
+      [m2]: { exhibitor: true, etcd: true, mesos: false },
+      [m3]: { exhibitor: true, etcd: true, mesos: true },
+    },
   };
   return f;
 }
@@ -40,8 +50,17 @@ describe('re-planning after an interrupted failback', () => {
     const changes = plan.steps.filter((s) => s.action !== 'verify');
     expect(changes.some((s) => s.cluster === 'exhibitor')).toBe(false);
     expect(changes.filter((s) => s.cluster === 'etcd' && s.node === m1 && s.action !== 'edit-file')).toEqual([]);
-    const etcdOps = changes.filter((s) => s.cluster === 'etcd' && s.action !== 'edit-file').map((s) => `${s.action}@${s.node}`);
-    expect(etcdOps).toEqual([`disable@${m2}`, `move-aside@${m2}`, `etcd-member-remove@${m3}`, `etcd-member-add@${m3}`, `start@${m2}`, `etcd-member-promote@${m3}`]);
+    const etcdOps = changes
+      .filter((s) => s.cluster === 'etcd' && s.action !== 'edit-file')
+      .map((s) => `${s.action}@${s.node}`);
+    expect(etcdOps).toEqual([
+      `disable@${m2}`,
+      `move-aside@${m2}`,
+      `etcd-member-remove@${m3}`,
+      `etcd-member-add@${m3}`,
+      `start@${m2}`,
+      `etcd-member-promote@${m3}`,
+    ]);
   });
 
   it('a completed failback plans nothing but what still differs', () => {
@@ -60,16 +79,35 @@ describe('re-planning after an interrupted failover', () => {
     const f = offlineFacts(t5);
     const target = failedOverConfig(f, 'madrid');
     const [s1, s2] = f.nodes.filter((n) => n.dc === 'barcelona');
-    for (const n of [s1!, s2!]) Object.assign(n.config, { ...target[n.name], etcdInitialCluster: n.config.etcdInitialCluster, etcdInitialClusterState: n.config.etcdInitialClusterState });
+    for (const n of [s1!, s2!])
+      Object.assign(n.config, {
+        ...target[n.name],
+        etcdInitialCluster: n.config.etcdInitialCluster,
+        etcdInitialClusterState: n.config.etcdInitialClusterState,
+      });
     f.mode = 'online';
     f.live = {
       zkServing: [s1!.name, s2!.name],
       mesosLeader: s1!.name,
-      etcd: { members: [{ name: s1!.name, peerUrl: s1!.etcdPeerUrl, learner: false, started: true }, { name: s2!.name, peerUrl: s2!.etcdPeerUrl, learner: true, started: true }] },
+      etcd: {
+        members: [
+          { name: s1!.name, peerUrl: s1!.etcdPeerUrl, learner: false, started: true },
+          { name: s2!.name, peerUrl: s2!.etcdPeerUrl, learner: true, started: true },
+        ],
+      },
       active: {},
     };
     const plan = planFailover(f, { lostDc: 'madrid' });
-    const ops = plan.steps.filter((s) => s.action !== 'verify' && s.action !== 'edit-file').map((s) => `${s.action}@${s.node}`);
-    expect(ops).toEqual([`stop@${s2!.name}`, `etcd-member-remove@${s1!.name}`, `move-aside@${s2!.name}`, `etcd-member-add@${s1!.name}`, `start@${s2!.name}`, `etcd-member-promote@${s1!.name}`]);
+    const ops = plan.steps
+      .filter((s) => s.action !== 'verify' && s.action !== 'edit-file')
+      .map((s) => `${s.action}@${s.node}`);
+    expect(ops).toEqual([
+      `stop@${s2!.name}`,
+      `etcd-member-remove@${s1!.name}`,
+      `move-aside@${s2!.name}`,
+      `etcd-member-add@${s1!.name}`,
+      `start@${s2!.name}`,
+      `etcd-member-promote@${s1!.name}`,
+    ]);
   });
 });

@@ -6,7 +6,13 @@ import { DcfailError } from '../../src/errors.js';
 import type { SurvivalReport } from '../../src/survival/report.js';
 
 const DIR = 'fixtures/survival';
-const base = { topology: `${DIR}/topology.yaml`, json: false, logLevel: 'info', apps: `${DIR}/apps.json`, agents: `${DIR}/agents.json` };
+const base = {
+  topology: `${DIR}/topology.yaml`,
+  json: false,
+  logLevel: 'info',
+  apps: `${DIR}/apps.json`,
+  agents: `${DIR}/agents.json`,
+};
 
 async function failure(p: Promise<unknown>): Promise<DcfailError> {
   try {
@@ -60,7 +66,9 @@ describe('dcfail survival', () => {
   });
 
   it('no marathon block and no files: exit 2 saying what to add', async () => {
-    const err = await failure(survival({ topology: `${DIR}/topology-no-marathon.yaml`, json: false, logLevel: 'info' }, captureIo()));
+    const err = await failure(
+      survival({ topology: `${DIR}/topology-no-marathon.yaml`, json: false, logLevel: 'info' }, captureIo()),
+    );
     expect(err).toMatchObject({ code: 'survival-no-marathon', exitCode: 2 });
   });
 

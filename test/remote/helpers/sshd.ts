@@ -28,7 +28,9 @@ export function makeKey(dir: string, name: string, type: 'ed25519' | 'ecdsa' = '
   const privatePath = join(dir, name);
   execFileSync('ssh-keygen', ['-q', '-t', type, '-N', '', '-C', name, '-f', privatePath]);
   const publicLine = readFileSync(`${privatePath}.pub`, 'utf8').trim();
-  const fingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${privatePath}.pub`], { encoding: 'utf8' }).split(' ')[1]!;
+  const fingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${privatePath}.pub`], {
+    encoding: 'utf8',
+  }).split(' ')[1]!;
   return { privatePath, publicLine, fingerprint };
 }
 
@@ -80,7 +82,9 @@ export async function startSshd(opts: {
     ].join('\n'),
   );
   mkdirSync('/run/sshd', { recursive: true });
-  const proc: ChildProcess = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc: ChildProcess = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let log = '';
   proc.stderr!.on('data', (b: Buffer) => (log += b.toString('utf8')));
   await waitForPort(opts.address, opts.port, proc, () => log);
