@@ -4,7 +4,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { offlineFailbackPlan, offlineFailoverPlan } from '../src/commands/plan.js';
-import { stepsSection, withStepsSection } from '../src/output/plan-markdown.js';
+import { stepsSection, withStepsSection } from '../src/views/plan-markdown.js';
 import { loadTopology } from '../src/topology/load.js';
 
 export async function expectedReadme(

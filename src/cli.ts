@@ -6,7 +6,8 @@
 import { Command, CommanderError, Option } from 'commander';
 import { createRequire } from 'node:module';
 import { UserError, type ExitCode } from './errors.js';
-import type { GlobalOptions, Io } from './commands/context.js';
+import type { GlobalOptions } from './commands/options.js';
+import type { Io } from './views/io.js';
 
 const require = createRequire(import.meta.url);
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** The entry point: the only place that turns errors into exit statuses (../shared/spec/CLI.md). */
 import { runCli } from './cli.js';
-import { processIo } from './commands/context.js';
+import { processIo } from './views/io.js';
 import { DcfailError, EXIT } from './errors.js';
 
 async function main(): Promise<number> {

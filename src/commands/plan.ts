@@ -5,13 +5,14 @@
 import { EXIT, UserError, type ExitCode } from '../errors.js';
 import { loadTopology } from '../topology/load.js';
 import { otherDc, resolveDc, type Topology } from '../topology/model.js';
-import { offlineFacts } from '../runbooks/facts.js';
-import { planFailover } from '../runbooks/failover.js';
-import { failedOverFacts, planFailback } from '../runbooks/failback.js';
-import type { Plan } from '../runbooks/plan.js';
-import { renderPlanText } from '../output/plan-text.js';
+import { offlineFacts } from '../plan/facts.js';
+import { planFailover } from '../plan/failover.js';
+import { failedOverFacts, planFailback } from '../plan/failback.js';
+import type { Plan } from '../plan/plan.js';
+import { renderPlanText } from '../views/plan-text.js';
 import type { SurvivalSummary } from '../survival/report.js';
-import type { GlobalOptions, Io } from './context.js';
+import type { GlobalOptions } from './options.js';
+import type { Io } from '../views/io.js';
 
 export interface PlanOptions extends GlobalOptions {
   runbook: 'failover' | 'failback';
@@ -79,7 +80,7 @@ export async function plan(opts: PlanOptions, io: Io): Promise<ExitCode> {
     const { planOnline } = await import('./runbook.js');
     const { plan: p, saved } = await planOnline(t, opts.topology, opts.runbook, to);
     if (opts.out) {
-      const { writeFileAtomic } = await import('../runbooks/local-files.js');
+      const { writeFileAtomic } = await import('../apply/local-files.js');
       await writeFileAtomic(opts.out, `${JSON.stringify(saved, null, 2)}\n`, 0o644);
     }
     io.out(

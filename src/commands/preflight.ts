@@ -7,17 +7,18 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { CLUSTERS } from '../core/clusters.js';
 import { EXIT, type ExitCode } from '../errors.js';
-import { parseEnvFile, parseValueFile } from '../clusters/files.js';
+import { parseEnvFile, parseValueFile } from '../core/env-file.js';
 import { ENSEMBLE_KEY } from '../clusters/exhibitor.js';
 import { INITIAL_CLUSTER_KEY, parseInitialCluster } from '../clusters/etcd.js';
 import { QUORUM_KEY } from '../clusters/mesos.js';
-import { declaredConfig } from '../runbooks/facts.js';
+import { declaredConfig } from '../plan/facts.js';
 import { renderCommand } from '../remote/shell.js';
 import { RemotePool } from '../remote/ssh.js';
 import type { Remote } from '../remote/types.js';
 import { loadTopology } from '../topology/load.js';
 import type { Topology, TopologyNode } from '../topology/model.js';
-import type { GlobalOptions, Io } from './context.js';
+import type { GlobalOptions } from './options.js';
+import type { Io } from '../views/io.js';
 
 export interface Check {
   /** `local`, or the node's name. */

@@ -18,33 +18,26 @@ import { probeTcp } from '../probes/tcp.js';
 import { probeZkServer } from '../probes/zookeeper.js';
 import { quote } from '../remote/shell.js';
 import { RemotePool } from '../remote/ssh.js';
-import { topologyDirOf, type EffectContext } from '../runbooks/effects.js';
-import { declaredConfig, type NodeConfig } from '../runbooks/facts.js';
-import { planFailback } from '../runbooks/failback.js';
-import { planFailover } from '../runbooks/failover.js';
-import {
-  certifyLoss,
-  operatorName,
-  preHook,
-  readMarker,
-  removeMarker,
-  RunLock,
-  runHook,
-  stateDir,
-  writeMarker,
-  type FailoverMarker,
-  type LossEvidence,
-} from '../runbooks/gates.js';
-import { Journal, newRunId } from '../runbooks/journal.js';
-import type { Plan } from '../runbooks/plan.js';
-import { executePlan, type RunEvent } from '../runbooks/run.js';
-import { auditLog } from '../output/log.js';
-import { renderPlanText } from '../output/plan-text.js';
-import { progressRenderer, seconds } from '../output/progress.js';
+import { topologyDirOf, type EffectContext } from '../apply/effects.js';
+import { declaredConfig, type NodeConfig } from '../plan/facts.js';
+import { planFailback } from '../plan/failback.js';
+import { planFailover } from '../plan/failover.js';
+import { preHook, runHook } from '../apply/hooks.js';
+import { RunLock } from '../apply/lock.js';
+import { certifyLoss, type LossEvidence } from '../apply/loss-certificate.js';
+import { readMarker, removeMarker, writeMarker, type FailoverMarker } from '../apply/marker.js';
+import { operatorName, stateDir } from '../apply/state.js';
+import { Journal, newRunId } from '../apply/journal.js';
+import type { Plan } from '../plan/plan.js';
+import { executePlan, type RunEvent } from '../apply/executor.js';
+import { auditLog } from '../views/audit-log.js';
+import { renderPlanText } from '../views/plan-text.js';
+import { progressRenderer, seconds } from '../views/progress.js';
 import { loadTopology } from '../topology/load.js';
 import { otherDc, resolveDc, type Topology, type TopologyNode } from '../topology/model.js';
-import type { GlobalOptions, Io } from './context.js';
-import { writeFileAtomic } from '../runbooks/local-files.js';
+import type { GlobalOptions } from './options.js';
+import type { Io } from '../views/io.js';
+import { writeFileAtomic } from '../apply/local-files.js';
 
 export interface RunbookOptions extends GlobalOptions {
   yes?: boolean;

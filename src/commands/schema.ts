@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { EXIT, type ExitCode } from '../errors.js';
 import { TopologyInputSchema } from '../topology/schema.js';
-import type { Io } from './context.js';
+import type { Io } from '../views/io.js';
 
 function topologyJsonSchema(): Record<string, unknown> {
   // `input`: what a file may hold (keys with defaults are optional there).

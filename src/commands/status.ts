@@ -11,7 +11,8 @@ import { probeTcp } from '../probes/tcp.js';
 import { RemotePool } from '../remote/ssh.js';
 import { loadTopology } from '../topology/load.js';
 import type { Topology } from '../topology/model.js';
-import type { GlobalOptions, Io } from './context.js';
+import type { GlobalOptions } from './options.js';
+import type { Io } from '../views/io.js';
 
 /** Quorum services on the masters that dcfail does not manage, by their well-known port. */
 const OTHER_QUORUM_SERVICES = [{ name: 'CockroachDB (DC/OS IAM, 1.10+)', port: 26257 }] as const;

@@ -5,7 +5,8 @@ import { CLUSTERS, CLUSTER_TITLE } from '../core/clusters.js';
 import { majorityOf } from '../core/quorum.js';
 import { loadTopology } from '../topology/load.js';
 import { membersOf, type Topology } from '../topology/model.js';
-import type { GlobalOptions, Io } from './context.js';
+import type { GlobalOptions } from './options.js';
+import type { Io } from '../views/io.js';
 
 function safetyInput(t: Topology) {
   return { main: t.datacenters.main, secondary: t.datacenters.secondary, nodes: t.nodes };

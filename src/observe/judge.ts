@@ -5,8 +5,8 @@
  */
 import { CLUSTERS, CLUSTER_TITLE, clusterMembers, type ClusterName } from '../core/clusters.js';
 import type { Finding } from '../core/safety.js';
-import { declaredConfig, offlineFacts, type ClusterFacts, type LiveFacts, type NodeConfig } from '../runbooks/facts.js';
-import { failedOverConfig } from '../runbooks/failover.js';
+import { declaredConfig, offlineFacts, type ClusterFacts, type LiveFacts, type NodeConfig } from '../plan/facts.js';
+import { failedOverConfig } from '../plan/failover.js';
 import type { Topology } from '../topology/model.js';
 import type { ClusterObservation, NodeObservation } from './observe.js';
 

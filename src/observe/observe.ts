@@ -13,7 +13,7 @@ import {
   NAME_KEY,
   PEER_URLS_KEY,
 } from '../clusters/etcd.js';
-import { parseEnvFile, parseValueFile } from '../clusters/files.js';
+import { parseEnvFile, parseValueFile } from '../core/env-file.js';
 import { ENSEMBLE_KEY } from '../clusters/exhibitor.js';
 import { QUORUM_KEY } from '../clusters/mesos.js';
 import {
@@ -30,7 +30,7 @@ import { parseBatchOutput, renderBatchScript, type BatchItem } from '../remote/b
 import { quote, renderCommand } from '../remote/shell.js';
 import type { RemotePool } from '../remote/ssh.js';
 import type { Remote } from '../remote/types.js';
-import type { NodeConfig } from '../runbooks/facts.js';
+import type { NodeConfig } from '../plan/facts.js';
 import type { Topology, TopologyNode } from '../topology/model.js';
 
 export type UnitState = 'active' | 'inactive' | 'unknown';

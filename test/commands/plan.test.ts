@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli.js';
-import { captureIo } from '../../src/commands/context.js';
-import type { Plan } from '../../src/runbooks/plan.js';
+import { captureIo } from '../../src/views/io.js';
+import type { Plan } from '../../src/plan/plan.js';
 
 const EXAMPLE = 'fixtures/topologies/example.yaml';
 const FIVE = 'fixtures/topologies/five-masters.yaml';

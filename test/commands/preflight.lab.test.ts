@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { labDown, labUp, type Lab } from '../../lab/lab.js';
 import { runCli } from '../../src/cli.js';
-import { captureIo } from '../../src/commands/context.js';
+import { captureIo } from '../../src/views/io.js';
 import type { Check } from '../../src/commands/preflight.js';
 import { waitForForeignLab } from '../observe/server-truth.js';
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killDc, labDown, labUp, serviceControl, waitHealthy, type Lab } from '../../lab/lab.js';
 import { UNITS } from '../../lab/layout.js';
 import { runCli } from '../../src/cli.js';
-import { captureIo } from '../../src/commands/context.js';
+import { captureIo } from '../../src/views/io.js';
 import type { StatusResult } from '../../src/commands/status.js';
 import { waitFor } from '../lab/helpers.js';
 import {

@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killDc, labDown, labReset, labUp, reviveDc, serviceControl, type Lab } from '../../lab/lab.js';
 import type { UnitName } from '../../lab/layout.js';
 import { runCli } from '../../src/cli.js';
-import { captureIo } from '../../src/commands/context.js';
+import { captureIo } from '../../src/views/io.js';
 import type { StatusResult } from '../../src/commands/status.js';
-import type { Check, Plan } from '../../src/runbooks/plan.js';
+import type { Check, Plan } from '../../src/plan/plan.js';
 import { waitFor, writeRegistryEntry } from '../lab/helpers.js';
 import {
   etcdTruth,

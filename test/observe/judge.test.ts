@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { statusExitCode, type StatusResult } from '../../src/commands/status.js';
 import { configKind, isDetermined, judge } from '../../src/observe/judge.js';
 import type { ClusterObservation, NodeObservation } from '../../src/observe/observe.js';
-import type { NodeConfig } from '../../src/runbooks/facts.js';
+import type { NodeConfig } from '../../src/plan/facts.js';
 import { parseTopology } from '../../src/topology/load.js';
 
 const t = parseTopology({

@@ -1,6 +1,6 @@
 /** `dcfail survival` (src/commands/survival.ts), offline on fixtures/survival. */
 import { describe, expect, it } from 'vitest';
-import { captureIo } from '../../src/commands/context.js';
+import { captureIo } from '../../src/views/io.js';
 import { survival } from '../../src/commands/survival.js';
 import { DcfailError } from '../../src/errors.js';
 import type { SurvivalReport } from '../../src/survival/report.js';

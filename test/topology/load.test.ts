@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli.js';
-import { captureIo } from '../../src/commands/context.js';
+import { captureIo } from '../../src/views/io.js';
 import { DcfailError } from '../../src/errors.js';
 import { loadTopology, parseTopologyText } from '../../src/topology/load.js';
 

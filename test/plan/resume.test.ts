@@ -5,9 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseTopology } from '../../src/topology/load.js';
-import { offlineFacts, type ClusterFacts } from '../../src/runbooks/facts.js';
-import { failedOverConfig, planFailover } from '../../src/runbooks/failover.js';
-import { failedOverFacts, planFailback } from '../../src/runbooks/failback.js';
+import { offlineFacts, type ClusterFacts } from '../../src/plan/facts.js';
+import { failedOverConfig, planFailover } from '../../src/plan/failover.js';
+import { failedOverFacts, planFailback } from '../../src/plan/failback.js';
 import { topologyFor } from '../model/topologies.js';
 
 const t = parseTopology(topologyFor({ masters: 3, mastersInMain: 2, etcd: 3, etcdInMain: 2, colocated: true }));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyEnvChanges, envHolds, parseEnvFile } from '../../src/clusters/files.js';
+import { applyEnvChanges, envHolds, parseEnvFile } from '../../src/core/env-file.js';
 import { parseEnsemble, renderEnsemble } from '../../src/clusters/exhibitor.js';
 import { parseInitialCluster, peerUrlOf, renderInitialCluster } from '../../src/clusters/etcd.js';
 

@@ -3,7 +3,9 @@
  * (`KEY=value` lines, as systemd's EnvironmentFile reads them) and single-value files such as
  * master_count. Edits keep every other line, comment and the order as they were.
  */
-import type { Changes } from '../runbooks/plan.js';
+
+/** Settings of a file edit: new value as a string, or null to remove the line. */
+export type Changes = Record<string, string | null>;
 
 const ENV_LINE = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$/;
 

@@ -7,11 +7,11 @@ import { describe, expect, it } from 'vitest';
 import { DcfailError } from '../../src/errors.js';
 import { parseTopology } from '../../src/topology/load.js';
 import type { Topology } from '../../src/topology/model.js';
-import { offlineFacts } from '../../src/runbooks/facts.js';
-import { planFailover } from '../../src/runbooks/failover.js';
-import { failedOverFacts, planFailback } from '../../src/runbooks/failback.js';
-import type { Plan, Step } from '../../src/runbooks/plan.js';
-import { sectionsOf } from '../../src/runbooks/run.js';
+import { offlineFacts } from '../../src/plan/facts.js';
+import { planFailover } from '../../src/plan/failover.js';
+import { failedOverFacts, planFailback } from '../../src/plan/failback.js';
+import type { Plan, Step } from '../../src/plan/plan.js';
+import { sectionsOf } from '../../src/plan/batches.js';
 import { ClusterModel, ModelError, type PlanStepJson } from '../model/cluster-model.js';
 import { majority, topologyFor, type Shape } from '../model/topologies.js';
 

@@ -6,7 +6,8 @@
  */
 import { DcfailError, OperationError } from '../errors.js';
 import { performStep, verifyWithin, type EffectContext } from './effects.js';
-import type { Plan, Step } from './plan.js';
+import { batchesOf, sectionsOf } from '../plan/batches.js';
+import type { Plan, Step } from '../plan/plan.js';
 
 export type RunEvent =
   | { kind: 'run-started'; runId: string; runbook: Plan['runbook']; steps: number; at: string }
@@ -27,45 +28,9 @@ export type RunOutcome =
   | { kind: 'done'; done: Step[]; ms: number }
   | { kind: 'failed'; done: Step[]; failed: Step; error: DcfailError; ms: number };
 
-/** Consecutive steps with the same group form one batch. */
-function batchesOf(steps: readonly Step[]): Step[][] {
-  const out: Step[][] = [];
-  for (const s of steps) {
-    const last = out.at(-1);
-    if (last && s.group !== undefined && last[0]!.group === s.group) last.push(s);
-    else out.push([s]);
-  }
-  return out;
-}
-
 function asError(err: unknown): DcfailError {
   if (err instanceof DcfailError) return err;
   return new OperationError('step-error', err instanceof Error ? err.message : String(err), [], { cause: err });
-}
-
-/**
- * The plan cut into sections: a section of steps without a track runs batch after batch; a
- * section of consecutive tracked steps runs its tracks side by side (each track's batches in
- * order). Tracks touch disjoint clusters, so any interleaving of them is the same run.
- */
-export function sectionsOf(steps: readonly Step[]): { tracks: Step[][][] }[] {
-  const out: { tracks: Step[][][] }[] = [];
-  let i = 0;
-  while (i < steps.length) {
-    if (steps[i]!.track === undefined) {
-      let j = i;
-      while (j < steps.length && steps[j]!.track === undefined) j += 1;
-      out.push({ tracks: [batchesOf(steps.slice(i, j))] });
-      i = j;
-    } else {
-      let j = i;
-      while (j < steps.length && steps[j]!.track !== undefined) j += 1;
-      const names = [...new Set(steps.slice(i, j).map((x) => x.track!))];
-      out.push({ tracks: names.map((name) => batchesOf(steps.slice(i, j).filter((x) => x.track === name))) });
-      i = j;
-    }
-  }
-  return out;
 }
 
 export async function executePlan(plan: Plan, ctx: EffectContext, opts: RunOptions): Promise<RunOutcome> {

@@ -1,17 +1,8 @@
 /**
- * What every command receives: the global flags and the terminal it writes to. Commands are
- * plain async functions returning an exit code (or throwing a DcfailError), so tests call them
+ * The terminal a command writes to: the only way out for what dcfail prints. Commands are plain
+ * async functions returning an exit code (or throwing a DcfailError), so tests call them
  * directly with a captured Io.
  */
-export interface GlobalOptions {
-  /** Path of the topology file (`-t`, `$DCFAIL_TOPOLOGY`, else ./dcfail.yaml). */
-  topology: string;
-  /** One JSON document on stdout, nothing else there. */
-  json: boolean;
-  logFile?: string | undefined;
-  logLevel: string;
-}
-
 export interface Io {
   out(text: string): void;
   err(text: string): void;

@@ -2,10 +2,10 @@
  * The terminal renderer of a run: one line per step with its duration, a live line for the step
  * in progress on a TTY, and the failure report. It only listens to the executor's events.
  */
-import type { Io } from '../commands/context.js';
+import type { Io } from './io.js';
 import { numberSteps } from './plan-text.js';
-import type { Plan, Step } from '../runbooks/plan.js';
-import type { RunEvent } from '../runbooks/run.js';
+import type { Plan, Step } from '../plan/plan.js';
+import type { RunEvent } from '../apply/executor.js';
 
 function seconds(ms: number): string {
   return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;

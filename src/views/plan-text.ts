@@ -3,7 +3,7 @@
  * and refusals in words, then numbered steps. Steps of one parallel group share a number.
  */
 import { CLUSTERS, CLUSTER_TITLE } from '../core/clusters.js';
-import type { Plan, Step } from '../runbooks/plan.js';
+import type { Plan, Step } from '../plan/plan.js';
 
 function stepTarget(step: Step): string {
   if (step.node) return step.node;

@@ -7,8 +7,9 @@
 import type { ClusterName } from '../core/clusters.js';
 import type { Finding } from '../core/safety.js';
 
-/** Settings of a file edit: new value as a string, or null to remove the line. */
-export type Changes = Record<string, string | null>;
+import type { Changes } from '../core/env-file.js';
+
+export type { Changes };
 
 export type ServiceOp = 'start' | 'stop' | 'restart' | 'disable' | 'enable';
 

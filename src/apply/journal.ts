@@ -5,9 +5,9 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stateDir } from './gates.js';
-import type { Plan } from './plan.js';
-import type { RunEvent } from './run.js';
+import { stateDir } from './state.js';
+import type { Plan } from '../plan/plan.js';
+import type { RunEvent } from './executor.js';
 import { writeFileAtomic } from './local-files.js';
 
 export interface JournalStep {

@@ -6,7 +6,7 @@
 import { execa } from 'execa';
 import { dirname, resolve } from 'node:path';
 import { OperationError, assertNever } from '../errors.js';
-import { applyEnvChanges, envHolds, parseEnvFile, parseValueFile, renderValueFile } from '../clusters/files.js';
+import { applyEnvChanges, envHolds, parseEnvFile, parseValueFile, renderValueFile } from '../core/env-file.js';
 import { MASTER_COUNT_KEY } from '../clusters/exhibitor.js';
 import { CLUSTERS } from '../core/clusters.js';
 import { portOf } from '../observe/observe.js';
@@ -27,7 +27,7 @@ import { quote, renderCommand } from '../remote/shell.js';
 import type { RemotePool } from '../remote/ssh.js';
 import type { Remote } from '../remote/types.js';
 import { nodeByName, type Topology, type TopologyNode } from '../topology/model.js';
-import type { Check, Step } from './plan.js';
+import type { Check, Step } from '../plan/plan.js';
 
 export interface EffectContext {
   topology: Topology;

@@ -2,7 +2,7 @@
  * The plans of a topology as Markdown, for the README's "What dcfail does, step by step": made
  * from the real plan builders, so the documentation cannot drift from what dcfail does.
  */
-import type { Plan } from '../runbooks/plan.js';
+import type { Plan } from '../plan/plan.js';
 import { numberSteps } from './plan-text.js';
 
 function planMarkdown(plan: Plan): string {

@@ -5,10 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseTopology } from '../../src/topology/load.js';
-import { offlineFacts } from '../../src/runbooks/facts.js';
-import { planFailover } from '../../src/runbooks/failover.js';
-import { failedOverFacts, planFailback } from '../../src/runbooks/failback.js';
-import type { Plan, Step } from '../../src/runbooks/plan.js';
+import { offlineFacts } from '../../src/plan/facts.js';
+import { planFailover } from '../../src/plan/failover.js';
+import { failedOverFacts, planFailback } from '../../src/plan/failback.js';
+import type { Plan, Step } from '../../src/plan/plan.js';
 import { ClusterModel, ModelError, type PlanStepJson } from '../model/cluster-model.js';
 import { topologyFor } from '../model/topologies.js';
 

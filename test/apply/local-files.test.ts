@@ -6,7 +6,7 @@ import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { writeFileAtomic } from '../../src/runbooks/local-files.js';
+import { writeFileAtomic } from '../../src/apply/local-files.js';
 
 describe('writeFileAtomic', () => {
   it('replaces the file, with the mode asked for, and leaves no temporary file beside it', async () => {
