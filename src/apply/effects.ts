@@ -1,91 +1,51 @@
 /**
  * What the executor does for each step and each check, on the nodes (through the Remote
- * interface) and against the live clusters (probes). Every action is idempotent: it looks first
- * and does nothing when its effect is already there, so a re-run after a crash is safe.
+ * interface) and against the live clusters (probes). The generic steps (files, units, paths,
+ * fences) are here; each component's own kinds are in components/<name>/effects.ts, and the
+ * tables below must cover every kind of the step and check unions. Every action is idempotent:
+ * it looks first and does nothing when its effect is already there, so a re-run after a crash
+ * is safe.
  */
 import { execa } from 'execa';
 import { dirname, resolve } from 'node:path';
-import { OperationError, assertNever } from '../errors.js';
+import { OperationError } from '../errors.js';
 import { applyEnvChanges, envHolds, parseEnvFile, parseValueFile, renderValueFile } from '../core/env-file.js';
 import { MASTER_COUNT_KEY } from '../clusters/exhibitor.js';
 import { CLUSTERS } from '../core/clusters.js';
 import { portOf } from '../observe/observe.js';
 import { replicatedLogPath } from '../clusters/mesos.js';
-import {
-  etcdClientUrl,
-  etcdMemberAdd,
-  etcdMemberList,
-  etcdMemberPromote,
-  etcdMemberRemove,
-  etcdTestWrite,
-  probeEtcdEndpoint,
-} from '../probes/etcd.js';
+import { etcdCheckEffects, etcdStepEffects } from '../components/etcd/effects.js';
 import { probeMesosMaster } from '../probes/mesos.js';
 import { probeTcp } from '../probes/tcp.js';
 import { probeZkServer, zkTestWrite } from '../probes/zookeeper.js';
-import { quote, renderCommand } from '../remote/shell.js';
-import type { RemotePool } from '../remote/ssh.js';
-import type { Remote } from '../remote/types.js';
-import { nodeByName, type Topology, type TopologyNode } from '../topology/model.js';
-import type { Check, Step } from '../plan/plan.js';
+import { quote } from '../remote/shell.js';
+import { nodeByName } from '../topology/model.js';
+import type { Check, ComponentCheck, ComponentStep, Step } from '../plan/plan.js';
+import {
+  checkTimeoutOf,
+  mustRun,
+  NotYet,
+  remoteOf,
+  safeName,
+  serviceCommand,
+  type CheckEffects,
+  type EffectContext,
+  type StepEffects,
+} from './effect-kit.js';
 
-export interface EffectContext {
-  topology: Topology;
-  /** Where the topology file is: hooks run from its directory. */
-  topologyDir: string;
-  pool: RemotePool;
-  runId: string;
-  /** On each node: backups of this run go below this directory, one subdirectory per step. */
-  backupRootOf: (node: string) => string;
-  /** How long one command may take. */
-  commandTimeoutMs: number;
-  /** Environment for local hooks (run id, from, to, operator, plan file). */
-  hookEnv: Record<string, string>;
-  /** Registry version a Mesos verification must not fall below. */
-  minRegistryVersion?: number;
-  /** Records a fact for the journal (backups, seeds, copies). */
-  note: (key: string, value: unknown) => void;
+export type { EffectContext } from './effect-kit.js';
+
+const componentSteps = { ...etcdStepEffects } satisfies StepEffects<ComponentStep>;
+const componentChecks = { ...etcdCheckEffects } satisfies CheckEffects<ComponentCheck>;
+
+function performComponentStep(ctx: EffectContext, step: ComponentStep): Promise<string> {
+  const run = componentSteps[step.action] as (ctx: EffectContext, step: ComponentStep) => Promise<string>;
+  return run(ctx, step);
 }
 
-/** A verification that did not hold yet: what was seen, for the report. */
-class NotYet extends Error {}
-
-function safeName(id: string): string {
-  return id.replace(/[^A-Za-z0-9._-]+/g, '_');
-}
-
-async function remoteOf(ctx: EffectContext, node: string): Promise<{ remote: Remote; node: TopologyNode }> {
-  const n = nodeByName(ctx.topology, node);
-  return { remote: await ctx.pool.get(n), node: n };
-}
-
-async function mustRun(
-  remote: Remote,
-  node: TopologyNode,
-  command: string,
-  timeoutMs: number,
-  what: string,
-): Promise<string> {
-  const r = await remote.exec(command, { timeoutMs });
-  if (r.exitCode !== 0) {
-    const why = r.timedOut
-      ? `timed out after ${timeoutMs} ms`
-      : `exit ${r.exitCode ?? r.signal}: ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' / ')}`;
-    throw new OperationError('step-command-failed', `${node.name}: ${what} failed (${why})`);
-  }
-  return r.stdout;
-}
-
-function template(
-  node: TopologyNode,
-  op: 'start' | 'stop' | 'restart' | 'disable' | 'enable' | 'isActive',
-  unit: string,
-): string {
-  return renderCommand(node.services.commands[op], { unit, node: node.name });
-}
-
-function etcdUrl(n: TopologyNode): string {
-  return etcdClientUrl(n.address, n.services.etcd.clientPort);
+function checkComponent(ctx: EffectContext, nodeName: string | null, check: ComponentCheck): Promise<void> {
+  const run = componentChecks[check.kind] as (ctx: EffectContext, n: string | null, c: ComponentCheck) => Promise<void>;
+  return run(ctx, nodeName, check);
 }
 
 /** Runs one change step. Returns a short description of what it did (or that it was done). */
@@ -134,13 +94,19 @@ export async function performStep(ctx: EffectContext, step: Step): Promise<strin
       const { remote, node } = await remoteOf(ctx, step.node!);
       if (step.action === 'disable') {
         // Quarantine: masking does not stop a running unit, so stop it too.
-        await mustRun(remote, node, template(node, 'disable', step.unit), timeoutMs, `disable ${step.unit}`);
-        await mustRun(remote, node, template(node, 'stop', step.unit), timeoutMs, `stop ${step.unit}`);
+        await mustRun(remote, node, serviceCommand(node, 'disable', step.unit), timeoutMs, `disable ${step.unit}`);
+        await mustRun(remote, node, serviceCommand(node, 'stop', step.unit), timeoutMs, `stop ${step.unit}`);
         return 'masked and stopped';
       }
       if (step.action === 'start' && step.enableFirst)
-        await mustRun(remote, node, template(node, 'enable', step.unit), timeoutMs, `enable ${step.unit}`);
-      await mustRun(remote, node, template(node, step.action, step.unit), timeoutMs, `${step.action} ${step.unit}`);
+        await mustRun(remote, node, serviceCommand(node, 'enable', step.unit), timeoutMs, `enable ${step.unit}`);
+      await mustRun(
+        remote,
+        node,
+        serviceCommand(node, step.action, step.unit),
+        timeoutMs,
+        `${step.action} ${step.unit}`,
+      );
       return `${step.action} ${step.unit}: ok`;
     }
     case 'move-aside': {
@@ -155,32 +121,6 @@ export async function performStep(ctx: EffectContext, step: Step): Promise<strin
       );
       if (out.includes('moved')) ctx.note(`moved:${step.node}:${step.path}`, backup);
       return out.includes('moved') ? `moved to ${backup}` : 'already moved aside';
-    }
-    case 'etcd-member-add': {
-      const via = nodeByName(ctx.topology, step.node!);
-      const members = await etcdMemberList([etcdUrl(via)], timeoutMs);
-      if (members.some((m) => m.peerURLs.some((u) => step.peerUrls.includes(u))))
-        return `${step.member} is already a member`;
-      // Right after a change etcd refuses another for ~5 s (strict reconfig check): retry.
-      await retry(timeoutMs * 3, async () => etcdMemberAdd([etcdUrl(via)], step.peerUrls, step.learner, timeoutMs));
-      return `added ${step.member}${step.learner ? ' as a learner' : ''}`;
-    }
-    case 'etcd-member-promote': {
-      const via = nodeByName(ctx.topology, step.node!);
-      await retry(timeoutMs * 6, async () => {
-        const m = (await etcdMemberList([etcdUrl(via)], timeoutMs)).find((x) => x.peerURLs.includes(step.peerUrl));
-        if (!m) throw new OperationError('etcd-member-missing', `${step.member} (${step.peerUrl}) is not a member`);
-        if (!m.isLearner) return;
-        await etcdMemberPromote([etcdUrl(via)], m.id, timeoutMs);
-      });
-      return `promoted ${step.member}`;
-    }
-    case 'etcd-member-remove': {
-      const via = nodeByName(ctx.topology, step.node!);
-      const m = (await etcdMemberList([etcdUrl(via)], timeoutMs)).find((x) => x.peerURLs.includes(step.peerUrl));
-      if (!m) return `${step.member} is not a member`;
-      await retry(timeoutMs * 3, async () => etcdMemberRemove([etcdUrl(via)], m.id, timeoutMs));
-      return `removed ${step.member}`;
     }
     case 'copy-replicated-log': {
       const { remote: src, node: from } = await remoteOf(ctx, step.from);
@@ -208,26 +148,15 @@ export async function performStep(ctx: EffectContext, step: Step): Promise<strin
       await checkOnce(ctx, step.node, step.check);
       return 'holds';
     default:
-      return assertNever(step, 'step');
-  }
-}
-
-async function retry<T>(budgetMs: number, fn: () => Promise<T>): Promise<T> {
-  const end = Date.now() + budgetMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > end) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+      // The components' own kinds: their tables cover them (satisfies, above).
+      return performComponentStep(ctx, step);
   }
 }
 
 /** One evaluation of a check: resolves when it holds, throws NotYet (with what was seen) when not. */
 async function checkOnce(ctx: EffectContext, nodeName: string | null, check: Check): Promise<void> {
   const t = ctx.topology;
-  const timeoutMs = Math.min(ctx.commandTimeoutMs, t.health.timeoutMs * 2);
+  const timeoutMs = checkTimeoutOf(ctx);
   switch (check.kind) {
     case 'file': {
       const { remote } = await remoteOf(ctx, nodeName!);
@@ -242,7 +171,7 @@ async function checkOnce(ctx: EffectContext, nodeName: string | null, check: Che
     }
     case 'stopped': {
       const { remote, node } = await remoteOf(ctx, nodeName!);
-      const r = await remote.exec(template(node, 'isActive', check.unit), { timeoutMs });
+      const r = await remote.exec(serviceCommand(node, 'isActive', check.unit), { timeoutMs });
       if (r.exitCode === 0) throw new NotYet(`${check.unit} still runs on ${node.name}`);
       return;
     }
@@ -287,83 +216,13 @@ async function checkOnce(ctx: EffectContext, nodeName: string | null, check: Che
     }
     case 'zookeeper-waiting': {
       const { remote, node } = await remoteOf(ctx, nodeName!);
-      const r = await remote.exec(template(node, 'isActive', node.services.exhibitor.unit), { timeoutMs });
+      const r = await remote.exec(serviceCommand(node, 'isActive', node.services.exhibitor.unit), { timeoutMs });
       if (r.exitCode !== 0) throw new NotYet(`${node.services.exhibitor.unit} is not running on ${node.name}`);
       const s = await probeZkServer(node.address, node.services.exhibitor.zkClientPort, timeoutMs);
       if (s.mode !== 'not-serving' && s.mode !== 'down')
         throw new NotYet(
           `ZooKeeper on ${node.name} serves (${s.mode}) with an ensemble of one: it did not take the full ensemble`,
         );
-      return;
-    }
-    case 'etcd': {
-      const nodes = [...check.members, ...check.learners].map(
-        (m) => t.nodes.find((n) => n.name === m) ?? nodeByName(t, m),
-      );
-      const voters = check.members.map((m) => nodeByName(t, m));
-      let list;
-      try {
-        list = await etcdMemberList(voters.map(etcdUrl), timeoutMs);
-      } catch (err) {
-        throw new NotYet(`etcd member list failed: ${(err as Error).message.split('\n')[0]}`);
-      }
-      const peer = (n: TopologyNode) => `:${n.services.etcd.peerPort}`;
-      const hostOf = (u: string) => new URL(u).hostname.replace(/^\[|\]$/g, '');
-      const listed = (n: TopologyNode) =>
-        list.find((m) => m.peerURLs.some((u) => hostOf(u) === n.address && u.endsWith(peer(n))));
-      const problems: string[] = [];
-      if (list.length !== nodes.length) problems.push(`${list.length} members listed, want ${nodes.length}`);
-      for (const n of nodes) {
-        const m = listed(n);
-        const wantLearner = check.learners.includes(n.name);
-        if (!m) problems.push(`${n.name} not listed`);
-        else if (m.name === '') problems.push(`${n.name} listed but not started`);
-        else if (m.isLearner !== wantLearner) problems.push(`${n.name} is ${m.isLearner ? 'a learner' : 'a voter'}`);
-      }
-      if (problems.length > 0) throw new NotYet(`etcd: ${problems.join('; ')}`);
-      if (check.learners.length > 0) {
-        const st = await Promise.all(nodes.map((n) => probeEtcdEndpoint(etcdUrl(n), timeoutMs)));
-        const leaderIdx = st.reduce(
-          (a, s) => (s.appliedIndex !== undefined && s.appliedIndex > a ? s.appliedIndex : a),
-          0n,
-        );
-        for (const [i, s] of st.entries()) {
-          if (!s.ok || s.appliedIndex === undefined || leaderIdx - s.appliedIndex > 5n)
-            throw new NotYet(`${nodes[i]!.name} has not caught up (applied ${s.appliedIndex ?? '?'} of ${leaderIdx})`);
-        }
-        return;
-      }
-      try {
-        await etcdTestWrite(
-          voters.map(etcdUrl),
-          `/dcfail/verify/${ctx.runId}`,
-          `${Date.now()}`,
-          Math.max(timeoutMs, 3000),
-        );
-      } catch (err) {
-        throw new NotYet(`etcd test write failed: ${(err as Error).message.split('\n')[0]}`);
-      }
-      return;
-    }
-    case 'etcd-member-listed': {
-      const via = nodeByName(t, nodeName!);
-      const list = await etcdMemberList([etcdUrl(via)], timeoutMs).catch((e: Error) => {
-        throw new NotYet(`etcd member list failed: ${e.message.split('\n')[0]}`);
-      });
-      const m = list.find((x) => x.peerURLs.includes(check.peerUrl));
-      if (!m || m.isLearner !== check.learner)
-        throw new NotYet(
-          `${check.member} (${check.peerUrl}) is ${m ? (m.isLearner ? 'a learner' : 'a voter') : 'not listed'}`,
-        );
-      return;
-    }
-    case 'etcd-member-absent': {
-      const via = nodeByName(t, nodeName!);
-      const list = await etcdMemberList([etcdUrl(via)], timeoutMs).catch((e: Error) => {
-        throw new NotYet(`etcd member list failed: ${e.message.split('\n')[0]}`);
-      });
-      if (list.some((x) => x.peerURLs.includes(check.peerUrl)))
-        throw new NotYet(`${check.member} (${check.peerUrl}) is still listed`);
       return;
     }
     case 'mesos': {
@@ -386,7 +245,7 @@ async function checkOnce(ctx: EffectContext, nodeName: string | null, check: Che
     }
     case 'mesos-waiting': {
       const { remote, node } = await remoteOf(ctx, nodeName!);
-      const r = await remote.exec(template(node, 'isActive', node.services.mesos.unit), { timeoutMs });
+      const r = await remote.exec(serviceCommand(node, 'isActive', node.services.mesos.unit), { timeoutMs });
       if (r.exitCode !== 0) throw new NotYet(`${node.services.mesos.unit} is not running on ${node.name}`);
       return;
     }
@@ -403,7 +262,7 @@ async function checkOnce(ctx: EffectContext, nodeName: string | null, check: Che
       return;
     }
     default:
-      return assertNever(check, 'check');
+      return checkComponent(ctx, nodeName, check);
   }
 }
 

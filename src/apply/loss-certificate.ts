@@ -5,6 +5,7 @@
 import { CLUSTERS } from '../core/clusters.js';
 import { portOf, type ClusterObservation, type NodeObservation } from '../observe/observe.js';
 import { probeTcp } from '../probes/tcp.js';
+import { etcdFollowsLost, etcdMemberAnswers } from '../components/etcd/judge.js';
 import type { Topology } from '../topology/model.js';
 
 export interface LossEvidence {
@@ -21,7 +22,7 @@ export interface LossEvidence {
 
 function memberAnswers(o: NodeObservation): string[] {
   const out: string[] = [];
-  if (o.etcd?.ok) out.push(`etcd member ${o.name} answers (leader ${o.etcd.leader})`);
+  out.push(...etcdMemberAnswers(o));
   if (o.zk && o.zk.mode !== 'down') out.push(`ZooKeeper on ${o.name} answers (${o.zk.mode})`);
   if (o.mesos?.reachable) out.push(`Mesos master on ${o.name} answers`);
   return out;
@@ -87,10 +88,9 @@ export async function certifyLoss(t: Topology, lostDc: string, observation: Clus
 
   // The survivors must not follow a leader among the lost members.
   const lostNames = new Set(lost.map((n) => n.name));
-  const lostEtcdIds = new Set(observation.etcdMembers?.filter((m) => lostNames.has(m.name)).map((m) => m.id) ?? []);
+  const etcdFollows = etcdFollowsLost(observation, lostNames, lostDc);
   for (const o of observation.nodes.filter((x) => x.dc !== lostDc)) {
-    if (o.etcd?.ok && o.etcd.leader && lostEtcdIds.has(o.etcd.leader))
-      answering.push(`etcd on ${o.name} follows a leader in ${lostDc}`);
+    answering.push(...etcdFollows(o));
     if (
       o.zk &&
       (o.zk.mode === 'follower' || o.zk.mode === 'leader') &&

@@ -9,7 +9,7 @@ import { CLUSTERS } from '../core/clusters.js';
 import { EXIT, type ExitCode } from '../errors.js';
 import { parseEnvFile, parseValueFile } from '../core/env-file.js';
 import { ENSEMBLE_KEY } from '../clusters/exhibitor.js';
-import { INITIAL_CLUSTER_KEY, parseInitialCluster } from '../clusters/etcd.js';
+import { etcdFileChecks } from '../components/etcd/preflight.js';
 import { QUORUM_KEY } from '../clusters/mesos.js';
 import { declaredConfig } from '../plan/facts.js';
 import { renderCommand } from '../remote/shell.js';
@@ -167,21 +167,7 @@ async function nodeChecks(t: Topology, n: TopologyNode, pool: RemotePool): Promi
       }),
     );
   }
-  if (n.roles.includes('etcd')) {
-    checks.push(
-      fileCheck('etcd', n.services.etcd.envFile, (t0) => {
-        const v = parseEnvFile(t0).get(INITIAL_CLUSTER_KEY);
-        const members = v === undefined ? null : parseInitialCluster(v);
-        if (!members) return `${INITIAL_CLUSTER_KEY} is ${v ?? 'missing'}: not a list of name=peer-url`;
-        const etcdNodes = t.nodes.filter((x) => x.roles.includes('etcd'));
-        const hosts = members.map((m) => new URL(m.peerUrl).hostname.replace(/^\[|\]$/g, ''));
-        const missing = etcdNodes.filter((x) => !hosts.includes(x.address)).map((x) => x.name);
-        return missing.length === 0 && members.length === etcdNodes.length
-          ? null
-          : `${INITIAL_CLUSTER_KEY} lists ${members.length} members; the topology's etcd nodes ${missing.length ? `missing: ${missing.join(', ')}` : 'differ'}`;
-      }),
-    );
-  }
+  for (const fc of etcdFileChecks(t, n)) checks.push(fileCheck(fc.label, fc.path, fc.judge));
   for (const c of CLUSTERS.filter((x) => n.roles.includes(x))) {
     const unit = n.services[c].unit;
     declare(`unit ${unit}`);

@@ -12,7 +12,9 @@ import { DcfailError, EXIT, RefusedError, UserError, type ExitCode } from '../er
 import { factsFromObservation, judge } from '../observe/judge.js';
 import { observeCluster, type ClusterObservation } from '../observe/observe.js';
 import { describeDrift, fingerprintBasis, fingerprintOf, type FingerprintBasis } from '../observe/fingerprint.js';
-import { etcdClientUrl, probeEtcdEndpoint } from '../probes/etcd.js';
+import { etcdDivergence, etcdPoint } from '../components/etcd/judge.js';
+import { etcdAnswersAsMember } from '../components/etcd/observe.js';
+import { etcdReplicaPath } from '../components/etcd/replicas.js';
 import { probeMesosMaster } from '../probes/mesos.js';
 import { probeTcp } from '../probes/tcp.js';
 import { probeZkServer } from '../probes/zookeeper.js';
@@ -77,11 +79,9 @@ async function lostDcAnswers(t: Topology, lostDc: string): Promise<string[]> {
       .filter((n) => n.dc === lostDc)
       .flatMap((n) => [
         n.roles.includes('etcd')
-          ? (async () => {
-              if ((await probeTcp(n.address, n.services.etcd.clientPort, timeoutMs)).kind !== 'open') return;
-              if ((await probeEtcdEndpoint(etcdClientUrl(n.address, n.services.etcd.clientPort), timeoutMs)).ok)
-                out.push(`etcd on ${n.name}`);
-            })()
+          ? etcdAnswersAsMember(n, timeoutMs).then((a) => {
+              if (a) out.push(a);
+            })
           : undefined,
         n.roles.includes('exhibitor')
           ? (async () => {
@@ -155,9 +155,7 @@ function pointOf(o: ClusterObservation, nodes: readonly string[]): FailoverMarke
   const out: FailoverMarker['point'] = {};
   for (const n of o.nodes.filter((x) => nodes.includes(x.name))) {
     out[n.name] = {
-      ...(n.etcd?.appliedIndex !== undefined ? { etcdAppliedIndex: n.etcd.appliedIndex.toString() } : {}),
-      ...(n.etcd?.raftTerm !== undefined ? { etcdRaftTerm: n.etcd.raftTerm.toString() } : {}),
-      ...(n.etcd?.clusterId ? { etcdClusterId: n.etcd.clusterId } : {}),
+      ...etcdPoint(n),
       ...(n.zk?.zxid ? { zkZxid: n.zk.zxid } : {}),
       ...(n.mesos?.registryVersion !== undefined ? { mesosRegistryVersion: n.mesos.registryVersion } : {}),
     };
@@ -389,14 +387,10 @@ function maxRegistry(o: ClusterObservation, nodes: readonly TopologyNode[]): num
 /** Signs that the returning DC ran as a cluster of its own after the failover (split brain). */
 function divergence(t: Topology, returningDc: string, o: ClusterObservation, marker: FailoverMarker | null): string[] {
   const out: string[] = [];
-  const survivorsEtcdCluster = o.nodes.find((n) => n.dc !== returningDc && n.etcd?.ok)?.etcd?.clusterId;
   const pointZxids = Object.values(marker?.point ?? {}).map((p) => (p.zkZxid ? BigInt(p.zkZxid) : 0n));
   const pointEpoch = pointZxids.length > 0 ? pointZxids.reduce((a, b) => (a > b ? a : b)) >> 32n : undefined;
   for (const n of o.nodes.filter((x) => x.dc === returningDc)) {
-    if (n.etcd?.ok && n.etcd.leader !== '0' && n.etcd.clusterId !== survivorsEtcdCluster)
-      out.push(
-        `etcd on ${n.name} runs its own cluster (leader ${n.etcd.leader}, applied index ${n.etcd.appliedIndex})`,
-      );
+    out.push(...etcdDivergence(n, o, returningDc));
     if (
       n.zk &&
       ['leader', 'follower'].includes(n.zk.mode) &&
@@ -441,7 +435,10 @@ async function copyState(
     nodes.map(async (n) => {
       const remote = await s.pool.get(n);
       const dest = `${n.services.dcfail.stateDir}/${kind}/${s.runId}`;
-      const etcdData = o.nodes.find((x) => x.name === n.name)?.etcdEnv?.dataDir ?? n.services.etcd.dataDir;
+      const etcdData = etcdReplicaPath(
+        n,
+        o.nodes.find((x) => x.name === n.name),
+      );
       const paths = [
         n.roles.includes('etcd') ? etcdData : undefined,
         n.roles.includes('exhibitor') ? n.services.exhibitor.zkDataDir : undefined,

@@ -7,6 +7,14 @@
 /** Settings of a file edit: new value as a string, or null to remove the line. */
 export type Changes = Record<string, string | null>;
 
+/** Where a setting dcfail owns lives: which of a node's files, which key, which format, whose. */
+export interface SettingRef {
+  file: 'masterCount' | 'mesosEnv' | 'exhibitorEnv' | 'etcdEnv';
+  key: string;
+  format: 'env' | 'value';
+  cluster: 'exhibitor' | 'mesos' | 'etcd';
+}
+
 const ENV_LINE = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$/;
 
 function unquote(raw: string): string {

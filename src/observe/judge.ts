@@ -8,6 +8,13 @@ import type { Finding } from '../core/safety.js';
 import { declaredConfig, offlineFacts, type ClusterFacts, type LiveFacts, type NodeConfig } from '../plan/facts.js';
 import { failedOverConfig } from '../plan/failover.js';
 import type { Topology } from '../topology/model.js';
+import {
+  etcdLiveFacts,
+  etcdMembershipNotes,
+  etcdNodeNotes,
+  etcdQuorums,
+  withEtcdFacts,
+} from '../components/etcd/judge.js';
 import type { ClusterObservation, NodeObservation } from './observe.js';
 
 export type Mode = 'normal' | 'failed-over' | 'split-brain-risk' | 'mixed';
@@ -59,19 +66,7 @@ function liveClusters(o: ClusterObservation): LiveCluster[] {
     const positions: Record<string, string> = {};
     const quorums: LiveCluster['quorums'] = [];
     if (c === 'etcd') {
-      const byCluster = new Map<string, NodeObservation[]>();
-      for (const m of members) {
-        if (m.etcd?.appliedIndex !== undefined) positions[m.name] = m.etcd.appliedIndex.toString();
-        if (!m.etcd?.ok || !m.etcd.leader || m.etcd.leader === '0') continue;
-        // Members that follow the same leader form one quorum. A forced new cluster keeps its
-        // cluster id, so the id alone would merge the two sides of a split.
-        const key = `${m.etcd.clusterId ?? '?'}/${m.etcd.leader}`;
-        byCluster.set(key, [...(byCluster.get(key) ?? []), m]);
-      }
-      for (const group of byCluster.values()) {
-        const leader = group.find((m) => m.etcd?.memberId === m.etcd?.leader);
-        quorums.push({ members: group.map((m) => m.name), ...(leader ? { leader: leader.name } : {}) });
-      }
+      etcdQuorums(members, positions, quorums);
     } else if (c === 'exhibitor') {
       const byEnsemble = new Map<string, NodeObservation[]>();
       for (const m of members) {
@@ -176,24 +171,10 @@ export function judge(t: Topology, o: ClusterObservation): StatusReport {
     }
   }
   for (const n of nodes) {
-    if (n.config?.etcdForceNewCluster === 'true')
-      notes.push({
-        code: 'force-new-cluster-left',
-        cluster: 'etcd',
-        message: `${n.name}: ETCD_FORCE_NEW_CLUSTER=true is still set; a restart would fork the cluster again`,
-      });
+    notes.push(...etcdNodeNotes(n));
     for (const e of n.fileErrors) notes.push({ code: 'file-unreadable', message: `${n.name}: ${e}` });
   }
-  const etcdMembers = clusterMembers(t.nodes, 'etcd');
-  if (o.etcdMembers && mode === 'normal') {
-    const listed = o.etcdMembers.filter((m) => !m.isLearner).length;
-    if (listed !== etcdMembers.length)
-      notes.push({
-        code: 'etcd-membership',
-        cluster: 'etcd',
-        message: `etcd lists ${listed} voting members, the topology ${etcdMembers.length}`,
-      });
-  }
+  if (mode === 'normal') notes.push(...etcdMembershipNotes(t, o));
 
   const dcs: StatusReport['dcs'] = {};
   for (const n of nodes) {
@@ -257,23 +238,12 @@ export function factsFromObservation(
   const base = offlineFacts(t);
   const byName = new Map(o.nodes.map((n) => [n.name, n]));
   const leaders = o.nodes.filter((n) => n.mesos?.elected && n.mesos.recovered);
-  const hasLeader = o.nodes.some((n) => n.etcd?.ok && n.etcd.leader !== '0');
   const live: LiveFacts = {
     zkServing: o.nodes
       .filter((n) => n.zk && ['leader', 'follower', 'standalone', 'observer'].includes(n.zk.mode))
       .map((n) => n.name),
     mesosLeader: leaders.length === 1 ? leaders[0]!.name : null,
-    etcd:
-      hasLeader && o.etcdMembers
-        ? {
-            members: o.etcdMembers.map((m) => ({
-              name: m.name,
-              peerUrl: m.peerURLs[0] ?? '',
-              learner: m.isLearner,
-              started: m.name !== '',
-            })),
-          }
-        : null,
+    etcd: etcdLiveFacts(o),
     active: Object.fromEntries(
       o.nodes.map((n) => [n.name, Object.fromEntries(Object.entries(n.units).map(([c, u]) => [c, u === 'active']))]),
     ),
@@ -287,10 +257,7 @@ export function factsFromObservation(
       const n = byName.get(f.name);
       if (!n) return f;
       const next = { ...f, config: n.config ?? f.config };
-      if (n.etcdEnv?.name) next.etcdName = n.etcdEnv.name;
-      if (n.etcdEnv?.peerUrl) next.etcdPeerUrl = n.etcdEnv.peerUrl;
-      if (n.etcdEnv?.dataDir) next.dirs = { ...f.dirs, etcdData: n.etcdEnv.dataDir };
-      if (n.etcd?.appliedIndex !== undefined) next.etcdAppliedIndex = Number(n.etcd.appliedIndex);
+      withEtcdFacts(next, n);
       if (n.zk?.zxid !== undefined) next.zkZxid = n.zk.zxid;
       if (n.mesos?.registryVersion !== undefined) next.mesosLogVersion = n.mesos.registryVersion;
       return next;

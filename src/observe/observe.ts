@@ -5,63 +5,23 @@
  * judgements (mode, hazards) and the planning facts are derived from it by pure functions.
  */
 import { CLUSTERS, type ClusterName } from '../core/clusters.js';
-import {
-  DATA_DIR_KEY,
-  FORCE_NEW_KEY,
-  INITIAL_CLUSTER_KEY,
-  INITIAL_STATE_KEY,
-  NAME_KEY,
-  PEER_URLS_KEY,
-} from '../clusters/etcd.js';
+import { readEtcdEnv } from '../components/etcd/settings.js';
 import { parseEnvFile, parseValueFile } from '../core/env-file.js';
 import { ENSEMBLE_KEY } from '../clusters/exhibitor.js';
 import { QUORUM_KEY } from '../clusters/mesos.js';
-import {
-  etcdClientUrl,
-  etcdMemberList,
-  probeEtcdEndpoint,
-  type EtcdEndpointStatus,
-  type EtcdMemberInfo,
-} from '../probes/etcd.js';
-import { probeMesosMaster, type MesosMasterStatus } from '../probes/mesos.js';
-import { probeTcp, type TcpResult } from '../probes/tcp.js';
-import { probeZkServer, zxidFromFileNames, type ZkServerStatus } from '../probes/zookeeper.js';
+import { listEtcdMembers, probeEtcdMember } from '../components/etcd/observe.js';
+import { probeMesosMaster } from '../probes/mesos.js';
+import { probeTcp } from '../probes/tcp.js';
+import { probeZkServer, zxidFromFileNames } from '../probes/zookeeper.js';
 import { parseBatchOutput, renderBatchScript, type BatchItem } from '../remote/batch.js';
 import { quote, renderCommand } from '../remote/shell.js';
 import type { RemotePool } from '../remote/ssh.js';
 import type { Remote } from '../remote/types.js';
-import type { NodeConfig } from '../plan/facts.js';
 import type { Topology, TopologyNode } from '../topology/model.js';
+import type { NodeConfig } from '../plan/facts.js';
+import type { ClusterObservation, NodeObservation } from './observation.js';
 
-export type UnitState = 'active' | 'inactive' | 'unknown';
-
-export interface NodeObservation {
-  name: string;
-  dc: string;
-  address: string;
-  roles: readonly string[];
-  ssh: { ok: boolean; error?: string; code?: string };
-  ports: Partial<Record<'ssh' | ClusterName, TcpResult['kind']>>;
-  /** Settings the node's files hold (null: could not be read, SSH down). */
-  config: NodeConfig | null;
-  fileErrors: string[];
-  etcdEnv?: { name?: string; dataDir?: string; peerUrl?: string };
-  units: Partial<Record<ClusterName, UnitState>>;
-  etcd?: EtcdEndpointStatus;
-  zk?: ZkServerStatus & { zxidSource?: 'srvr' | 'files' };
-  mesos?: MesosMasterStatus;
-  /** The failover marker dcfail leaves on survivors (raw JSON), if any. */
-  marker?: string;
-}
-
-export interface ClusterObservation {
-  cluster: string;
-  observedAt: string;
-  nodes: NodeObservation[];
-  /** etcd's member list as one reachable member reports it. */
-  etcdMembers?: EtcdMemberInfo[];
-  etcdMembersError?: string;
-}
+export type { ClusterObservation, NodeObservation, UnitState } from './observation.js';
 
 export interface ObserveOptions {
   pool: RemotePool;
@@ -145,18 +105,9 @@ async function readNodeState(remote: Remote, n: TopologyNode, obs: NodeObservati
   }
   const etcdEnv = n.roles.includes('etcd') ? envOf(n.services.etcd.envFile) : null;
   if (etcdEnv) {
-    const set = (k: keyof NodeConfig, key: string) => {
-      const v = etcdEnv.get(key);
-      if (v !== undefined) config[k] = v;
-    };
-    set('etcdInitialCluster', INITIAL_CLUSTER_KEY);
-    set('etcdInitialClusterState', INITIAL_STATE_KEY);
-    set('etcdForceNewCluster', FORCE_NEW_KEY);
-    obs.etcdEnv = {
-      ...(etcdEnv.get(NAME_KEY) ? { name: etcdEnv.get(NAME_KEY)! } : {}),
-      ...(etcdEnv.get(DATA_DIR_KEY) ? { dataDir: etcdEnv.get(DATA_DIR_KEY)! } : {}),
-      ...(etcdEnv.get(PEER_URLS_KEY) ? { peerUrl: etcdEnv.get(PEER_URLS_KEY)!.split(',')[0]! } : {}),
-    };
+    const { settings, identity } = readEtcdEnv(etcdEnv);
+    Object.assign(config, settings);
+    obs.etcdEnv = identity;
   }
   obs.config = config;
 }
@@ -205,11 +156,7 @@ async function observeNode(t: Topology, n: TopologyNode, opts: ObserveOptions): 
   const live = opts.filesOnly
     ? Promise.resolve()
     : Promise.all([
-        n.roles.includes('etcd')
-          ? probeEtcdEndpoint(etcdClientUrl(n.address, n.services.etcd.clientPort), timeoutMs).then(
-              (s) => (obs.etcd = s),
-            )
-          : undefined,
+        n.roles.includes('etcd') ? probeEtcdMember(n, timeoutMs).then((s) => (obs.etcd = s)) : undefined,
         n.roles.includes('exhibitor')
           ? probeZkServer(n.address, n.services.exhibitor.zkClientPort, timeoutMs).then(
               (s) => (obs.zk = { ...s, ...(s.zxid ? { zxidSource: 'srvr' as const } : {}) }),
@@ -231,26 +178,6 @@ export async function observeCluster(t: Topology, opts: ObserveOptions): Promise
   const timeoutMs = opts.timeoutMs ?? t.health.timeoutMs;
   const nodes = await Promise.all(t.nodes.map((n) => observeNode(t, n, opts)));
   const out: ClusterObservation = { cluster: t.cluster, observedAt: new Date().toISOString(), nodes };
-  // The membership of a cluster that has a leader, asked of the secondary DC's members first
-  // (after a failover they hold the cluster that counts); a member without quorum still lists.
-  const withLeader = nodes.filter((o) => o.etcd?.ok && o.etcd.leader !== '0');
-  const ordered = [
-    ...withLeader.filter((o) => o.dc !== t.datacenters.main),
-    ...withLeader.filter((o) => o.dc === t.datacenters.main),
-  ];
-  const reachableEtcd = (ordered.length > 0 ? ordered.slice(0, 1) : nodes.filter((o) => o.etcd?.ok)).map((o) =>
-    t.nodes.find((n) => n.name === o.name)!,
-  );
-  if (!opts.filesOnly && reachableEtcd.length > 0) {
-    // Ask the members that answered, freshest first: a member without quorum still lists (serializable).
-    try {
-      out.etcdMembers = await etcdMemberList(
-        reachableEtcd.map((n) => etcdClientUrl(n.address, n.services.etcd.clientPort)),
-        timeoutMs,
-      );
-    } catch (err) {
-      out.etcdMembersError = (err as Error).message.split('\n')[0]!;
-    }
-  }
+  if (!opts.filesOnly) Object.assign(out, await listEtcdMembers(t, nodes, timeoutMs));
   return out;
 }

@@ -7,18 +7,15 @@
 import { clusterMembers, type ClusterName } from '../core/clusters.js';
 import { majorityOf } from '../core/quorum.js';
 import { renderEnsemble } from '../clusters/exhibitor.js';
-import { peerUrlOf, renderInitialCluster } from '../clusters/etcd.js';
+import { declaredEtcdSettings, etcdDataDirOf, peerUrlOf, type EtcdSettings } from '../components/etcd/settings.js';
 import { replicatedLogPath } from '../clusters/mesos.js';
-import type { Topology, TopologyNode } from '../topology/model.js';
+import type { Topology } from '../topology/model.js';
 
 /** The settings dcfail owns, as one node's files hold them. Absent key: absent setting. */
-export interface NodeConfig {
+export interface NodeConfig extends EtcdSettings {
   masterCount?: string;
   mesosQuorum?: string;
   ensemble?: string;
-  etcdInitialCluster?: string;
-  etcdInitialClusterState?: string;
-  etcdForceNewCluster?: string;
 }
 
 export interface NodeFacts {
@@ -72,19 +69,13 @@ export interface ClusterFacts {
   live?: LiveFacts;
 }
 
-function dataDirOf(node: TopologyNode): string {
-  return node.services.etcd.dataDir ?? `\${ETCD_DATA_DIR from ${node.services.etcd.envFile}}`;
-}
-
 /** The configuration the topology declares, per node: master_count, quorum, ensemble, etcd. */
 export function declaredConfig(t: Topology): Record<string, NodeConfig> {
   const masters = clusterMembers(t.nodes, 'mesos');
   const zk = clusterMembers(t.nodes, 'exhibitor');
   const etcd = clusterMembers(t.nodes, 'etcd');
   const ensemble = renderEnsemble(zk.map((n) => ({ id: n.zkId!, address: n.address })));
-  const initialCluster = renderInitialCluster(
-    etcd.map((n) => ({ name: n.name, peerUrl: peerUrlOf(n.address, n.services.etcd.peerPort) })),
-  );
+  const etcdSettings = declaredEtcdSettings(etcd);
   const out: Record<string, NodeConfig> = {};
   for (const n of t.nodes) {
     const c: NodeConfig = {};
@@ -93,10 +84,7 @@ export function declaredConfig(t: Topology): Record<string, NodeConfig> {
       c.mesosQuorum = String(majorityOf(masters.length));
     }
     if (n.roles.includes('exhibitor')) c.ensemble = ensemble;
-    if (n.roles.includes('etcd')) {
-      c.etcdInitialCluster = initialCluster;
-      c.etcdInitialClusterState = 'new';
-    }
+    if (n.roles.includes('etcd')) Object.assign(c, etcdSettings);
     out[n.name] = c;
   }
   return out;
@@ -124,7 +112,7 @@ export function offlineFacts(t: Topology): ClusterFacts {
       },
       units: { mesos: n.services.mesos.unit, exhibitor: n.services.exhibitor.unit, etcd: n.services.etcd.unit },
       dirs: {
-        etcdData: dataDirOf(n),
+        etcdData: etcdDataDirOf(n),
         zkData: n.services.exhibitor.zkDataDir,
         replicatedLog: replicatedLogPath(n.services.mesos.workDir),
       },

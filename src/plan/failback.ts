@@ -20,9 +20,10 @@ import { CLUSTERS, type ClusterName } from '../core/clusters.js';
 import { majorityOf } from '../core/quorum.js';
 import { assessFailover } from '../core/safety.js';
 import { factsMembers, type ClusterFacts, type NodeConfig, type NodeFacts } from './facts.js';
-import { addEtcdJoin, byFreshness, etcdPosition, failedOverConfig, mesosPosition } from './failover.js';
+import { etcdRejoined, etcdStaleState, planEtcdFailback } from '../components/etcd/plan.js';
+import { failedOverConfig, mesosPosition } from './failover.js';
 import { StepList, type Plan, type QuorumFigure } from './plan.js';
-import { addEdits, addServiceOp, addVerify, editsToward } from './steps.js';
+import { addEdits, addServiceOp, addVerify, byFreshness, editsToward } from './steps.js';
 
 export interface FailbackOptions {
   /** The DC coming back (the one that was lost). */
@@ -91,11 +92,7 @@ export function planFailback(observed: ClusterFacts, opts: FailbackOptions): Pla
   const rejoined: Record<ClusterName, (n: NodeFacts) => boolean> = {
     exhibitor: (n) =>
       live !== undefined && live.zkServing.includes(n.name) && zkFull(n) && survivors('exhibitor').every(zkFull),
-    etcd: (n) =>
-      live?.etcd !== undefined &&
-      live.etcd !== null &&
-      live.etcd.members.some((m) => m.peerUrl === n.etcdPeerUrl && m.started && !m.learner) &&
-      survivors('etcd').some((s) => live.etcd!.members.some((m) => m.peerUrl === s.etcdPeerUrl)),
+    etcd: etcdRejoined(facts, survivors('etcd')),
     mesos: () =>
       live !== undefined &&
       live.mesosLeader !== null &&
@@ -144,14 +141,7 @@ export function planFailback(observed: ClusterFacts, opts: FailbackOptions): Pla
   }[] = [];
   const isPending = (n: NodeFacts, c: ClusterName) => pending(c).includes(n);
   for (const n of back) {
-    if (isPending(n, 'etcd'))
-      moves.push({
-        n,
-        c: 'etcd',
-        path: n.dirs.etcdData,
-        what: 'etcd-data',
-        why: 'a stale member fails with a cluster ID mismatch',
-      });
+    if (isPending(n, 'etcd')) moves.push({ n, c: 'etcd', ...etcdStaleState(n) });
     if (isPending(n, 'exhibitor'))
       moves.push({
         n,
@@ -265,35 +255,7 @@ export function planFailback(observed: ClusterFacts, opts: FailbackOptions): Pla
 
   // 4. etcd: one learner at a time, then every env file as it was.
   list.setTrack('etcd');
-  const etcdSurvivors = byFreshness(survivors('etcd'), etcdPosition);
-  const seed = etcdSurvivors[0];
-  if (seed) {
-    const members = [...etcdSurvivors, ...returning('etcd').filter((r) => !pending('etcd').includes(r))];
-    for (const r of pending('etcd')) {
-      members.push(r);
-      const join: NodeConfig = {
-        ...r.config,
-        etcdInitialCluster: members.map((m) => `${m.etcdName}=${m.etcdPeerUrl}`).join(','),
-        etcdInitialClusterState: 'existing',
-      };
-      delete join.etcdForceNewCluster;
-      const listed = live?.etcd?.members.some((m) => m.peerUrl === r.etcdPeerUrl) ?? false;
-      addEtcdJoin(list, seed, r, members, join, `etcd:grow:${r.name}`, {
-        enableFirst: true,
-        dataMovedAside: true,
-        removeFirst: listed,
-      });
-    }
-    const restore = factsMembers(facts, 'etcd').flatMap((n) =>
-      editsToward(n, want(n), ['etcdInitialCluster', 'etcdInitialClusterState', 'etcdForceNewCluster']),
-    );
-    addEdits(
-      list,
-      restore,
-      'etcd:restore',
-      'as before the failover; etcd reads these settings only when its data dir is empty',
-    );
-  }
+  planEtcdFailback(list, facts, survivors('etcd'), returning('etcd'), pending('etcd'), want);
 
   // 5. Mesos: copy the freshest log, restore the quorum, survivors first.
   list.setTrack('zookeeper-mesos');

@@ -15,10 +15,10 @@ import { CLUSTERS, type ClusterName } from '../core/clusters.js';
 import { majorityOf } from '../core/quorum.js';
 import { assessFailover, type Finding } from '../core/safety.js';
 import { renderEnsemble } from '../clusters/exhibitor.js';
-import { renderInitialCluster } from '../clusters/etcd.js';
+import { failedOverEtcdSettings, planEtcdFailover } from '../components/etcd/plan.js';
 import { factsMembers, type ClusterFacts, type NodeConfig, type NodeFacts } from './facts.js';
 import { StepList, type Plan, type QuorumFigure } from './plan.js';
-import { addEdits, addServiceOp, addVerify, editsToward } from './steps.js';
+import { addEdits, addServiceOp, addVerify, byFreshness, editsToward } from './steps.js';
 
 export interface FailoverOptions {
   lostDc: string;
@@ -26,16 +26,6 @@ export interface FailoverOptions {
   fenceCommand?: string | undefined;
 }
 
-/** The freshest replica first; ties keep file order (offline: the first in the file). */
-export function byFreshness<N extends NodeFacts>(nodes: readonly N[], position: (n: N) => bigint | undefined): N[] {
-  return nodes
-    .map((n, i) => ({ n, i, p: position(n) ?? -1n }))
-    .sort((a, b) => (a.p === b.p ? a.i - b.i : a.p > b.p ? -1 : 1))
-    .map((x) => x.n);
-}
-
-export const etcdPosition = (n: NodeFacts): bigint | undefined =>
-  n.etcdAppliedIndex === undefined ? undefined : BigInt(n.etcdAppliedIndex);
 const zkPosition = (n: NodeFacts): bigint | undefined => (n.zkZxid === undefined ? undefined : BigInt(n.zkZxid));
 export const mesosPosition = (n: NodeFacts): bigint | undefined =>
   n.mesosLogVersion === undefined ? undefined : BigInt(n.mesosLogVersion);
@@ -45,7 +35,7 @@ export function failedOverConfig(facts: ClusterFacts, lostDc: string): Record<st
   const surviving = (c: ClusterName) => factsMembers(facts, c).filter((n) => n.dc !== lostDc);
   const zk = surviving('exhibitor');
   const masters = surviving('mesos');
-  const etcd = byFreshness(surviving('etcd'), etcdPosition);
+  const etcdFailedOver = failedOverEtcdSettings(surviving('etcd'));
   const ensemble = renderEnsemble(zk.map((n) => ({ id: n.zkId!, address: n.address })));
   const out: Record<string, NodeConfig> = {};
   for (const n of facts.nodes) {
@@ -56,17 +46,7 @@ export function failedOverConfig(facts: ClusterFacts, lostDc: string): Record<st
       c.mesosQuorum = String(majorityOf(masters.length));
     }
     if (n.roles.includes('exhibitor')) c.ensemble = ensemble;
-    if (n.roles.includes('etcd')) {
-      delete c.etcdForceNewCluster;
-      const i = etcd.findIndex((e) => e.name === n.name);
-      if (i > 0) {
-        // Re-added survivors joined an existing cluster of the members before them.
-        c.etcdInitialCluster = renderInitialCluster(
-          etcd.slice(0, i + 1).map((e) => ({ name: e.etcdName, peerUrl: e.etcdPeerUrl })),
-        );
-        c.etcdInitialClusterState = 'existing';
-      }
-    }
+    if (n.roles.includes('etcd')) etcdFailedOver(n, c);
     out[n.name] = c;
   }
   return out;
@@ -227,217 +207,8 @@ export function planFailover(observed: ClusterFacts, opts: FailoverOptions): Pla
     }
   });
 
-  list.inTrack('etcd', () => {
-    // 4. etcd.
-    const etcd = byFreshness(survivors('etcd'), etcdPosition);
-    // Online, a re-run finds the forced cluster already there: its members are the survivors.
-    const forced =
-      live?.etcd && live.etcd.members.every((m) => etcd.some((n) => n.etcdPeerUrl === m.peerUrl)) ? live.etcd : null;
-    const isVoter = (n: NodeFacts) =>
-      forced?.members.some((m) => m.peerUrl === n.etcdPeerUrl && m.started && !m.learner) ?? false;
-    const seed = forced ? etcd.find(isVoter) : etcd[0];
-    if (seed) {
-      const rest = etcd.filter((n) => n !== seed);
-      if (!forced) {
-        addServiceOp(
-          list,
-          'etcd',
-          'stop',
-          etcd,
-          'etcd:stop',
-          'every survivor stops before one is forced into a new cluster',
-        );
-        for (const n of etcd)
-          addVerify(
-            list,
-            'etcd',
-            n.name,
-            { kind: 'stopped', unit: n.units.etcd },
-            `${n.units.etcd} is stopped`,
-            'etcd:stop:verify',
-          );
-        if (rest.length > 0 && facts.mode === 'online') {
-          warnings.push({
-            code: 'etcd-seed',
-            cluster: 'etcd',
-            message: `etcd seed: ${seed.name} (applied index ${seed.etcdAppliedIndex ?? '?'}); ${rest.map((r) => `${r.name} is ${seed.etcdAppliedIndex !== undefined && r.etcdAppliedIndex !== undefined ? seed.etcdAppliedIndex - r.etcdAppliedIndex : '?'} behind`).join(', ')}`,
-          });
-        }
-        addEdits(
-          list,
-          editsToward(seed, { ...seed.config, etcdForceNewCluster: 'true' }, ['etcdForceNewCluster']),
-          'etcd:force',
-          'a one-member cluster that keeps its data',
-        );
-        addServiceOp(list, 'etcd', 'start', [seed], 'etcd:force:start', 'forced new cluster');
-        addVerify(
-          list,
-          'etcd',
-          seed.name,
-          { kind: 'etcd', members: [seed.name], learners: [] },
-          `etcd runs as one member on ${seed.name} and takes a test write`,
-          'etcd:force:verify',
-        );
-      }
-      addEdits(
-        list,
-        editsToward(seed, { ...seed.config, etcdForceNewCluster: undefined }, ['etcdForceNewCluster']),
-        'etcd:unforce',
-        'a later restart must not force again',
-      );
-      const members = forced ? etcd.filter(isVoter) : [seed];
-      for (const r of rest) {
-        if (isVoter(r)) continue;
-        members.push(r);
-        if (forced) {
-          // Left half-joined by an interrupted run: start its join again from a stopped member.
-          addServiceOp(
-            list,
-            'etcd',
-            'stop',
-            [r],
-            `etcd:join:${r.name}:stop`,
-            'a half-joined member starts its join again',
-          );
-          addVerify(
-            list,
-            'etcd',
-            r.name,
-            { kind: 'stopped', unit: r.units.etcd },
-            `${r.units.etcd} is stopped`,
-            `etcd:join:${r.name}:stop:verify`,
-          );
-        }
-        const join: NodeConfig = {
-          ...r.config,
-          etcdInitialCluster: renderInitialCluster(members.map((m) => ({ name: m.etcdName, peerUrl: m.etcdPeerUrl }))),
-          etcdInitialClusterState: 'existing',
-        };
-        delete join.etcdForceNewCluster;
-        const listed = forced?.members.some((m) => m.peerUrl === r.etcdPeerUrl) ?? false;
-        addEtcdJoin(list, seed, r, members, join, `etcd:join:${r.name}`, {
-          enableFirst: false,
-          dataMovedAside: false,
-          removeFirst: listed,
-        });
-      }
-    }
-  });
+  // 4. etcd.
+  list.inTrack('etcd', () => planEtcdFailover(list, facts, survivors('etcd'), warnings));
 
   return { ...base, safe: true, refusals: [], warnings, steps: list.steps };
-}
-
-/**
- * One member joins a running etcd cluster: its stale data moved aside, added as a learner, its
- * env file naming the current members with state `existing`, started, caught up, promoted.
- */
-export function addEtcdJoin(
-  list: StepList,
-  via: NodeFacts,
-  joiner: NodeFacts,
-  membersAfter: readonly NodeFacts[],
-  joinerConfig: NodeConfig,
-  group: string,
-  opts: { enableFirst: boolean; dataMovedAside: boolean; removeFirst?: boolean },
-): void {
-  const names = membersAfter.map((m) => m.name);
-  const voters = names.filter((n) => n !== joiner.name);
-  if (opts.removeFirst) {
-    // An interrupted run left it added (and maybe started) but not promoted: its data is going,
-    // and a member restarted without its data would crash the leader's view of it. It leaves first.
-    list.add({
-      id: `${group}:remove`,
-      cluster: 'etcd',
-      node: via.name,
-      action: 'etcd-member-remove',
-      member: joiner.etcdName,
-      peerUrl: joiner.etcdPeerUrl,
-      summary: `etcdctl member remove ${joiner.etcdName} (half-joined by an interrupted run)`,
-    });
-    addVerify(
-      list,
-      'etcd',
-      via.name,
-      { kind: 'etcd-member-absent', member: joiner.etcdName, peerUrl: joiner.etcdPeerUrl },
-      `${joiner.etcdName} is no longer listed`,
-      `${group}:remove:verify`,
-    );
-  }
-  if (!opts.dataMovedAside) {
-    list.add({
-      id: `${group}:move-aside`,
-      cluster: 'etcd',
-      node: joiner.name,
-      action: 'move-aside',
-      path: joiner.dirs.etcdData,
-      what: 'etcd-data',
-      summary: `move ${joiner.dirs.etcdData} aside (kept as a backup): a stale member fails with a cluster ID mismatch`,
-    });
-    addVerify(
-      list,
-      'etcd',
-      joiner.name,
-      { kind: 'moved', path: joiner.dirs.etcdData },
-      `${joiner.dirs.etcdData} is gone, its backup kept`,
-      `${group}:move-aside:verify`,
-    );
-  }
-  list.add({
-    id: `${group}:add`,
-    cluster: 'etcd',
-    node: via.name,
-    action: 'etcd-member-add',
-    member: joiner.etcdName,
-    peerUrls: [joiner.etcdPeerUrl],
-    learner: true,
-    summary: `etcdctl member add ${joiner.etcdName} --learner --peer-urls=${joiner.etcdPeerUrl}`,
-  });
-  addVerify(
-    list,
-    'etcd',
-    via.name,
-    { kind: 'etcd-member-listed', member: joiner.etcdName, peerUrl: joiner.etcdPeerUrl, learner: true },
-    `${joiner.etcdName} is listed as a learner`,
-    `${group}:add:verify`,
-  );
-  addEdits(
-    list,
-    editsToward(joiner, joinerConfig, ['etcdInitialCluster', 'etcdInitialClusterState', 'etcdForceNewCluster']),
-    `${group}:config`,
-    'join the existing cluster',
-  );
-  addServiceOp(
-    list,
-    'etcd',
-    'start',
-    [joiner],
-    `${group}:start`,
-    'joins as a learner and catches up',
-    opts.enableFirst,
-  );
-  addVerify(
-    list,
-    'etcd',
-    joiner.name,
-    { kind: 'etcd', members: voters, learners: [joiner.name] },
-    `${joiner.name} runs as a learner and has caught up`,
-    `${group}:start:verify`,
-  );
-  list.add({
-    id: `${group}:promote`,
-    cluster: 'etcd',
-    node: via.name,
-    action: 'etcd-member-promote',
-    member: joiner.etcdName,
-    peerUrl: joiner.etcdPeerUrl,
-    summary: `etcdctl member promote ${joiner.etcdName}`,
-  });
-  addVerify(
-    list,
-    'etcd',
-    null,
-    { kind: 'etcd', members: names, learners: [] },
-    `etcd members ${names.join(', ')} healthy, test write accepted`,
-    `${group}:promote:verify`,
-  );
 }

@@ -6,6 +6,7 @@
  */
 import type { ClusterName } from '../core/clusters.js';
 import type { Finding } from '../core/safety.js';
+import type { EtcdCheck, EtcdStep } from '../components/etcd/steps.js';
 
 import type { Changes } from '../core/env-file.js';
 
@@ -13,8 +14,8 @@ export type { Changes };
 
 export type ServiceOp = 'start' | 'stop' | 'restart' | 'disable' | 'enable';
 
-/** What a verify step checks. Every change is followed by one before the next change runs. */
-export type Check =
+/** The checks any component's steps use: files, units, paths, a whole DC. */
+type GenericCheck =
   /** The named files hold the given settings. */
   | { kind: 'file'; file: string; changes: Changes }
   /** The unit is not running. */
@@ -27,12 +28,6 @@ export type Check =
   | { kind: 'zookeeper'; servers: string[]; mode: 'standalone' | 'quorum' }
   /** ZooKeeper runs on the node but must not serve yet: it waits for peers of the full ensemble. */
   | { kind: 'zookeeper-waiting'; ensembleSize: number }
-  /** etcd has exactly these voting members (and learners), healthy, and accepts a test write. */
-  | { kind: 'etcd'; members: string[]; learners: string[] }
-  /** The member is listed (added, not started yet). */
-  | { kind: 'etcd-member-listed'; member: string; peerUrl: string; learner: boolean }
-  /** No member has this peer URL. */
-  | { kind: 'etcd-member-absent'; member: string; peerUrl: string }
   /** One Mesos leader among `masters`, registrar recovered, MESOS_QUORUM = quorum, registry not older. */
   | { kind: 'mesos'; masters: string[]; quorum: number }
   /** The Mesos master runs but leads nothing yet: it waits for its quorum. */
@@ -40,7 +35,16 @@ export type Check =
   /** The replicated log on the node is a copy of the source's. */
   | { kind: 'log-copied'; from: string; path: string };
 
-interface StepBase {
+/**
+ * What a verify step checks. Every change is followed by one before the next change runs. The
+ * union of the generic checks and each component's (components/<name>/steps.ts).
+ */
+export type Check = GenericCheck | ComponentCheck;
+
+/** The checks only one component has. */
+export type ComponentCheck = EtcdCheck;
+
+export interface StepBase {
   /** Stable across re-plans of the same state, so a journal can say which steps are done. */
   id: string;
   cluster: ClusterName | null;
@@ -55,16 +59,16 @@ interface StepBase {
   track?: string;
 }
 
+/** The steps only one component has (components/<name>/steps.ts). */
+export type ComponentStep = EtcdStep;
+
 export type Step =
   | (StepBase & { action: 'fence'; dc: string; command: string })
   | (StepBase & { action: 'edit-file'; file: string; changes: Changes; format: 'env' | 'value' })
   /** `enableFirst`: unmask (the `enable` template) right before starting: a quarantined unit. */
   | (StepBase & { action: ServiceOp; unit: string; enableFirst?: boolean })
   | (StepBase & { action: 'move-aside'; path: string; what: 'etcd-data' | 'zookeeper-data' | 'replicated-log' })
-  | (StepBase & { action: 'etcd-member-add'; member: string; peerUrls: string[]; learner: boolean })
-  | (StepBase & { action: 'etcd-member-promote'; member: string; peerUrl: string })
-  /** A half-joined member (added, maybe started, never promoted) leaves before it joins afresh. */
-  | (StepBase & { action: 'etcd-member-remove'; member: string; peerUrl: string })
+  | ComponentStep
   | (StepBase & { action: 'copy-replicated-log'; from: string; path: string })
   | (StepBase & { action: 'verify'; check: Check });
 

@@ -4,25 +4,21 @@
  */
 import type { ClusterName } from '../core/clusters.js';
 import { ENSEMBLE_KEY, MASTER_COUNT_KEY } from '../clusters/exhibitor.js';
-import { FORCE_NEW_KEY, INITIAL_CLUSTER_KEY, INITIAL_STATE_KEY } from '../clusters/etcd.js';
+import { ETCD_SETTINGS } from '../components/etcd/settings.js';
+import type { SettingRef } from '../core/env-file.js';
 import { QUORUM_KEY } from '../clusters/mesos.js';
 import type { NodeConfig, NodeFacts } from './facts.js';
 import type { Changes, Check, ServiceOp, Step, StepList } from './plan.js';
 
 type FileRef = keyof NodeFacts['files'];
 
-/** Where each setting dcfail owns lives: which file, which key, which format. */
-const SETTINGS: Record<
-  keyof NodeConfig,
-  { file: FileRef; key: string; format: 'env' | 'value'; cluster: ClusterName }
-> = {
+/** Where each setting dcfail owns lives: which file, which key, which format (each component says for its own). */
+const SETTINGS = {
   masterCount: { file: 'masterCount', key: MASTER_COUNT_KEY, format: 'value', cluster: 'exhibitor' },
   ensemble: { file: 'exhibitorEnv', key: ENSEMBLE_KEY, format: 'env', cluster: 'exhibitor' },
   mesosQuorum: { file: 'mesosEnv', key: QUORUM_KEY, format: 'env', cluster: 'mesos' },
-  etcdInitialCluster: { file: 'etcdEnv', key: INITIAL_CLUSTER_KEY, format: 'env', cluster: 'etcd' },
-  etcdInitialClusterState: { file: 'etcdEnv', key: INITIAL_STATE_KEY, format: 'env', cluster: 'etcd' },
-  etcdForceNewCluster: { file: 'etcdEnv', key: FORCE_NEW_KEY, format: 'env', cluster: 'etcd' },
-};
+  ...ETCD_SETTINGS,
+} satisfies Record<keyof NodeConfig, SettingRef & { file: FileRef }>;
 
 export interface FileEdit {
   node: NodeFacts;
@@ -140,4 +136,12 @@ export function addVerify(
     summary: `verify: ${summary}`,
     ...(group ? { group } : {}),
   });
+}
+
+/** The freshest replica first; ties keep file order (offline: the first in the file). */
+export function byFreshness<N extends NodeFacts>(nodes: readonly N[], position: (n: N) => bigint | undefined): N[] {
+  return nodes
+    .map((n, i) => ({ n, i, p: position(n) ?? -1n }))
+    .sort((a, b) => (a.p === b.p ? a.i - b.i : a.p > b.p ? -1 : 1))
+    .map((x) => x.n);
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyEnvChanges, envHolds, parseEnvFile } from '../../src/core/env-file.js';
 import { parseEnsemble, renderEnsemble } from '../../src/clusters/exhibitor.js';
-import { parseInitialCluster, peerUrlOf, renderInitialCluster } from '../../src/clusters/etcd.js';
+import { parseInitialCluster, peerUrlOf, renderInitialCluster } from '../../src/components/etcd/settings.js';
 
 const MESOS = `# DC/OS mesos-master settings
 MESOS_WORK_DIR=/var/lib/dcos/mesos/master
