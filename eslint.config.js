@@ -8,7 +8,9 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const IO_MODULES = ['node:*', 'ssh2', 'execa', 'pino', 'etcd3', 'zookeeper', 'cockatiel'];
+// Packages by exact name (a pattern 'zookeeper' would also match the folder components/zookeeper).
+const IO_PACKAGES = ['ssh2', 'execa', 'pino', 'etcd3', 'zookeeper', 'cockatiel'];
+const PURE = 'pure code: no I/O here (time and observations come in as arguments)';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'lab/**', '.lab/**', 'coverage/**'] },
@@ -25,13 +27,18 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
   {
-    files: ['src/core/**/*.ts', 'src/plan/**/*.ts', 'src/components/*/{settings,steps,plan,judge,replicas}.ts'],
+    files: [
+      'src/core/**/*.ts',
+      'src/plan/**/*.ts',
+      'src/components/*/{settings,steps,plan,judge,replicas,preflight}.ts',
+    ],
     rules: {
       'no-restricted-imports': [
         'error',
         {
+          paths: IO_PACKAGES.map((name) => ({ name, message: PURE })),
           patterns: [
-            { group: IO_MODULES, message: 'pure code: no I/O here (time and observations come in as arguments)' },
+            { group: ['node:*'], message: PURE },
             {
               group: [
                 '**/apply/**',

@@ -19,7 +19,7 @@ import { noop } from 'cockatiel';
 import { Etcd3 } from 'etcd3';
 import { request } from 'node:http';
 import { connect } from 'node:net';
-import { openZk } from '../src/probes/zookeeper.js';
+import { openZk } from '../src/components/zookeeper/probe.js';
 
 export interface PollSpec {
   etcd: string[];

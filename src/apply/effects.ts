@@ -10,16 +10,14 @@ import { execa } from 'execa';
 import { dirname, resolve } from 'node:path';
 import { OperationError } from '../errors.js';
 import { applyEnvChanges, envHolds, parseEnvFile, parseValueFile, renderValueFile } from '../core/env-file.js';
-import { MASTER_COUNT_KEY } from '../clusters/exhibitor.js';
+import { MASTER_COUNT_KEY } from '../components/zookeeper/settings.js';
 import { CLUSTERS } from '../core/clusters.js';
 import { portOf } from '../observe/observe.js';
-import { replicatedLogPath } from '../clusters/mesos.js';
 import { etcdCheckEffects, etcdStepEffects } from '../components/etcd/effects.js';
-import { probeMesosMaster } from '../probes/mesos.js';
+import { mesosCheckEffects, mesosStepEffects } from '../components/mesos/effects.js';
+import { zookeeperCheckEffects } from '../components/zookeeper/effects.js';
 import { probeTcp } from '../probes/tcp.js';
-import { probeZkServer, zkTestWrite } from '../probes/zookeeper.js';
 import { quote } from '../remote/shell.js';
-import { nodeByName } from '../topology/model.js';
 import type { Check, ComponentCheck, ComponentStep, Step } from '../plan/plan.js';
 import {
   checkTimeoutOf,
@@ -35,8 +33,12 @@ import {
 
 export type { EffectContext } from './effect-kit.js';
 
-const componentSteps = { ...etcdStepEffects } satisfies StepEffects<ComponentStep>;
-const componentChecks = { ...etcdCheckEffects } satisfies CheckEffects<ComponentCheck>;
+const componentSteps = { ...mesosStepEffects, ...etcdStepEffects } satisfies StepEffects<ComponentStep>;
+const componentChecks = {
+  ...zookeeperCheckEffects,
+  ...mesosCheckEffects,
+  ...etcdCheckEffects,
+} satisfies CheckEffects<ComponentCheck>;
 
 function performComponentStep(ctx: EffectContext, step: ComponentStep): Promise<string> {
   const run = componentSteps[step.action] as (ctx: EffectContext, step: ComponentStep) => Promise<string>;
@@ -122,28 +124,6 @@ export async function performStep(ctx: EffectContext, step: Step): Promise<strin
       if (out.includes('moved')) ctx.note(`moved:${step.node}:${step.path}`, backup);
       return out.includes('moved') ? `moved to ${backup}` : 'already moved aside';
     }
-    case 'copy-replicated-log': {
-      const { remote: src, node: from } = await remoteOf(ctx, step.from);
-      const { remote: dst, node: to } = await remoteOf(ctx, step.node!);
-      const srcPath = replicatedLogPath(from.services.mesos.workDir);
-      const archive = await mustRun(
-        src,
-        from,
-        `tar -C ${quote(srcPath)} -czf - . | base64 -w0`,
-        timeoutMs * 6,
-        `archive ${srcPath}`,
-      );
-      const tmp = `${step.path}.dcfail-incoming`;
-      await dst.exec(`rm -rf ${quote(tmp)}`, { timeoutMs });
-      const r = await dst.exec(
-        `set -e; if [ -e ${quote(step.path)} ]; then mv ${quote(step.path)} ${quote(`${step.path}.dcfail-${ctx.runId}-replaced`)}; fi; mkdir -p ${quote(tmp)}; base64 -d | tar -C ${quote(tmp)} -xzf -; sync; mv ${quote(tmp)} ${quote(step.path)}`,
-        { timeoutMs: timeoutMs * 6, stdin: archive },
-      );
-      if (r.exitCode !== 0)
-        throw new OperationError('copy-failed', `${to.name}: copying the replicated log failed: ${r.stderr.trim()}`);
-      ctx.note(`log-copy:${to.name}`, { from: from.name, bytes: archive.length });
-      return `copied ${Math.round((archive.length * 3) / 4 / 1024)} KiB from ${from.name}`;
-    }
     case 'verify':
       await checkOnce(ctx, step.node, step.check);
       return 'holds';
@@ -192,73 +172,6 @@ async function checkOnce(ctx: EffectContext, nodeName: string | null, check: Che
         ),
       );
       if (open.length > 0) throw new NotYet(`${check.dc} still answers on ${open.join(', ')}`);
-      return;
-    }
-    case 'zookeeper': {
-      const servers = check.servers.map((s) => nodeByName(t, s));
-      const st = await Promise.all(
-        servers.map((n) => probeZkServer(n.address, n.services.exhibitor.zkClientPort, timeoutMs)),
-      );
-      const modes = st.map((s, i) => `${servers[i]!.name}=${s.mode}`);
-      const good =
-        check.mode === 'standalone'
-          ? st.every((s) => s.mode === 'standalone')
-          : st.every((s) => s.mode === 'leader' || s.mode === 'follower') &&
-            st.filter((s) => s.mode === 'leader').length === 1;
-      if (!good) throw new NotYet(`ZooKeeper modes ${modes.join(', ')} (want ${check.mode})`);
-      const connect = servers.map((n) => `${n.address}:${n.services.exhibitor.zkClientPort}`).join(',');
-      try {
-        await zkTestWrite(connect, `/dcfail/verify-${ctx.runId}`, `${Date.now()}`, Math.max(timeoutMs, 3000));
-      } catch (err) {
-        throw new NotYet(`ZooKeeper test write failed: ${(err as Error).message}`);
-      }
-      return;
-    }
-    case 'zookeeper-waiting': {
-      const { remote, node } = await remoteOf(ctx, nodeName!);
-      const r = await remote.exec(serviceCommand(node, 'isActive', node.services.exhibitor.unit), { timeoutMs });
-      if (r.exitCode !== 0) throw new NotYet(`${node.services.exhibitor.unit} is not running on ${node.name}`);
-      const s = await probeZkServer(node.address, node.services.exhibitor.zkClientPort, timeoutMs);
-      if (s.mode !== 'not-serving' && s.mode !== 'down')
-        throw new NotYet(
-          `ZooKeeper on ${node.name} serves (${s.mode}) with an ensemble of one: it did not take the full ensemble`,
-        );
-      return;
-    }
-    case 'mesos': {
-      const masters = check.masters.map((m) => nodeByName(t, m));
-      const st = await Promise.all(masters.map((n) => probeMesosMaster(n.address, n.services.mesos.port, timeoutMs)));
-      const leaders = st.map((s, i) => ({ s, n: masters[i]! })).filter((x) => x.s.elected && x.s.recovered);
-      if (leaders.length !== 1)
-        throw new NotYet(
-          `Mesos: ${leaders.length} recovered leaders among ${masters.map((m) => m.name).join(', ')} (${st.map((s, i) => `${masters[i]!.name}=${s.reachable ? (s.elected ? 'elected' : 'follower') : 'down'}`).join(', ')})`,
-        );
-      const leader = leaders[0]!;
-      if (leader.s.quorum !== undefined && leader.s.quorum !== check.quorum)
-        throw new NotYet(`Mesos leader ${leader.n.name} runs with quorum ${leader.s.quorum}, want ${check.quorum}`);
-      if (ctx.minRegistryVersion !== undefined && (leader.s.registryVersion ?? -1) < ctx.minRegistryVersion) {
-        throw new NotYet(
-          `Mesos registry version ${leader.s.registryVersion ?? '?'} is older than ${ctx.minRegistryVersion} seen before`,
-        );
-      }
-      return;
-    }
-    case 'mesos-waiting': {
-      const { remote, node } = await remoteOf(ctx, nodeName!);
-      const r = await remote.exec(serviceCommand(node, 'isActive', node.services.mesos.unit), { timeoutMs });
-      if (r.exitCode !== 0) throw new NotYet(`${node.services.mesos.unit} is not running on ${node.name}`);
-      return;
-    }
-    case 'log-copied': {
-      const { remote: src, node: from } = await remoteOf(ctx, check.from);
-      const { remote: dst } = await remoteOf(ctx, nodeName!);
-      const sum = (p: string) => `cd ${quote(p)} && find . -type f -print0 | sort -z | xargs -0 -r sha256sum`;
-      const [a, b] = await Promise.all([
-        src.exec(sum(replicatedLogPath(from.services.mesos.workDir)), { timeoutMs }),
-        dst.exec(sum(check.path), { timeoutMs }),
-      ]);
-      if (a.exitCode !== 0 || b.exitCode !== 0 || a.stdout !== b.stdout || a.stdout.trim() === '')
-        throw new NotYet(`the log on ${nodeName} differs from ${check.from}'s`);
       return;
     }
     default:

@@ -6,6 +6,8 @@ import { CLUSTERS } from '../core/clusters.js';
 import { portOf, type ClusterObservation, type NodeObservation } from '../observe/observe.js';
 import { probeTcp } from '../probes/tcp.js';
 import { etcdFollowsLost, etcdMemberAnswers } from '../components/etcd/judge.js';
+import { mesosMemberAnswers } from '../components/mesos/judge.js';
+import { zookeeperMemberAnswers, zookeeperServesWithLost } from '../components/zookeeper/judge.js';
 import type { Topology } from '../topology/model.js';
 
 export interface LossEvidence {
@@ -23,8 +25,8 @@ export interface LossEvidence {
 function memberAnswers(o: NodeObservation): string[] {
   const out: string[] = [];
   out.push(...etcdMemberAnswers(o));
-  if (o.zk && o.zk.mode !== 'down') out.push(`ZooKeeper on ${o.name} answers (${o.zk.mode})`);
-  if (o.mesos?.reachable) out.push(`Mesos master on ${o.name} answers`);
+  out.push(...zookeeperMemberAnswers(o));
+  out.push(...mesosMemberAnswers(o));
   return out;
 }
 
@@ -91,14 +93,7 @@ export async function certifyLoss(t: Topology, lostDc: string, observation: Clus
   const etcdFollows = etcdFollowsLost(observation, lostNames, lostDc);
   for (const o of observation.nodes.filter((x) => x.dc !== lostDc)) {
     answering.push(...etcdFollows(o));
-    if (
-      o.zk &&
-      (o.zk.mode === 'follower' || o.zk.mode === 'leader') &&
-      o.config?.ensemble &&
-      lost.some((n) => o.config!.ensemble!.split(',').some((p) => p.endsWith(`:${n.address}`)))
-    ) {
-      answering.push(`ZooKeeper on ${o.name} serves in an ensemble with ${lostDc}'s servers`);
-    }
+    answering.push(...zookeeperServesWithLost(o, lost, lostDc));
   }
   const verdict: LossEvidence['verdict'] =
     answering.length > 0 ? 'alive' : reasons.length > 0 ? 'inconclusive' : 'down';

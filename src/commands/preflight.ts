@@ -7,10 +7,9 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { CLUSTERS } from '../core/clusters.js';
 import { EXIT, type ExitCode } from '../errors.js';
-import { parseEnvFile, parseValueFile } from '../core/env-file.js';
-import { ENSEMBLE_KEY } from '../clusters/exhibitor.js';
 import { etcdFileChecks } from '../components/etcd/preflight.js';
-import { QUORUM_KEY } from '../clusters/mesos.js';
+import { mesosFileChecks } from '../components/mesos/preflight.js';
+import { zookeeperFileChecks } from '../components/zookeeper/preflight.js';
 import { declaredConfig } from '../plan/facts.js';
 import { renderCommand } from '../remote/shell.js';
 import { RemotePool } from '../remote/ssh.js';
@@ -141,33 +140,9 @@ async function nodeChecks(t: Topology, n: TopologyNode, pool: RemotePool): Promi
     }
   };
   const checks: Promise<unknown>[] = [];
-  if (n.roles.includes('mesos')) {
-    checks.push(
-      fileCheck('master_count', n.services.mesos.masterCountFile, (t0) => {
-        const v = parseValueFile(t0);
-        return v === want.masterCount
-          ? null
-          : `master_count is ${JSON.stringify(v)}, the topology needs ${want.masterCount} (the number of ZooKeeper servers)`;
-      }),
-      fileCheck('mesos-master', n.services.mesos.envFile, (t0) => {
-        const v = parseEnvFile(t0).get(QUORUM_KEY);
-        return v === want.mesosQuorum
-          ? null
-          : `${QUORUM_KEY} is ${v ?? 'missing'}, the topology needs ${want.mesosQuorum} (majority of the masters)`;
-      }),
-    );
-  }
-  if (n.roles.includes('exhibitor')) {
-    checks.push(
-      fileCheck('exhibitor', n.services.exhibitor.envFile, (t0) => {
-        const v = parseEnvFile(t0).get(ENSEMBLE_KEY);
-        return v === want.ensemble
-          ? null
-          : `${ENSEMBLE_KEY} is ${v ?? 'missing'}, the topology declares ${want.ensemble}`;
-      }),
-    );
-  }
-  for (const fc of etcdFileChecks(t, n)) checks.push(fileCheck(fc.label, fc.path, fc.judge));
+  // In this order in the report: the masters' files, Exhibitor's, etcd's.
+  const fileChecks = [...mesosFileChecks(n, want), ...zookeeperFileChecks(n, want), ...etcdFileChecks(t, n)];
+  for (const fc of fileChecks) checks.push(fileCheck(fc.label, fc.path, fc.judge));
   for (const c of CLUSTERS.filter((x) => n.roles.includes(x))) {
     const unit = n.services[c].unit;
     declare(`unit ${unit}`);

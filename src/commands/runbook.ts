@@ -13,11 +13,14 @@ import { factsFromObservation, judge } from '../observe/judge.js';
 import { observeCluster, type ClusterObservation } from '../observe/observe.js';
 import { describeDrift, fingerprintBasis, fingerprintOf, type FingerprintBasis } from '../observe/fingerprint.js';
 import { etcdDivergence, etcdPoint } from '../components/etcd/judge.js';
+import { mesosDivergence, mesosPoint, newestRegistryVersion } from '../components/mesos/judge.js';
+import { mesosReplicaPath } from '../components/mesos/replicas.js';
+import { zookeeperDivergence, zookeeperPoint, zookeeperPointEpoch } from '../components/zookeeper/judge.js';
+import { zookeeperReplicaPath } from '../components/zookeeper/replicas.js';
 import { etcdAnswersAsMember } from '../components/etcd/observe.js';
 import { etcdReplicaPath } from '../components/etcd/replicas.js';
-import { probeMesosMaster } from '../probes/mesos.js';
-import { probeTcp } from '../probes/tcp.js';
-import { probeZkServer } from '../probes/zookeeper.js';
+import { mesosAnswers } from '../components/mesos/observe.js';
+import { zookeeperAnswers } from '../components/zookeeper/observe.js';
 import { quote } from '../remote/shell.js';
 import { RemotePool } from '../remote/ssh.js';
 import { topologyDirOf, type EffectContext } from '../apply/effects.js';
@@ -84,18 +87,14 @@ async function lostDcAnswers(t: Topology, lostDc: string): Promise<string[]> {
             })
           : undefined,
         n.roles.includes('exhibitor')
-          ? (async () => {
-              if ((await probeTcp(n.address, n.services.exhibitor.zkClientPort, timeoutMs)).kind !== 'open') return;
-              const z = await probeZkServer(n.address, n.services.exhibitor.zkClientPort, timeoutMs);
-              if (z.mode !== 'down') out.push(`ZooKeeper on ${n.name} (${z.mode})`);
-            })()
+          ? zookeeperAnswers(n, timeoutMs).then((a) => {
+              if (a) out.push(a);
+            })
           : undefined,
         n.roles.includes('mesos')
-          ? (async () => {
-              if ((await probeTcp(n.address, n.services.mesos.port, timeoutMs)).kind !== 'open') return;
-              if ((await probeMesosMaster(n.address, n.services.mesos.port, timeoutMs)).reachable)
-                out.push(`Mesos master on ${n.name}`);
-            })()
+          ? mesosAnswers(n, timeoutMs).then((a) => {
+              if (a) out.push(a);
+            })
           : undefined,
       ]),
   );
@@ -156,8 +155,8 @@ function pointOf(o: ClusterObservation, nodes: readonly string[]): FailoverMarke
   for (const n of o.nodes.filter((x) => nodes.includes(x.name))) {
     out[n.name] = {
       ...etcdPoint(n),
-      ...(n.zk?.zxid ? { zkZxid: n.zk.zxid } : {}),
-      ...(n.mesos?.registryVersion !== undefined ? { mesosRegistryVersion: n.mesos.registryVersion } : {}),
+      ...zookeeperPoint(n),
+      ...mesosPoint(n),
     };
   }
   return out;
@@ -377,44 +376,20 @@ function originalFrom(t: Topology, marker: FailoverMarker | null): Record<string
 }
 
 function maxRegistry(o: ClusterObservation, nodes: readonly TopologyNode[]): number | undefined {
-  const vs = o.nodes
-    .filter((n) => nodes.some((x) => x.name === n.name))
-    .map((n) => n.mesos?.registryVersion)
-    .filter((v): v is number => v !== undefined);
-  return vs.length > 0 ? Math.max(...vs) : undefined;
+  return newestRegistryVersion(
+    o,
+    nodes.map((n) => n.name),
+  );
 }
 
 /** Signs that the returning DC ran as a cluster of its own after the failover (split brain). */
 function divergence(t: Topology, returningDc: string, o: ClusterObservation, marker: FailoverMarker | null): string[] {
   const out: string[] = [];
-  const pointZxids = Object.values(marker?.point ?? {}).map((p) => (p.zkZxid ? BigInt(p.zkZxid) : 0n));
-  const pointEpoch = pointZxids.length > 0 ? pointZxids.reduce((a, b) => (a > b ? a : b)) >> 32n : undefined;
+  const pointEpoch = zookeeperPointEpoch(Object.values(marker?.point ?? {}));
   for (const n of o.nodes.filter((x) => x.dc === returningDc)) {
     out.push(...etcdDivergence(n, o, returningDc));
-    if (
-      n.zk &&
-      ['leader', 'follower'].includes(n.zk.mode) &&
-      n.config?.ensemble !== undefined &&
-      o.nodes.some(
-        (x) => x.dc !== returningDc && x.config?.ensemble !== undefined && x.config.ensemble !== n.config!.ensemble,
-      )
-    ) {
-      out.push(
-        `ZooKeeper on ${n.name} serves its own quorum (${n.zk.mode}, zxid 0x${BigInt(n.zk.zxid ?? '0').toString(16)})`,
-      );
-    } else if (
-      n.zk?.zxid &&
-      pointEpoch !== undefined &&
-      BigInt(n.zk.zxid) >> 32n > pointEpoch &&
-      n.config?.ensemble !== undefined &&
-      !o.nodes.some((x) => x.dc !== returningDc && x.config?.ensemble === n.config!.ensemble)
-    ) {
-      out.push(
-        `ZooKeeper data on ${n.name} has epoch ${BigInt(n.zk.zxid) >> 32n}, newer than the failover point's ${pointEpoch}`,
-      );
-    }
-    if (n.mesos?.elected)
-      out.push(`Mesos master on ${n.name} was elected leader (registry version ${n.mesos.registryVersion ?? '?'})`);
+    out.push(...zookeeperDivergence(n, o, returningDc, pointEpoch));
+    out.push(...mesosDivergence(n));
   }
   return out;
 }
@@ -441,8 +416,8 @@ async function copyState(
       );
       const paths = [
         n.roles.includes('etcd') ? etcdData : undefined,
-        n.roles.includes('exhibitor') ? n.services.exhibitor.zkDataDir : undefined,
-        n.roles.includes('mesos') ? `${n.services.mesos.workDir}/replicated_log` : undefined,
+        n.roles.includes('exhibitor') ? zookeeperReplicaPath(n) : undefined,
+        n.roles.includes('mesos') ? mesosReplicaPath(n) : undefined,
       ].filter((p): p is string => p !== undefined);
       const r = await remote.exec(
         `mkdir -p ${quote(dest)} && for p in ${paths.map(quote).join(' ')}; do if [ -e "$p" ]; then mkdir -p ${quote(dest)}"$(dirname "$p")" && cp -a "$p" ${quote(dest)}"$p"; fi; done`,

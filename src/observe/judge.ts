@@ -8,6 +8,8 @@ import type { Finding } from '../core/safety.js';
 import { declaredConfig, offlineFacts, type ClusterFacts, type LiveFacts, type NodeConfig } from '../plan/facts.js';
 import { failedOverConfig } from '../plan/failover.js';
 import type { Topology } from '../topology/model.js';
+import { mesosLeaderHazards, mesosQuorums, mesosRecoveredLeader, withMesosFacts } from '../components/mesos/judge.js';
+import { withZookeeperFacts, zookeeperQuorums, zookeeperServing } from '../components/zookeeper/judge.js';
 import {
   etcdLiveFacts,
   etcdMembershipNotes,
@@ -58,6 +60,12 @@ export function configKind(t: Topology, obs: NodeObservation): ConfigKind {
   return 'other';
 }
 
+/** How each component groups its live members into quorums (and where each one stands). */
+const QUORUMS: Record<
+  ClusterName,
+  (members: NodeObservation[], positions: Record<string, string>, quorums: LiveCluster['quorums']) => void
+> = { exhibitor: zookeeperQuorums, mesos: mesosQuorums, etcd: etcdQuorums };
+
 function liveClusters(o: ClusterObservation): LiveCluster[] {
   const out: LiveCluster[] = [];
   for (const c of CLUSTERS) {
@@ -65,28 +73,7 @@ function liveClusters(o: ClusterObservation): LiveCluster[] {
     if (members.length === 0) continue;
     const positions: Record<string, string> = {};
     const quorums: LiveCluster['quorums'] = [];
-    if (c === 'etcd') {
-      etcdQuorums(members, positions, quorums);
-    } else if (c === 'exhibitor') {
-      const byEnsemble = new Map<string, NodeObservation[]>();
-      for (const m of members) {
-        if (m.zk?.zxid !== undefined) positions[m.name] = m.zk.zxid;
-        if (!m.zk || !['leader', 'follower', 'standalone', 'observer'].includes(m.zk.mode)) continue;
-        const key = m.config?.ensemble ?? '?';
-        byEnsemble.set(key, [...(byEnsemble.get(key) ?? []), m]);
-      }
-      for (const group of byEnsemble.values()) {
-        const leader = group.find((m) => m.zk?.mode === 'leader' || m.zk?.mode === 'standalone');
-        quorums.push({ members: group.map((m) => m.name), ...(leader ? { leader: leader.name } : {}) });
-      }
-    } else {
-      for (const m of members) {
-        if (m.mesos?.registryVersion !== undefined) positions[m.name] = String(m.mesos.registryVersion);
-        if (m.mesos?.elected) quorums.push({ members: [m.name], leader: m.name });
-      }
-      // Mesos followers do not say whom they follow: one elected leader stands for the quorum.
-      if (quorums.length === 1) quorums[0]!.members = members.filter((m) => m.mesos?.reachable).map((m) => m.name);
-    }
+    QUORUMS[c](members, positions, quorums);
     out.push({ cluster: c, members: members.map((m) => m.name), quorums, positions });
   }
   return out;
@@ -158,16 +145,7 @@ export function judge(t: Topology, o: ClusterObservation): StatusReport {
         message: `${title} has ${lc.quorums.length} leaders: ${lc.quorums.map((q) => `{${q.members.join(', ')}} led by ${q.leader ?? '?'}`).join(' and ')}`,
       });
     } else if (lc.cluster === 'mesos') {
-      // An elected master serves nothing until its registrar recovers from a quorum of voting
-      // replicas; one that cannot gets no further than its registry fetch timeout.
-      const leader = o.nodes.find((n) => n.name === lc.quorums[0]!.leader);
-      if (leader?.mesos && !leader.mesos.recovered) {
-        hazards.push({
-          code: 'no-quorum',
-          cluster: 'mesos',
-          message: `${title}: ${leader.name} is elected but has not recovered the registrar (it needs MESOS_QUORUM voting replicas)`,
-        });
-      }
+      hazards.push(...mesosLeaderHazards(o, lc.quorums[0]!.leader, title));
     }
   }
   for (const n of nodes) {
@@ -237,12 +215,9 @@ export function factsFromObservation(
 ): ClusterFacts {
   const base = offlineFacts(t);
   const byName = new Map(o.nodes.map((n) => [n.name, n]));
-  const leaders = o.nodes.filter((n) => n.mesos?.elected && n.mesos.recovered);
   const live: LiveFacts = {
-    zkServing: o.nodes
-      .filter((n) => n.zk && ['leader', 'follower', 'standalone', 'observer'].includes(n.zk.mode))
-      .map((n) => n.name),
-    mesosLeader: leaders.length === 1 ? leaders[0]!.name : null,
+    zkServing: zookeeperServing(o),
+    mesosLeader: mesosRecoveredLeader(o),
     etcd: etcdLiveFacts(o),
     active: Object.fromEntries(
       o.nodes.map((n) => [n.name, Object.fromEntries(Object.entries(n.units).map(([c, u]) => [c, u === 'active']))]),
@@ -258,8 +233,8 @@ export function factsFromObservation(
       if (!n) return f;
       const next = { ...f, config: n.config ?? f.config };
       withEtcdFacts(next, n);
-      if (n.zk?.zxid !== undefined) next.zkZxid = n.zk.zxid;
-      if (n.mesos?.registryVersion !== undefined) next.mesosLogVersion = n.mesos.registryVersion;
+      withZookeeperFacts(next, n);
+      withMesosFacts(next, n);
       return next;
     }),
   };

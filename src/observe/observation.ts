@@ -4,9 +4,9 @@
  */
 import type { ClusterName } from '../core/clusters.js';
 import type { EtcdEndpointStatus, EtcdMemberInfo } from '../components/etcd/probe.js';
-import type { MesosMasterStatus } from '../probes/mesos.js';
+import type { MesosMasterStatus } from '../components/mesos/probe.js';
 import type { TcpResult } from '../probes/tcp.js';
-import type { ZkServerStatus } from '../probes/zookeeper.js';
+import type { ZkServerStatus } from '../components/zookeeper/probe.js';
 import type { NodeConfig } from '../plan/facts.js';
 
 export type UnitState = 'active' | 'inactive' | 'unknown';

@@ -6,15 +6,15 @@
  */
 import { CLUSTERS, type ClusterName } from '../core/clusters.js';
 import { readEtcdEnv } from '../components/etcd/settings.js';
-import { parseEnvFile, parseValueFile } from '../core/env-file.js';
-import { ENSEMBLE_KEY } from '../clusters/exhibitor.js';
-import { QUORUM_KEY } from '../clusters/mesos.js';
+import { parseEnvFile } from '../core/env-file.js';
+import { readExhibitorEnv, readMasterCount } from '../components/zookeeper/settings.js';
+import { readMesosEnv } from '../components/mesos/settings.js';
 import { listEtcdMembers, probeEtcdMember } from '../components/etcd/observe.js';
-import { probeMesosMaster } from '../probes/mesos.js';
+import { probeMesosMasterOf } from '../components/mesos/observe.js';
 import { probeTcp } from '../probes/tcp.js';
-import { probeZkServer, zxidFromFileNames } from '../probes/zookeeper.js';
+import { probeZookeeperServer, withZxidFromDisk } from '../components/zookeeper/observe.js';
 import { parseBatchOutput, renderBatchScript, type BatchItem } from '../remote/batch.js';
-import { quote, renderCommand } from '../remote/shell.js';
+import { renderCommand } from '../remote/shell.js';
 import type { RemotePool } from '../remote/ssh.js';
 import type { Remote } from '../remote/types.js';
 import type { Topology, TopologyNode } from '../topology/model.js';
@@ -95,14 +95,9 @@ async function readNodeState(remote: Remote, n: TopologyNode, obs: NodeObservati
   };
   if (n.roles.includes('mesos')) {
     const count = text.get(n.services.mesos.masterCountFile);
-    if (count !== null && count !== undefined) config.masterCount = parseValueFile(count);
-    const quorum = envOf(n.services.mesos.envFile)?.get(QUORUM_KEY);
-    if (quorum !== undefined) config.mesosQuorum = quorum;
+    Object.assign(config, readMasterCount(count ?? null), readMesosEnv(envOf(n.services.mesos.envFile)));
   }
-  if (n.roles.includes('exhibitor')) {
-    const ensemble = envOf(n.services.exhibitor.envFile)?.get(ENSEMBLE_KEY);
-    if (ensemble !== undefined) config.ensemble = ensemble;
-  }
+  if (n.roles.includes('exhibitor')) Object.assign(config, readExhibitorEnv(envOf(n.services.exhibitor.envFile)));
   const etcdEnv = n.roles.includes('etcd') ? envOf(n.services.etcd.envFile) : null;
   if (etcdEnv) {
     const { settings, identity } = readEtcdEnv(etcdEnv);
@@ -110,17 +105,6 @@ async function readNodeState(remote: Remote, n: TopologyNode, obs: NodeObservati
     obs.etcdEnv = identity;
   }
   obs.config = config;
-}
-
-/** The zxid named by the data dir's files, for a server that does not serve. */
-async function zxidFromDisk(remote: Remote, n: TopologyNode, timeoutMs: number): Promise<string | undefined> {
-  const dir = n.services.exhibitor.zkDataDir;
-  const r = await remote
-    .exec(`ls -1 ${quote(`${dir}/snapshot/version-2`)} ${quote(`${dir}/transactions/version-2`)} 2>/dev/null; true`, {
-      timeoutMs,
-    })
-    .catch(() => null);
-  return r ? zxidFromFileNames(r.stdout.split('\n')) : undefined;
 }
 
 async function observeNode(t: Topology, n: TopologyNode, opts: ObserveOptions): Promise<NodeObservation> {
@@ -157,20 +141,11 @@ async function observeNode(t: Topology, n: TopologyNode, opts: ObserveOptions): 
     ? Promise.resolve()
     : Promise.all([
         n.roles.includes('etcd') ? probeEtcdMember(n, timeoutMs).then((s) => (obs.etcd = s)) : undefined,
-        n.roles.includes('exhibitor')
-          ? probeZkServer(n.address, n.services.exhibitor.zkClientPort, timeoutMs).then(
-              (s) => (obs.zk = { ...s, ...(s.zxid ? { zxidSource: 'srvr' as const } : {}) }),
-            )
-          : undefined,
-        n.roles.includes('mesos')
-          ? probeMesosMaster(n.address, n.services.mesos.port, timeoutMs).then((s) => (obs.mesos = s))
-          : undefined,
+        n.roles.includes('exhibitor') ? probeZookeeperServer(n, timeoutMs).then((s) => (obs.zk = s)) : undefined,
+        n.roles.includes('mesos') ? probeMesosMasterOf(n, timeoutMs).then((s) => (obs.mesos = s)) : undefined,
       ]);
   const [, remote] = await Promise.all([portProbes, sshWork, live]);
-  if (remote && obs.zk && obs.zk.zxid === undefined) {
-    const z = await zxidFromDisk(remote, n, timeoutMs);
-    if (z !== undefined) obs.zk = { ...obs.zk, zxid: z, zxidSource: 'files' };
-  }
+  if (remote && obs.zk && obs.zk.zxid === undefined) obs.zk = await withZxidFromDisk(remote, n, obs.zk, timeoutMs);
   return obs;
 }
 

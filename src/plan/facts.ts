@@ -6,17 +6,13 @@
  */
 import { clusterMembers, type ClusterName } from '../core/clusters.js';
 import { majorityOf } from '../core/quorum.js';
-import { renderEnsemble } from '../clusters/exhibitor.js';
+import { declaredEnsemble, type ZookeeperSettings } from '../components/zookeeper/settings.js';
 import { declaredEtcdSettings, etcdDataDirOf, peerUrlOf, type EtcdSettings } from '../components/etcd/settings.js';
-import { replicatedLogPath } from '../clusters/mesos.js';
+import { replicatedLogPath, type MesosSettings } from '../components/mesos/settings.js';
 import type { Topology } from '../topology/model.js';
 
 /** The settings dcfail owns, as one node's files hold them. Absent key: absent setting. */
-export interface NodeConfig extends EtcdSettings {
-  masterCount?: string;
-  mesosQuorum?: string;
-  ensemble?: string;
-}
+export interface NodeConfig extends ZookeeperSettings, MesosSettings, EtcdSettings {}
 
 export interface NodeFacts {
   name: string;
@@ -40,7 +36,7 @@ export interface NodeFacts {
   etcdAppliedIndex?: number;
   /** ZooKeeper zxid as a decimal string (64 bits do not fit a number). */
   zkZxid?: string;
-  mesosLogVersion?: number;
+  mesosRegistryVersion?: number;
 }
 
 /**
@@ -74,7 +70,7 @@ export function declaredConfig(t: Topology): Record<string, NodeConfig> {
   const masters = clusterMembers(t.nodes, 'mesos');
   const zk = clusterMembers(t.nodes, 'exhibitor');
   const etcd = clusterMembers(t.nodes, 'etcd');
-  const ensemble = renderEnsemble(zk.map((n) => ({ id: n.zkId!, address: n.address })));
+  const ensemble = declaredEnsemble(zk);
   const etcdSettings = declaredEtcdSettings(etcd);
   const out: Record<string, NodeConfig> = {};
   for (const n of t.nodes) {

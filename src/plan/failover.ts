@@ -14,11 +14,12 @@
 import { CLUSTERS, type ClusterName } from '../core/clusters.js';
 import { majorityOf } from '../core/quorum.js';
 import { assessFailover, type Finding } from '../core/safety.js';
-import { renderEnsemble } from '../clusters/exhibitor.js';
+import { failedOverMesosSettings, planMesosFailover } from '../components/mesos/plan.js';
+import { failedOverZookeeperSettings, planZookeeperFailover } from '../components/zookeeper/plan.js';
 import { failedOverEtcdSettings, planEtcdFailover } from '../components/etcd/plan.js';
-import { factsMembers, type ClusterFacts, type NodeConfig, type NodeFacts } from './facts.js';
+import { factsMembers, type ClusterFacts, type NodeConfig } from './facts.js';
 import { StepList, type Plan, type QuorumFigure } from './plan.js';
-import { addEdits, addServiceOp, addVerify, byFreshness, editsToward } from './steps.js';
+import { addVerify } from './steps.js';
 
 export interface FailoverOptions {
   lostDc: string;
@@ -26,26 +27,18 @@ export interface FailoverOptions {
   fenceCommand?: string | undefined;
 }
 
-const zkPosition = (n: NodeFacts): bigint | undefined => (n.zkZxid === undefined ? undefined : BigInt(n.zkZxid));
-export const mesosPosition = (n: NodeFacts): bigint | undefined =>
-  n.mesosLogVersion === undefined ? undefined : BigInt(n.mesosLogVersion);
-
 /** The configuration every survivor holds at the end of a failover away from `lostDc`. */
 export function failedOverConfig(facts: ClusterFacts, lostDc: string): Record<string, NodeConfig> {
   const surviving = (c: ClusterName) => factsMembers(facts, c).filter((n) => n.dc !== lostDc);
-  const zk = surviving('exhibitor');
-  const masters = surviving('mesos');
+  const zookeeperFailedOver = failedOverZookeeperSettings(surviving('exhibitor'));
+  const mesosFailedOver = failedOverMesosSettings(surviving('mesos'));
   const etcdFailedOver = failedOverEtcdSettings(surviving('etcd'));
-  const ensemble = renderEnsemble(zk.map((n) => ({ id: n.zkId!, address: n.address })));
   const out: Record<string, NodeConfig> = {};
   for (const n of facts.nodes) {
     if (n.dc === lostDc) continue;
     const c: NodeConfig = { ...n.config };
-    if (n.roles.includes('mesos')) {
-      c.masterCount = String(zk.length);
-      c.mesosQuorum = String(majorityOf(masters.length));
-    }
-    if (n.roles.includes('exhibitor')) c.ensemble = ensemble;
+    zookeeperFailedOver(n, c);
+    mesosFailedOver(n, c);
     if (n.roles.includes('etcd')) etcdFailedOver(n, c);
     out[n.name] = c;
   }
@@ -130,81 +123,10 @@ export function planFailover(observed: ClusterFacts, opts: FailoverOptions): Pla
 
   // 2-3. ZooKeeper, then Mesos, in one track; 4. etcd in another, side by side: the clusters are
   // independent (Calico's etcd does not wait for ZooKeeper, nor ZooKeeper for it).
-  const zk = survivors('exhibitor');
-  const live = facts.live;
-  const holds = (n: NodeFacts, fields: (keyof NodeConfig)[]) => fields.every((f) => n.config[f] === target[n.name]![f]);
-  const zkDone =
-    live !== undefined &&
-    zk.length > 0 &&
-    zk.every((n) => holds(n, ['ensemble', 'masterCount']) && live.zkServing.includes(n.name));
   list.inTrack('zookeeper-mesos', () => {
-    if (zk.length > 1 && facts.mode === 'online' && !zkDone) {
-      // ZooKeeper elects its freshest server itself when the survivors restart together; say who.
-      const ranked = byFreshness(zk, zkPosition);
-      const top = ranked[0]!;
-      const behind = (n: NodeFacts) =>
-        top.zkZxid !== undefined && n.zkZxid !== undefined
-          ? `${BigInt(top.zkZxid) - BigInt(n.zkZxid)} transactions behind`
-          : 'position unknown';
-      warnings.push({
-        code: 'zookeeper-freshest',
-        cluster: 'exhibitor',
-        message: `ZooKeeper: ${top.name} is the most advanced (zxid 0x${BigInt(top.zkZxid ?? '0').toString(16)}); ${ranked
-          .slice(1)
-          .map((n) => `${n.name} ${behind(n)}`)
-          .join(', ')}`,
-      });
-    }
-    if (zk.length > 0 && !zkDone) {
-      addEdits(
-        list,
-        zk.flatMap((n) => editsToward(n, target[n.name]!, ['ensemble', 'masterCount'])),
-        'zk:config',
-        'ensemble of the survivors; master_count follows it',
-      );
-      addServiceOp(list, 'exhibitor', 'restart', zk, 'zk:restart', 'ZooKeeper comes back with the new ensemble');
-      addVerify(
-        list,
-        'exhibitor',
-        null,
-        { kind: 'zookeeper', servers: zk.map((n) => n.name), mode: zk.length === 1 ? 'standalone' : 'quorum' },
-        `ZooKeeper serves on ${zk.map((n) => n.name).join(', ')} and takes a test write`,
-        'zk:verify',
-      );
-    }
-
+    planZookeeperFailover(list, facts, survivors('exhibitor'), target, warnings);
     // 3. Mesos.
-    const masters = survivors('mesos');
-    const mesosDone =
-      live !== undefined &&
-      masters.every((n) => holds(n, ['mesosQuorum'])) &&
-      live.mesosLeader !== null &&
-      masters.some((n) => n.name === live.mesosLeader);
-    if (masters.length > 0 && !mesosDone) {
-      const quorum = majorityOf(masters.length);
-      addEdits(
-        list,
-        masters.flatMap((n) => editsToward(n, target[n.name]!, ['mesosQuorum'])),
-        'mesos:config',
-        `majority of ${masters.length} master${masters.length === 1 ? '' : 's'}`,
-      );
-      addServiceOp(
-        list,
-        'mesos',
-        'restart',
-        masters,
-        'mesos:restart',
-        'the master recovers its registry with the new quorum',
-      );
-      addVerify(
-        list,
-        'mesos',
-        null,
-        { kind: 'mesos', masters: masters.map((n) => n.name), quorum },
-        `one Mesos leader, registrar recovered, quorum ${quorum}`,
-        'mesos:verify',
-      );
-    }
+    planMesosFailover(list, facts, survivors('mesos'), target);
   });
 
   // 4. etcd.

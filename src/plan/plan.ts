@@ -7,6 +7,8 @@
 import type { ClusterName } from '../core/clusters.js';
 import type { Finding } from '../core/safety.js';
 import type { EtcdCheck, EtcdStep } from '../components/etcd/steps.js';
+import type { MesosCheck, MesosStep } from '../components/mesos/steps.js';
+import type { ZookeeperCheck } from '../components/zookeeper/steps.js';
 
 import type { Changes } from '../core/env-file.js';
 
@@ -23,17 +25,7 @@ type GenericCheck =
   /** The path no longer exists (its content was moved to `backup`). */
   | { kind: 'moved'; path: string }
   /** Every node of the DC fails every health check. */
-  | { kind: 'dc-down'; dc: string }
-  /** ZooKeeper serves on `servers` (standalone for one), accepts a test write under /dcfail. */
-  | { kind: 'zookeeper'; servers: string[]; mode: 'standalone' | 'quorum' }
-  /** ZooKeeper runs on the node but must not serve yet: it waits for peers of the full ensemble. */
-  | { kind: 'zookeeper-waiting'; ensembleSize: number }
-  /** One Mesos leader among `masters`, registrar recovered, MESOS_QUORUM = quorum, registry not older. */
-  | { kind: 'mesos'; masters: string[]; quorum: number }
-  /** The Mesos master runs but leads nothing yet: it waits for its quorum. */
-  | { kind: 'mesos-waiting' }
-  /** The replicated log on the node is a copy of the source's. */
-  | { kind: 'log-copied'; from: string; path: string };
+  | { kind: 'dc-down'; dc: string };
 
 /**
  * What a verify step checks. Every change is followed by one before the next change runs. The
@@ -42,7 +34,7 @@ type GenericCheck =
 export type Check = GenericCheck | ComponentCheck;
 
 /** The checks only one component has. */
-export type ComponentCheck = EtcdCheck;
+export type ComponentCheck = ZookeeperCheck | MesosCheck | EtcdCheck;
 
 export interface StepBase {
   /** Stable across re-plans of the same state, so a journal can say which steps are done. */
@@ -60,7 +52,7 @@ export interface StepBase {
 }
 
 /** The steps only one component has (components/<name>/steps.ts). */
-export type ComponentStep = EtcdStep;
+export type ComponentStep = MesosStep | EtcdStep;
 
 export type Step =
   | (StepBase & { action: 'fence'; dc: string; command: string })
@@ -69,7 +61,6 @@ export type Step =
   | (StepBase & { action: ServiceOp; unit: string; enableFirst?: boolean })
   | (StepBase & { action: 'move-aside'; path: string; what: 'etcd-data' | 'zookeeper-data' | 'replicated-log' })
   | ComponentStep
-  | (StepBase & { action: 'copy-replicated-log'; from: string; path: string })
   | (StepBase & { action: 'verify'; check: Check });
 
 export interface QuorumFigure {

@@ -3,10 +3,10 @@
  * Pure: they only append plain values to a StepList.
  */
 import type { ClusterName } from '../core/clusters.js';
-import { ENSEMBLE_KEY, MASTER_COUNT_KEY } from '../clusters/exhibitor.js';
+import { ZOOKEEPER_SETTINGS } from '../components/zookeeper/settings.js';
 import { ETCD_SETTINGS } from '../components/etcd/settings.js';
 import type { SettingRef } from '../core/env-file.js';
-import { QUORUM_KEY } from '../clusters/mesos.js';
+import { MESOS_SETTINGS } from '../components/mesos/settings.js';
 import type { NodeConfig, NodeFacts } from './facts.js';
 import type { Changes, Check, ServiceOp, Step, StepList } from './plan.js';
 
@@ -14,9 +14,8 @@ type FileRef = keyof NodeFacts['files'];
 
 /** Where each setting dcfail owns lives: which file, which key, which format (each component says for its own). */
 const SETTINGS = {
-  masterCount: { file: 'masterCount', key: MASTER_COUNT_KEY, format: 'value', cluster: 'exhibitor' },
-  ensemble: { file: 'exhibitorEnv', key: ENSEMBLE_KEY, format: 'env', cluster: 'exhibitor' },
-  mesosQuorum: { file: 'mesosEnv', key: QUORUM_KEY, format: 'env', cluster: 'mesos' },
+  ...ZOOKEEPER_SETTINGS,
+  ...MESOS_SETTINGS,
   ...ETCD_SETTINGS,
 } satisfies Record<keyof NodeConfig, SettingRef & { file: FileRef }>;
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { applyEnvChanges, envHolds, parseEnvFile } from '../../src/core/env-file.js';
-import { parseEnsemble, renderEnsemble } from '../../src/clusters/exhibitor.js';
+import { parseEnsemble, renderEnsemble } from '../../src/components/zookeeper/settings.js';
 import { parseInitialCluster, peerUrlOf, renderInitialCluster } from '../../src/components/etcd/settings.js';
 
 const MESOS = `# DC/OS mesos-master settings

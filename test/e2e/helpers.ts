@@ -18,7 +18,7 @@ import { repoRoot, type Lab, type LabNode } from '../../lab/lab.js';
 import { sendRequest, type SupervisorStatus } from '../../lab/protocol.js';
 import { PORTS } from '../../lab/layout.js';
 import { sleep } from '../../lab/probes.js';
-import { openZk, type ZkSession } from '../../src/probes/zookeeper.js';
+import { openZk, type ZkSession } from '../../src/components/zookeeper/probe.js';
 import { masterState, replicaLog, waitFor, writeRegistryEntry } from '../lab/helpers.js';
 import { etcdTruth, zkTruth } from '../observe/server-truth.js';
 import { bundle } from '../../scripts/bundle.js';

@@ -3,15 +3,9 @@
  * in ETCD_INITIAL_CLUSTER. Pure: a judgement of the file's text (the command reads it).
  */
 import { parseEnvFile } from '../../core/env-file.js';
+import type { FileCheck } from '../../core/file-check.js';
 import type { Topology, TopologyNode } from '../../topology/model.js';
 import { INITIAL_CLUSTER_KEY, parseInitialCluster } from './settings.js';
-
-/** A file to read on the node and what must hold of its text (null: it does; else why not). */
-export interface FileCheck {
-  label: string;
-  path: string;
-  judge: (text: string) => string | null;
-}
 
 export function etcdFileChecks(t: Topology, n: TopologyNode): FileCheck[] {
   if (!n.roles.includes('etcd')) return [];

@@ -5,7 +5,7 @@
  * server serves.
  */
 import { createRequire } from 'node:module';
-import { fourLetterWord } from './tcp.js';
+import { fourLetterWord } from '../../probes/tcp.js';
 
 export type ZkMode = 'leader' | 'follower' | 'standalone' | 'observer' | 'not-serving' | 'down';
 
