@@ -19,6 +19,7 @@ import { zookeeperCheckEffects } from '../components/zookeeper/effects.js';
 import { probeTcp } from '../probes/tcp.js';
 import { quote } from '../remote/shell.js';
 import type { Check, ComponentCheck, ComponentStep, Step } from '../plan/plan.js';
+import type { Effects } from './executor.js';
 import {
   checkTimeoutOf,
   mustRun,
@@ -51,7 +52,7 @@ function checkComponent(ctx: EffectContext, nodeName: string | null, check: Comp
 }
 
 /** Runs one change step. Returns a short description of what it did (or that it was done). */
-export async function performStep(ctx: EffectContext, step: Step): Promise<string> {
+async function performStep(ctx: EffectContext, step: Step): Promise<string> {
   const timeoutMs = ctx.commandTimeoutMs;
   switch (step.action) {
     case 'fence': {
@@ -180,7 +181,7 @@ async function checkOnce(ctx: EffectContext, nodeName: string | null, check: Che
 }
 
 /** Polls a check until it holds or the budget runs out (every 50 ms: a check takes a few ms on a healthy cluster); the last NotYet says what was seen. */
-export async function verifyWithin(
+async function verifyWithin(
   ctx: EffectContext,
   nodeName: string | null,
   check: Check,
@@ -206,4 +207,12 @@ export async function verifyWithin(
 
 export function topologyDirOf(file: string): string {
   return dirname(resolve(file));
+}
+
+/** The executor's effects on the real nodes and clusters of `ctx`. */
+export function nodeEffects(ctx: EffectContext): Effects {
+  return {
+    perform: (step) => performStep(ctx, step),
+    verify: (node, check, budgetMs) => verifyWithin(ctx, node, check, budgetMs),
+  };
 }

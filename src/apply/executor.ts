@@ -5,9 +5,19 @@
  * `--json` and the audit log subscribe to.
  */
 import { DcfailError, OperationError } from '../errors.js';
-import { performStep, verifyWithin, type EffectContext } from './effects.js';
 import { batchesOf, sectionsOf } from '../plan/batches.js';
-import type { Plan, Step } from '../plan/plan.js';
+import type { Check, Plan, Step } from '../plan/plan.js';
+
+/**
+ * What the executor does to the world, injected: the real one is `nodeEffects` (effects.ts);
+ * a test passes its own and checks order, parallelism and stopping without a cluster.
+ */
+export interface Effects {
+  /** Runs one change step; returns what it did. */
+  perform(step: Step): Promise<string>;
+  /** Resolves once the check holds, or throws after `budgetMs`. */
+  verify(node: string | null, check: Check, budgetMs: number): Promise<void>;
+}
 
 export type RunEvent =
   | { kind: 'run-started'; runId: string; runbook: Plan['runbook']; steps: number; at: string }
@@ -17,6 +27,7 @@ export type RunEvent =
   | { kind: 'run-finished'; ok: boolean; ms: number };
 
 export interface RunOptions {
+  runId: string;
   emit: (e: RunEvent) => void;
   /** How long a verify step may take to hold. */
   verifyTimeoutMs: number;
@@ -33,7 +44,7 @@ function asError(err: unknown): DcfailError {
   return new OperationError('step-error', err instanceof Error ? err.message : String(err), [], { cause: err });
 }
 
-export async function executePlan(plan: Plan, ctx: EffectContext, opts: RunOptions): Promise<RunOutcome> {
+export async function executePlan(plan: Plan, effects: Effects, opts: RunOptions): Promise<RunOutcome> {
   const started = Date.now();
   const done: Step[] = [];
   const total = batchesOf(plan.steps).length;
@@ -41,7 +52,7 @@ export async function executePlan(plan: Plan, ctx: EffectContext, opts: RunOptio
   let failure: { failed: Step; error: DcfailError } | null = null;
   opts.emit({
     kind: 'run-started',
-    runId: ctx.runId,
+    runId: opts.runId,
     runbook: plan.runbook,
     steps: plan.steps.length,
     at: new Date(started).toISOString(),
@@ -67,8 +78,8 @@ export async function executePlan(plan: Plan, ctx: EffectContext, opts: RunOptio
         try {
           const detail =
             step.action === 'verify'
-              ? (await verifyWithin(ctx, step.node, step.check, opts.verifyTimeoutMs), 'holds')
-              : await performStep(ctx, step);
+              ? (await effects.verify(step.node, step.check, opts.verifyTimeoutMs), 'holds')
+              : await effects.perform(step);
           opts.emit({ kind: 'step-finished', step, ms: Date.now() - t0, detail });
           return { step, ok: true as const };
         } catch (err) {

@@ -23,7 +23,7 @@ import { mesosAnswers } from '../components/mesos/observe.js';
 import { zookeeperAnswers } from '../components/zookeeper/observe.js';
 import { quote } from '../remote/shell.js';
 import { RemotePool } from '../remote/ssh.js';
-import { topologyDirOf, type EffectContext } from '../apply/effects.js';
+import { nodeEffects, topologyDirOf, type EffectContext } from '../apply/effects.js';
 import { declaredConfig, type NodeConfig } from '../plan/facts.js';
 import { planFailback } from '../plan/failback.js';
 import { planFailover } from '../plan/failover.js';
@@ -298,7 +298,8 @@ async function execute(
   // Started by the caller before the loss certificate, so its first probe is done by now.
   const watch = extra.guardLostDc ? (extra.watch ?? new LostDcWatch(s.t, extra.guardLostDc)) : null;
   const pendingDone: Promise<void>[] = [];
-  const outcome = await executePlan(plan, ctx, {
+  const outcome = await executePlan(plan, nodeEffects(ctx), {
+    runId: s.runId,
     verifyTimeoutMs: opts.verifyTimeoutMs ?? 60_000,
     emit: (e) => {
       s.emit(e);
