@@ -3,6 +3,7 @@
  * whose process is gone on this host is taken over; elsewhere only with --break-lock.
  */
 import { mkdir, readFile, rm } from 'node:fs/promises';
+import { z } from 'zod';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Finding } from '../core/safety.js';
@@ -19,6 +20,24 @@ export interface LockOwner {
   runId: string;
   operator: string;
   at: string;
+}
+
+const LockOwnerSchema = z.object({
+  host: z.string(),
+  pid: z.number(),
+  runId: z.string(),
+  operator: z.string(),
+  at: z.string(),
+});
+
+/** Who holds a lock, as its owner file says; null when the file is not a lock owner (torn, or `{}`). */
+function parseLockOwner(text: string): LockOwner | null {
+  try {
+    const r = LockOwnerSchema.safeParse(JSON.parse(text));
+    return r.success ? r.data : null;
+  } catch {
+    return null;
+  }
 }
 
 function pidAlive(pid: number): boolean {
@@ -57,10 +76,7 @@ export class RunLock {
       await mkdir(this.localDir);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const held = await readFile(join(this.localDir, 'owner.json'), 'utf8').then(
-        (s) => JSON.parse(s) as LockOwner,
-        () => null,
-      );
+      const held = await readFile(join(this.localDir, 'owner.json'), 'utf8').then(parseLockOwner, () => null);
       if (!mayTakeOver(held, breakLock)) throw lockedBy(held, 'local');
       notes.push({
         code: 'lock-taken-over',
@@ -82,12 +98,7 @@ export class RunLock {
         if (r.exitCode !== 0)
           throw new OperationError('lock-failed', `${n.name}: cannot take the run lock: ${r.stderr.trim()}`);
         if (!r.stdout.startsWith('taken')) {
-          let held: LockOwner | null = null;
-          try {
-            held = JSON.parse(r.stdout) as LockOwner;
-          } catch {
-            held = null;
-          }
+          const held = parseLockOwner(r.stdout);
           if (held && held.runId === this.owner.runId) return { n, ok: true as const };
           if (!mayTakeOver(held && held.host ? held : null, breakLock)) return { n, ok: false as const, held };
           notes.push({ code: 'lock-taken-over', message: `${n.name}: took over the lock of ${describeOwner(held)}` });

@@ -2,6 +2,7 @@
  * The failover marker, written on every survivor before the first change: it lets a later
  * failback, from any laptop, know the failover point and the files as they were.
  */
+import { z } from 'zod';
 import { markerPathOf, type ClusterObservation } from '../observe/observe.js';
 import { quote } from '../remote/shell.js';
 import type { RemotePool } from '../remote/ssh.js';
@@ -15,6 +16,8 @@ export interface FailoverMarker {
   operator: string;
   /** The files of every node before the failover: what failback restores. */
   original: Record<string, NodeConfig>;
+  /** Set by a failback once it starts changing things: a re-run of it resumes. */
+  failbackRunId?: string;
   /** Where each survivor's replicas were when the failover began. */
   point: Record<
     string,
@@ -42,11 +45,32 @@ export async function writeMarker(
   );
 }
 
+const MarkerSchema = z.looseObject({
+  runId: z.string(),
+  lostDc: z.string(),
+  at: z.string(),
+  operator: z.string(),
+  original: z.record(z.string(), z.record(z.string(), z.string())),
+  point: z.record(
+    z.string(),
+    z.object({
+      etcdAppliedIndex: z.string().optional(),
+      etcdRaftTerm: z.string().optional(),
+      etcdClusterId: z.string().optional(),
+      zkZxid: z.string().optional(),
+      mesosRegistryVersion: z.number().optional(),
+    }),
+  ),
+  failbackRunId: z.string().optional(),
+});
+
+/** The first marker on the survivors that reads as one (one that does not is skipped, as a torn write). */
 export function readMarker(o: ClusterObservation): FailoverMarker | null {
   const found = o.nodes.map((n) => n.marker).filter((m): m is string => m !== undefined);
   for (const text of found) {
     try {
-      return JSON.parse(text) as FailoverMarker;
+      const r = MarkerSchema.safeParse(JSON.parse(text));
+      if (r.success) return r.data as FailoverMarker;
     } catch {
       continue;
     }

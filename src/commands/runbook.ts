@@ -11,7 +11,7 @@ import { CLUSTERS } from '../core/clusters.js';
 import { DcfailError, EXIT, RefusedError, UserError, type ExitCode } from '../errors.js';
 import { factsFromObservation, judge } from '../observe/judge.js';
 import { observeCluster, type ClusterObservation } from '../observe/observe.js';
-import { describeDrift, fingerprintBasis, fingerprintOf, type FingerprintBasis } from '../observe/fingerprint.js';
+import { describeDrift, fingerprintBasis, fingerprintOf } from '../observe/fingerprint.js';
 import { etcdDivergence, etcdPoint } from '../components/etcd/judge.js';
 import { mesosDivergence, mesosPoint, newestRegistryVersion } from '../components/mesos/judge.js';
 import { mesosReplicaPath } from '../components/mesos/replicas.js';
@@ -34,6 +34,7 @@ import { readMarker, removeMarker, writeMarker, type FailoverMarker } from '../a
 import { operatorName, stateDir } from '../apply/state.js';
 import { Journal, newRunId } from '../apply/journal.js';
 import type { Plan } from '../plan/plan.js';
+import { readApplyProgress, readSavedPlan, savedPlanOf, type SavedPlan } from '../plan/saved-plan.js';
 import { executePlan, type RunEvent } from '../apply/executor.js';
 import { auditLog } from '../views/audit-log.js';
 import { renderPlanText } from '../views/plan-text.js';
@@ -539,9 +540,7 @@ async function prepareFailback(
   const { t } = s;
   const marker = readMarker(observation);
   const status = judge(t, observation);
-  const resuming =
-    marker?.lostDc === returningDc &&
-    (marker as FailoverMarker & { failbackRunId?: string }).failbackRunId !== undefined;
+  const resuming = marker?.lostDc === returningDc && marker.failbackRunId !== undefined;
   const unreachable = observation.nodes.filter((n) => !n.ssh.ok).map((n) => n.name);
   if (unreachable.length > 0)
     throw new RefusedError(
@@ -624,22 +623,12 @@ async function prepareFailback(
           await writeMarker(
             s.pool,
             t.nodes.filter((n) => n.dc !== returningDc && n.roles.length > 0),
-            { ...marker, failbackRunId: s.runId } as FailoverMarker,
+            { ...marker, failbackRunId: s.runId },
           );
       },
     },
     afterSuccess: () => removeMarker(s.pool, survivorsOf, s.runId),
   };
-}
-
-/** A plan saved by `plan --out`: the plan and what it relied on. */
-export interface SavedPlan {
-  format: 'dcfail-plan/1';
-  createdAt: string;
-  topology: string;
-  fingerprint: string;
-  basis: FingerprintBasis;
-  plan: Plan;
 }
 
 interface ApplyState {
@@ -771,14 +760,7 @@ export async function planOnline(
         : planFailback(facts, { returningDc: t.datacenters.main });
     return {
       plan,
-      saved: {
-        format: 'dcfail-plan/1',
-        createdAt: new Date().toISOString(),
-        topology: topologyFile,
-        fingerprint: fingerprintOf(observation),
-        basis: fingerprintBasis(observation),
-        plan,
-      },
+      saved: savedPlanOf(plan, topologyFile, fingerprintOf(observation), fingerprintBasis(observation), new Date()),
     };
   } finally {
     await pool.closeAll();
@@ -796,40 +778,21 @@ export async function applyPlan(opts: RunbookOptions & { file: string }, io: Io)
       `${opts.file}: cannot read the plan: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
     );
   }
-  let saved: SavedPlan;
-  try {
-    saved = JSON.parse(text) as SavedPlan;
-  } catch {
-    throw new UserError('plan-invalid', `${opts.file}: not a saved dcfail plan (not JSON)`);
-  }
-  if (saved.plan?.mode === 'offline' || (saved as unknown as Plan).mode === 'offline') {
-    throw new UserError(
-      'offline-plan',
-      `${opts.file}: an offline plan observed nothing and cannot be applied; make an online plan with dcfail plan ... --out`,
-    );
-  }
-  if (
-    saved.format !== 'dcfail-plan/1' ||
-    !saved.plan ||
-    !Array.isArray(saved.plan.steps) ||
-    typeof saved.fingerprint !== 'string'
-  ) {
-    throw new UserError('plan-invalid', `${opts.file}: not a saved dcfail plan (format dcfail-plan/1 expected)`);
-  }
+  const saved = readSavedPlan(text, opts.file);
   const dir = join(stateDir(), 'applied');
   await mkdir(dir, { recursive: true });
   const progressFile = join(dir, `${createHash('sha256').update(text).digest('hex').slice(0, 32)}.json`);
   const progressText = await readFile(progressFile, 'utf8').catch(() => null);
   let done: string[] = [];
   if (progressText !== null) {
-    try {
-      done = (JSON.parse(progressText) as { done: string[] }).done;
-    } catch {
+    const read = readApplyProgress(progressText);
+    if (read === null) {
       throw new UserError(
         'progress-invalid',
         `${progressFile}: the record of which steps of ${opts.file} were applied cannot be read; remove it to apply the plan from its first step (a step already done is then refused as stale)`,
       );
     }
+    done = read;
   }
   if (done.length === saved.plan.steps.length) {
     io.out(`${opts.file}: every step of this plan was applied already.`);
