@@ -6,7 +6,7 @@
  */
 import { OperationError } from '../errors.js';
 import { renderCommand } from '../remote/shell.js';
-import type { RemotePool } from '../remote/ssh.js';
+import type { Remotes } from '../remote/types.js';
 import type { Remote } from '../remote/types.js';
 import { nodeByName, type Topology, type TopologyNode } from '../topology/model.js';
 
@@ -14,7 +14,7 @@ export interface EffectContext {
   topology: Topology;
   /** Where the topology file is: hooks run from its directory. */
   topologyDir: string;
-  pool: RemotePool;
+  pool: Remotes;
   runId: string;
   /** On each node: backups of this run go below this directory, one subdirectory per step. */
   backupRootOf: (node: string) => string;

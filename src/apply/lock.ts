@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Finding } from '../core/safety.js';
 import { LockedError, OperationError } from '../errors.js';
 import { quote } from '../remote/shell.js';
-import type { RemotePool } from '../remote/ssh.js';
+import type { Remotes } from '../remote/types.js';
 import type { Topology, TopologyNode } from '../topology/model.js';
 import { writeFileAtomic } from './local-files.js';
 import { stateDir } from './state.js';
@@ -61,7 +61,7 @@ export class RunLock {
 
   constructor(
     private readonly t: Topology,
-    private readonly pool: RemotePool,
+    private readonly pool: Remotes,
     private readonly owner: LockOwner,
   ) {}
 

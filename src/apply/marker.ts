@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { markerPathOf, type ClusterObservation } from '../observe/observe.js';
 import { quote } from '../remote/shell.js';
-import type { RemotePool } from '../remote/ssh.js';
+import type { Remotes } from '../remote/types.js';
 import type { TopologyNode } from '../topology/model.js';
 import type { NodeConfig } from '../plan/facts.js';
 import { etcdPoint } from '../components/etcd/judge.js';
@@ -35,7 +35,7 @@ export interface FailoverMarker {
 }
 
 export async function writeMarker(
-  pool: RemotePool,
+  pool: Remotes,
   nodes: readonly TopologyNode[],
   marker: FailoverMarker,
 ): Promise<void> {
@@ -81,7 +81,7 @@ export function readMarker(o: ClusterObservation): FailoverMarker | null {
   return null;
 }
 
-export async function removeMarker(pool: RemotePool, nodes: readonly TopologyNode[], runId: string): Promise<void> {
+export async function removeMarker(pool: Remotes, nodes: readonly TopologyNode[], runId: string): Promise<void> {
   await Promise.all(
     nodes.map(async (n) => {
       const remote = await pool.get(n).catch(() => null);

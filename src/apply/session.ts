@@ -8,6 +8,7 @@ import type { ExitCode } from '../errors.js';
 import { Journal, newRunId } from './journal.js';
 import type { Plan } from '../plan/plan.js';
 import { RemotePool } from '../remote/ssh.js';
+import type { Remotes } from '../remote/types.js';
 import type { RunEvent } from './executor.js';
 import { RunLock } from './lock.js';
 import type { RunNote } from './host.js';
@@ -29,7 +30,7 @@ function flagsOf(o: RunbookOptions): Record<string, string | boolean> {
 
 export interface Session {
   t: Topology;
-  pool: RemotePool;
+  pool: Remotes;
   runId: string;
   journal: Journal;
   lock: RunLock;

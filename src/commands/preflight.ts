@@ -13,6 +13,7 @@ import { zookeeperFileChecks } from '../components/zookeeper/preflight.js';
 import { declaredConfig } from '../plan/facts.js';
 import { renderCommand } from '../remote/shell.js';
 import { RemotePool } from '../remote/ssh.js';
+import type { Remotes } from '../remote/types.js';
 import type { Remote } from '../remote/types.js';
 import { loadTopology } from '../topology/load.js';
 import type { Topology, TopologyNode } from '../topology/model.js';
@@ -98,7 +99,7 @@ async function localChecks(t: Topology, topologyFile: string): Promise<Check[]> 
   return out;
 }
 
-async function nodeChecks(t: Topology, n: TopologyNode, pool: RemotePool): Promise<Check[]> {
+async function nodeChecks(t: Topology, n: TopologyNode, pool: Remotes): Promise<Check[]> {
   const out: Check[] = [];
   const add = (check: string, ok: boolean, detail: string) => out.push({ host: n.name, check, ok, detail });
   // The checks below run in parallel; the report lists them in the order they are declared here,
@@ -164,7 +165,7 @@ async function nodeChecks(t: Topology, n: TopologyNode, pool: RemotePool): Promi
   return out.sort((a, b) => rank(a) - rank(b));
 }
 
-async function runPreflight(t: Topology, topologyFile: string, pool: RemotePool): Promise<Check[]> {
+async function runPreflight(t: Topology, topologyFile: string, pool: Remotes): Promise<Check[]> {
   const [local, ...nodes] = await Promise.all([
     localChecks(t, topologyFile),
     ...t.nodes.map((n) => nodeChecks(t, n, pool)),

@@ -15,7 +15,7 @@ import { probeTcp } from '../probes/tcp.js';
 import { probeZookeeperServer, withZxidFromDisk } from '../components/zookeeper/observe.js';
 import { parseBatchOutput, renderBatchScript, type BatchItem } from '../remote/batch.js';
 import { renderCommand } from '../remote/shell.js';
-import type { RemotePool } from '../remote/ssh.js';
+import type { Remotes } from '../remote/types.js';
 import type { Remote } from '../remote/types.js';
 import type { Topology, TopologyNode } from '../topology/model.js';
 import type { NodeConfig } from '../plan/facts.js';
@@ -24,7 +24,7 @@ import type { ClusterObservation, NodeObservation } from './observation.js';
 export type { ClusterObservation, NodeObservation, UnitState } from './observation.js';
 
 export interface ObserveOptions {
-  pool: RemotePool;
+  pool: Remotes;
   /** Per probe; defaults to the topology's health.timeoutMs. */
   timeoutMs?: number;
   /** Skip live probes of clusters (files and reachability only). */

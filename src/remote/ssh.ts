@@ -20,7 +20,7 @@ import {
   type KnownHostEntry,
 } from './known-hosts.js';
 import { buildExecLine } from './shell.js';
-import type { ExecOptions, ExecResult, ReadOptions, Remote, WriteOptions, WriteResult } from './types.js';
+import type { ExecOptions, ExecResult, ReadOptions, Remote, Remotes, WriteOptions, WriteResult } from './types.js';
 import { contentDigest, isAbsentRead, parseWriteResult, renderReadCommand, renderWriteScript } from './write-script.js';
 
 /** The part of a topology node the transport needs. */
@@ -46,7 +46,7 @@ export type OpenOutcome =
  * Connections by node name. `get` connects once and hands the same connection to every caller;
  * a connection that drops is forgotten, so the next `get` reconnects.
  */
-export class RemotePool {
+export class RemotePool implements Remotes {
   private readonly connections = new Map<string, Promise<SshRemote>>();
   private readonly limit: Semaphore;
   private readonly files = new Map<string, Promise<Buffer>>();

@@ -8,7 +8,7 @@ import { killDc, labDown, labUp, serviceControl, waitHealthy, type Lab } from '.
 import { UNITS } from '../../lab/layout.js';
 import { runCli } from '../../src/cli.js';
 import { captureIo } from '../../src/views/io.js';
-import type { StatusResult } from '../../src/commands/status.js';
+import type { StatusResult } from '../../src/views/status.js';
 import { waitFor } from '../lab/helpers.js';
 import {
   serverTruth,

@@ -9,7 +9,7 @@ import { killDc, labDown, labReset, labUp, reviveDc, serviceControl, type Lab } 
 import type { UnitName } from '../../lab/layout.js';
 import { runCli } from '../../src/cli.js';
 import { captureIo } from '../../src/views/io.js';
-import type { StatusResult } from '../../src/commands/status.js';
+import type { StatusResult } from '../../src/views/status.js';
 import type { Check, Plan } from '../../src/plan/plan.js';
 import { waitFor, writeRegistryEntry } from '../lab/helpers.js';
 import {

@@ -4,7 +4,8 @@
  * here, not computed by the code under test.
  */
 import { describe, expect, it } from 'vitest';
-import { statusExitCode, type StatusResult } from '../../src/commands/status.js';
+import { statusExitCode } from '../../src/commands/status.js';
+import type { StatusResult } from '../../src/views/status.js';
 import { configKind, isDetermined, judge } from '../../src/observe/judge.js';
 import type { ClusterObservation, NodeObservation } from '../../src/observe/observe.js';
 import type { NodeConfig } from '../../src/plan/facts.js';
