@@ -19,14 +19,7 @@ import { loadTopology } from '../topology/load.js';
 import type { Topology, TopologyNode } from '../topology/model.js';
 import type { GlobalOptions } from './options.js';
 import type { Io } from '../views/io.js';
-
-export interface Check {
-  /** `local`, or the node's name. */
-  host: string;
-  check: string;
-  ok: boolean;
-  detail: string;
-}
+import { preflightLines, type Check } from '../views/preflight.js';
 
 function expandHome(p: string): string {
   return p.startsWith('~/') ? resolve(homedir(), p.slice(2)) : p;
@@ -179,17 +172,8 @@ export async function preflight(opts: GlobalOptions, io: Io): Promise<ExitCode> 
   try {
     const checks = await runPreflight(t, opts.topology, pool);
     const ok = checks.every((c) => c.ok);
-    if (opts.json) {
-      io.out(JSON.stringify({ ok, checks }, null, 2));
-    } else {
-      for (const c of checks)
-        io.out(`${c.ok ? 'ok  ' : 'FAIL'}  ${c.host.padEnd(12)} ${c.check.padEnd(22)} ${c.detail}`);
-      io.out(
-        ok
-          ? `preflight: all ${checks.length} checks pass`
-          : `preflight: ${checks.filter((c) => !c.ok).length} of ${checks.length} checks FAIL`,
-      );
-    }
+    if (opts.json) io.out(JSON.stringify({ ok, checks }, null, 2));
+    else for (const line of preflightLines(checks)) io.out(line);
     return ok ? EXIT.ok : EXIT.failed;
   } finally {
     await pool.closeAll();

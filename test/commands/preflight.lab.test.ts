@@ -11,7 +11,7 @@ import { parse, stringify } from 'yaml';
 import { labDown, labUp, type Lab } from '../../lab/lab.js';
 import { runCli } from '../../src/cli.js';
 import { captureIo } from '../../src/views/io.js';
-import type { Check } from '../../src/commands/preflight.js';
+import type { Check } from '../../src/views/preflight.js';
 import { waitForForeignLab } from '../support/server-truth.js';
 
 let lab: Lab;
