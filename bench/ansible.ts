@@ -20,7 +20,10 @@ export async function ensureAnsible(progress: (m: string) => void): Promise<stri
   if (have()) return null;
   progress('installing ansible-core and python3-kazoo from Debian (apt-get)');
   try {
-    await run('apt-get', ['install', '-y', '--no-install-recommends', 'ansible-core', 'python3-kazoo'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeout: 300_000 });
+    await run('apt-get', ['install', '-y', '--no-install-recommends', 'ansible-core', 'python3-kazoo'], {
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      timeout: 300_000,
+    });
   } catch (err) {
     return `apt-get install ansible-core python3-kazoo failed: ${(err as Error).message.split('\n')[0]}`;
   }
@@ -86,10 +89,19 @@ export async function writeInventory(layout: LabLayout, lostDc: string, dir: str
   return file;
 }
 
-export function ansibleCommand(inventory: string, dir: string): { cmd: string; args: string[]; env: NodeJS.ProcessEnv } {
+export function ansibleCommand(
+  inventory: string,
+  dir: string,
+): { cmd: string; args: string[]; env: NodeJS.ProcessEnv } {
   return {
     cmd: '/usr/bin/ansible-playbook',
     args: ['-i', inventory, `${REPO}/bench/ansible/failover.yml`],
-    env: { ...process.env, ANSIBLE_CONFIG: `${REPO}/bench/ansible/ansible.cfg`, ANSIBLE_LOCAL_TEMP: `${dir}/tmp`, ANSIBLE_HOME: `${dir}/home`, ANSIBLE_NOCOLOR: '1' },
+    env: {
+      ...process.env,
+      ANSIBLE_CONFIG: `${REPO}/bench/ansible/ansible.cfg`,
+      ANSIBLE_LOCAL_TEMP: `${dir}/tmp`,
+      ANSIBLE_HOME: `${dir}/home`,
+      ANSIBLE_NOCOLOR: '1',
+    },
   };
 }

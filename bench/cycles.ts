@@ -16,13 +16,18 @@ export const REPO = new URL('../..', import.meta.url).pathname.replace(/\/$/, ''
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export function failoverSpec(layout: LabLayout, lostDc: string): PollSpec {
+function failoverSpec(layout: LabLayout, lostDc: string): PollSpec {
   const s = layout.nodes.filter((n) => n.dc !== lostDc);
-  return { etcd: s.map((n) => `http://${n.address}:2379`), zk: s.map((n) => ({ host: n.address, port: 2181 })), mesos: s.map((n) => ({ host: n.address, port: 5050 })), deadlineMs: 180_000 };
+  return {
+    etcd: s.map((n) => `http://${n.address}:2379`),
+    zk: s.map((n) => ({ host: n.address, port: 2181 })),
+    mesos: s.map((n) => ({ host: n.address, port: 5050 })),
+    deadlineMs: 180_000,
+  };
 }
 
 /** Failback is done when the full cluster serves: every member voting, every ZooKeeper server, every replica. */
-export function failbackSpec(layout: LabLayout): PollSpec {
+function failbackSpec(layout: LabLayout): PollSpec {
   const all = layout.nodes;
   return {
     etcd: all.map((n) => `http://${n.address}:2379`),
@@ -40,8 +45,10 @@ export interface Poller {
 }
 
 /** Starts the poller child and resolves once it runs. */
-export async function startPoller(spec: PollSpec): Promise<Poller> {
-  const child = spawn(process.execPath, [`${REPO}/dist/bench/poller.js`, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'ignore'] });
+async function startPoller(spec: PollSpec): Promise<Poller> {
+  const child = spawn(process.execPath, [`${REPO}/dist/bench/poller.js`, JSON.stringify(spec)], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   const lines = createInterface({ input: child.stdout! });
   let ready!: () => void;
   const isReady = new Promise<void>((r) => (ready = r));
@@ -52,7 +59,13 @@ export async function startPoller(spec: PollSpec): Promise<Poller> {
     });
     child.on('exit', () => {
       ready();
-      resolve({ ok: false, since: { etcd: null, zookeeper: null, mesos: null }, allAt: null, probes: { etcd: 0, zookeeper: 0, mesos: 0 }, last: { etcd: 'poller exited', zookeeper: '', mesos: '' } });
+      resolve({
+        ok: false,
+        since: { etcd: null, zookeeper: null, mesos: null },
+        allAt: null,
+        probes: { etcd: 0, zookeeper: 0, mesos: 0 },
+        last: { etcd: 'poller exited', zookeeper: '', mesos: '' },
+      });
     });
   });
   await isReady;
@@ -60,7 +73,7 @@ export async function startPoller(spec: PollSpec): Promise<Poller> {
 }
 
 /** When all three serve: the latest start of the three current serving streaks. */
-export function servingAt(r: PollResult): number | null {
+function servingAt(r: PollResult): number | null {
   if (!r.ok || r.since.etcd === null || r.since.zookeeper === null || r.since.mesos === null) return null;
   return Math.max(r.since.etcd, r.since.zookeeper, r.since.mesos);
 }
@@ -73,10 +86,18 @@ export interface ProcessRun {
   exitedAt: number;
 }
 
-export function runProcess(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<ProcessRun> {
+function runProcess(
+  cmd: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
+): Promise<ProcessRun> {
   const spawnedAt = Date.now();
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd ?? REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, {
+      env: opts.env ?? process.env,
+      cwd: opts.cwd ?? REPO,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -105,12 +126,15 @@ export interface JournalLite {
   steps: JournalStepLite[];
 }
 
-export async function latestJournal(stateDir: string, after: number): Promise<JournalLite | null> {
+async function latestJournal(stateDir: string, after: number): Promise<JournalLite | null> {
   const dir = `${stateDir}/runs`;
   const runs = await readdir(dir).catch(() => [] as string[]);
   let best: JournalLite | null = null;
   for (const r of runs) {
-    const j = await readFile(`${dir}/${r}/journal.json`, 'utf8').then((t) => JSON.parse(t) as JournalLite, () => null);
+    const j = await readFile(`${dir}/${r}/journal.json`, 'utf8').then(
+      (t) => JSON.parse(t) as JournalLite,
+      () => null,
+    );
     if (!j || Date.parse(j.startedAt) < after - 1000) continue;
     if (!best || Date.parse(j.startedAt) > Date.parse(best.startedAt)) best = j;
   }
@@ -128,9 +152,16 @@ async function waitDcDown(layout: LabLayout, lost: readonly LabNode[]): Promise<
     const [ports, zk, mesos] = await Promise.all([
       Promise.all(lost.map((n) => tcpProbe(n.address, 2181, 300))),
       Promise.all(survivors.map((n) => zkServing(n.address, 2181, 500))),
-      Promise.all(survivors.map((n) => httpJson<Record<string, number>>(`http://${n.address}:5050/metrics/snapshot`, 500))),
+      Promise.all(
+        survivors.map((n) => httpJson<Record<string, number>>(`http://${n.address}:5050/metrics/snapshot`, 500)),
+      ),
     ]);
-    if (ports.every((x) => x !== 'open') && zk.every((z) => z === undefined) && mesos.every((m) => m?.['master/elected'] !== 1)) return;
+    if (
+      ports.every((x) => x !== 'open') &&
+      zk.every((z) => z === undefined) &&
+      mesos.every((m) => m?.['master/elected'] !== 1)
+    )
+      return;
     await sleep(100);
   }
   throw new Error('the survivors still serve 30 s after the main DC was killed');
@@ -161,10 +192,17 @@ function dcfailEnv(stateDir: string): NodeJS.ProcessEnv {
   return { ...process.env, DCFAIL_STATE_DIR: stateDir, DCFAIL_OPERATOR: 'bench' };
 }
 
-async function measureDcfail(layout: LabLayout, args: string[], spec: PollSpec, stateDir: string): Promise<CycleFigures> {
+async function measureDcfail(
+  layout: LabLayout,
+  args: string[],
+  spec: PollSpec,
+  stateDir: string,
+): Promise<CycleFigures> {
   const poller = await startPoller(spec);
   const started = Date.now();
-  const r = await runProcess(process.execPath, [`${REPO}/dist/bin/dcfail.js`, ...args, '-t', layout.topologyPath], { env: dcfailEnv(stateDir) });
+  const r = await runProcess(process.execPath, [`${REPO}/dist/bin/dcfail.js`, ...args, '-t', layout.topologyPath], {
+    env: dcfailEnv(stateDir),
+  });
   const j = await latestJournal(stateDir, started);
   const timeout = setTimeout(() => poller.stop(), 30_000);
   const res = await poller.result;
@@ -180,18 +218,27 @@ async function measureDcfail(layout: LabLayout, args: string[], spec: PollSpec, 
     ...(j?.timeToRecoveryMs !== undefined ? { selfReportedMs: j.timeToRecoveryMs } : {}),
     ...(j ? { steps: j.steps } : {}),
   };
-  if (r.exitCode !== 0) out.error = `dcfail ${args[0]} exited ${r.exitCode}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' / ')}`;
+  if (r.exitCode !== 0)
+    out.error = `dcfail ${args[0]} exited ${r.exitCode}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' / ')}`;
   else if (at === null) out.error = `the poller never saw all three serve (last: ${JSON.stringify(res.last)})`;
   return out;
 }
 
-export async function dcfailCycle(layout: LabLayout, stateDir: string): Promise<{ failover: CycleFigures; failback: CycleFigures }> {
+export async function dcfailCycle(
+  layout: LabLayout,
+  stateDir: string,
+): Promise<{ failover: CycleFigures; failback: CycleFigures }> {
   await labReset({ dir: layout.dir });
   const lost = layout.nodes.filter((n) => n.dc !== layout.nodes.at(-1)!.dc);
   const lostDc = lost[0]!.dc;
   await killDc('main', { dir: layout.dir });
   await waitDcDown(layout, lost);
-  const failover = await measureDcfail(layout, ['failover', '--to', 'secondary', '--yes'], failoverSpec(layout, lostDc), stateDir);
+  const failover = await measureDcfail(
+    layout,
+    ['failover', '--to', 'secondary', '--yes'],
+    failoverSpec(layout, lostDc),
+    stateDir,
+  );
   if (failover.error) return { failover, failback: { ttrMs: null, wallMs: NaN, error: 'skipped: failover failed' } };
   await reviveDc('main', { dir: layout.dir });
   await waitSshUp(lost);
@@ -199,7 +246,10 @@ export async function dcfailCycle(layout: LabLayout, stateDir: string): Promise<
   return { failover, failback };
 }
 
-export async function floorCycle(layout: LabLayout, opts: Parameters<typeof floorFailover>[2] = {}): Promise<CycleFigures> {
+export async function floorCycle(
+  layout: LabLayout,
+  opts: Parameters<typeof floorFailover>[2] = {},
+): Promise<CycleFigures> {
   await labReset({ dir: layout.dir });
   const lost = layout.nodes.filter((n) => n.dc !== layout.nodes.at(-1)!.dc);
   await killDc('main', { dir: layout.dir });
@@ -212,10 +262,23 @@ export async function floorCycle(layout: LabLayout, opts: Parameters<typeof floo
   const res = await poller.result;
   poller.stop();
   const at = servingAt(res);
-  return { ttrMs: at === null ? null : at - t0, wallMs, ...(error ? { error } : at === null ? { error: `the poller never saw all three serve (last: ${JSON.stringify(res.last)})` } : {}) };
+  return {
+    ttrMs: at === null ? null : at - t0,
+    wallMs,
+    ...(error
+      ? { error }
+      : at === null
+        ? { error: `the poller never saw all three serve (last: ${JSON.stringify(res.last)})` }
+        : {}),
+  };
 }
 
-export async function commandCycle(layout: LabLayout, cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<CycleFigures> {
+export async function commandCycle(
+  layout: LabLayout,
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<CycleFigures> {
   await labReset({ dir: layout.dir });
   const lost = layout.nodes.filter((n) => n.dc !== layout.nodes.at(-1)!.dc);
   await killDc('main', { dir: layout.dir });
@@ -227,8 +290,13 @@ export async function commandCycle(layout: LabLayout, cmd: string, args: string[
   clearTimeout(timeout);
   poller.stop();
   const at = servingAt(res);
-  const out: CycleFigures = { ttrMs: at === null ? null : at - r.spawnedAt, wallMs: r.exitedAt - r.spawnedAt, exitCode: r.exitCode };
-  if (r.exitCode !== 0) out.error = `${cmd} exited ${r.exitCode}: ${(r.stdout + r.stderr).trim().split('\n').slice(-6).join(' / ')}`;
+  const out: CycleFigures = {
+    ttrMs: at === null ? null : at - r.spawnedAt,
+    wallMs: r.exitedAt - r.spawnedAt,
+    exitCode: r.exitCode,
+  };
+  if (r.exitCode !== 0)
+    out.error = `${cmd} exited ${r.exitCode}: ${(r.stdout + r.stderr).trim().split('\n').slice(-6).join(' / ')}`;
   else if (at === null) out.error = `the poller never saw all three serve (last: ${JSON.stringify(res.last)})`;
   return out;
 }

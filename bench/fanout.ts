@@ -35,9 +35,17 @@ interface SshdNode {
   dir: string;
 }
 
-async function startSshds(layout: LabLayout, dir: string, count: number): Promise<{ nodes: SshdNode[]; procs: ChildProcess[]; knownHosts: string }> {
+async function startSshds(
+  layout: LabLayout,
+  dir: string,
+  count: number,
+): Promise<{ nodes: SshdNode[]; procs: ChildProcess[]; knownHosts: string }> {
   const net = process.env['DCFAIL_LAB_NET'] ?? '0';
-  const nodes: SshdNode[] = Array.from({ length: count }, (_, i) => ({ name: `sshd-${i + 1}`, address: `127.${net}.30.${i + 1}`, dir: `${dir}/sshd-${i + 1}` }));
+  const nodes: SshdNode[] = Array.from({ length: count }, (_, i) => ({
+    name: `sshd-${i + 1}`,
+    address: `127.${net}.30.${i + 1}`,
+    dir: `${dir}/sshd-${i + 1}`,
+  }));
   await mkdir('/run/sshd', { recursive: true });
   const known: string[] = [];
   await Promise.all(
@@ -63,14 +71,20 @@ async function startSshds(layout: LabLayout, dir: string, count: number): Promis
           '',
         ].join('\n'),
       );
-      await writeFile(`${n.dir}/etcd.conf`, `ETCD_NAME=${n.name}\nETCD_DATA_DIR=${n.dir}/etcd-data\nETCD_INITIAL_ADVERTISE_PEER_URLS=http://${n.address}:2380\nETCD_INITIAL_CLUSTER_STATE=new\n`, { mode: 0o644 });
+      await writeFile(
+        `${n.dir}/etcd.conf`,
+        `ETCD_NAME=${n.name}\nETCD_DATA_DIR=${n.dir}/etcd-data\nETCD_INITIAL_ADVERTISE_PEER_URLS=http://${n.address}:2380\nETCD_INITIAL_CLUSTER_STATE=new\n`,
+        { mode: 0o644 },
+      );
       const pub = (await readFile(`${n.dir}/host_key.pub`, 'utf8')).trim().split(/\s+/);
       known.push(`${n.address} ${pub[0]} ${pub[1]}`);
     }),
   );
   const knownHosts = `${dir}/known_hosts`;
   await writeFile(knownHosts, `${known.join('\n')}\n`);
-  const procs = nodes.map((n) => spawn('/usr/sbin/sshd', ['-D', '-e', '-f', `${n.dir}/sshd_config`], { stdio: 'ignore' }));
+  const procs = nodes.map((n) =>
+    spawn('/usr/sbin/sshd', ['-D', '-e', '-f', `${n.dir}/sshd_config`], { stdio: 'ignore' }),
+  );
   for (let i = 0; i < 100; i += 1) {
     const up = await Promise.all(nodes.map((n) => tcpProbe(n.address, 22, 300)));
     if (up.every((u) => u === 'open')) break;
@@ -83,7 +97,14 @@ function topologyOf(layout: LabLayout, nodes: readonly SshdNode[], knownHosts: s
   return {
     cluster: `fanout-${nodes.length}`,
     datacenters: { main: 'madrid', secondary: 'barcelona' },
-    ssh: { user: 'dcfail', port: 22, identityFile: layout.identityFile, knownHostsFile: knownHosts, sudo: true, connectTimeoutMs: 2000 },
+    ssh: {
+      user: 'dcfail',
+      port: 22,
+      identityFile: layout.identityFile,
+      knownHostsFile: knownHosts,
+      sudo: true,
+      connectTimeoutMs: 2000,
+    },
     services: {
       commands: {
         start: '/usr/bin/test -e /nonexistent/{unit}',
@@ -94,7 +115,16 @@ function topologyOf(layout: LabLayout, nodes: readonly SshdNode[], knownHosts: s
         isActive: '/usr/bin/test -e /nonexistent/{unit}',
       },
     },
-    nodes: nodes.map((n) => ({ name: n.name, dc: 'madrid', address: n.address, roles: ['etcd'], services: { etcd: { envFile: `${n.dir}/etcd.conf`, dataDir: `${n.dir}/etcd-data` }, dcfail: { stateDir: `${n.dir}/state` } } })),
+    nodes: nodes.map((n) => ({
+      name: n.name,
+      dc: 'madrid',
+      address: n.address,
+      roles: ['etcd'],
+      services: {
+        etcd: { envFile: `${n.dir}/etcd.conf`, dataDir: `${n.dir}/etcd-data` },
+        dcfail: { stateDir: `${n.dir}/state` },
+      },
+    })),
     health: { checks: ['ssh', 'tcp'], timeoutMs: 2000, attempts: 2 },
   };
 }
@@ -120,7 +150,12 @@ async function timeTransport(file: string, runs: number): Promise<Figure> {
   return figure(samples);
 }
 
-export async function measureFanout(layout: LabLayout, dir: string, sizes: readonly number[], runs: number): Promise<FanoutFigures> {
+export async function measureFanout(
+  layout: LabLayout,
+  dir: string,
+  sizes: readonly number[],
+  runs: number,
+): Promise<FanoutFigures> {
   const max = Math.max(...sizes);
   const { nodes, procs, knownHosts } = await startSshds(layout, dir, max);
   const status: Record<string, Figure> = {};
@@ -129,7 +164,12 @@ export async function measureFanout(layout: LabLayout, dir: string, sizes: reado
     for (const n of sizes) {
       const file = `${dir}/topology-${n}.yaml`;
       await writeFile(file, stringify(topologyOf(layout, nodes.slice(0, n), knownHosts), { lineWidth: 0 }));
-      status[String(n)] = timeCommand(process.execPath, [`${REPO}/dist/bin/dcfail.js`, 'status', '-t', file], runs, [0, 1, 5]);
+      status[String(n)] = timeCommand(
+        process.execPath,
+        [`${REPO}/dist/bin/dcfail.js`, 'status', '-t', file],
+        runs,
+        [0, 1, 5],
+      );
       transport[String(n)] = await timeTransport(file, runs);
     }
   } finally {

@@ -43,7 +43,11 @@ async function setEnv(file: string, changes: Record<string, string | null>): Pro
 }
 
 function etcdClient(nodes: readonly LabNode[]): Etcd3 {
-  return new Etcd3({ hosts: nodes.map((n) => `http://${n.address}:2379`), faultHandling: { host: () => noop, global: noop }, defaultCallOptions: () => ({ deadline: new Date(Date.now() + 1000) }) });
+  return new Etcd3({
+    hosts: nodes.map((n) => `http://${n.address}:2379`),
+    faultHandling: { host: () => noop, global: noop },
+    defaultCallOptions: () => ({ deadline: new Date(Date.now() + 1000) }),
+  });
 }
 
 async function retry<T>(budgetMs: number, fn: () => Promise<T>): Promise<T> {
@@ -69,17 +73,33 @@ async function waitOpen(address: string, port: number, withinMs: number): Promis
 /** The lost DC's ports all fail within timeoutMs, probed in parallel; throws if one answers. */
 async function verifyDcDown(layout: LabLayout, lostDc: string, timeoutMs: number): Promise<void> {
   const ports = [PORTS.ssh, PORTS.etcdClient, PORTS.zkClient, PORTS.mesos];
-  const targets = layout.nodes.filter((n) => n.dc === lostDc).flatMap((n) => ports.map((p) => ({ address: n.address, port: p })));
-  const open = (await Promise.all(targets.map(async (x) => ((await tcpProbe(x.address, x.port, timeoutMs)) === 'open' ? `${x.address}:${x.port}` : null)))).filter((x) => x !== null);
+  const targets = layout.nodes
+    .filter((n) => n.dc === lostDc)
+    .flatMap((n) => ports.map((p) => ({ address: n.address, port: p })));
+  const open = (
+    await Promise.all(
+      targets.map(async (x) =>
+        (await tcpProbe(x.address, x.port, timeoutMs)) === 'open' ? `${x.address}:${x.port}` : null,
+      ),
+    )
+  ).filter((x) => x !== null);
   if (open.length > 0) throw new Error(`${lostDc} still answers on ${open.join(', ')}`);
 }
 
-export async function floorFailover(layout: LabLayout, lostDc: string, opts: { fenceFirst?: { healthTimeoutMs: number } } = {}): Promise<void> {
+export async function floorFailover(
+  layout: LabLayout,
+  lostDc: string,
+  opts: { fenceFirst?: { healthTimeoutMs: number } } = {},
+): Promise<void> {
   const dir = layout.dir;
   const s = layout.nodes.filter((n) => n.dc !== lostDc);
   const ensemble = s.map((n) => `${n.zkId}:${n.address}`).join(',');
   const quorum = Math.floor(s.length / 2) + 1;
-  const ctl = (action: 'start' | 'stop' | 'restart', n: LabNode, unit: 'etcd' | 'dcos-exhibitor' | 'dcos-mesos-master') => serviceControl(action, n.name, unit, { dir });
+  const ctl = (
+    action: 'start' | 'stop' | 'restart',
+    n: LabNode,
+    unit: 'etcd' | 'dcos-exhibitor' | 'dcos-mesos-master',
+  ) => serviceControl(action, n.name, unit, { dir });
 
   if (opts.fenceFirst) {
     await run(`${dir}/bin/fence`, [lostDc]);
@@ -88,7 +108,11 @@ export async function floorFailover(layout: LabLayout, lostDc: string, opts: { f
   const fence = opts.fenceFirst ? Promise.resolve() : run(`${dir}/bin/fence`, [lostDc]);
   const zkAndMesos = Promise.all(
     s.map(async (n) => {
-      await Promise.all([setEnv(n.paths.exhibitorEnvFile, { EXHIBITOR_STATICENSEMBLE: ensemble }), writeFile(n.paths.masterCountFile, `${s.length}\n`), setEnv(n.paths.mesosEnvFile, { MESOS_QUORUM: String(quorum) })]);
+      await Promise.all([
+        setEnv(n.paths.exhibitorEnvFile, { EXHIBITOR_STATICENSEMBLE: ensemble }),
+        writeFile(n.paths.masterCountFile, `${s.length}\n`),
+        setEnv(n.paths.mesosEnvFile, { MESOS_QUORUM: String(quorum) }),
+      ]);
       await Promise.all([ctl('restart', n, 'dcos-exhibitor'), ctl('restart', n, 'dcos-mesos-master')]);
     }),
   );
@@ -109,7 +133,10 @@ export async function floorFailover(layout: LabLayout, lostDc: string, opts: { f
       try {
         const added = await retry(30_000, () => c.cluster.memberAdd({ peerURLs: [peer], isLearner: true }));
         members.push(r);
-        await setEnv(r.paths.etcdEnvFile, { ETCD_INITIAL_CLUSTER: members.map((m) => `${m.name}=http://${m.address}:2380`).join(','), ETCD_INITIAL_CLUSTER_STATE: 'existing' });
+        await setEnv(r.paths.etcdEnvFile, {
+          ETCD_INITIAL_CLUSTER: members.map((m) => `${m.name}=http://${m.address}:2380`).join(','),
+          ETCD_INITIAL_CLUSTER_STATE: 'existing',
+        });
         await ctl('start', r, 'etcd');
         await retry(60_000, () => c.cluster.memberPromote({ ID: added.member.ID }));
       } finally {

@@ -19,7 +19,7 @@ import { noop } from 'cockatiel';
 import { Etcd3 } from 'etcd3';
 import { request } from 'node:http';
 import { connect } from 'node:net';
-import { openZk } from '../src/probes/zookeeper.js';
+import { openZk } from '../src/components/zookeeper/probe.js';
 
 export interface PollSpec {
   etcd: string[];
@@ -60,13 +60,18 @@ function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
 }
 
 async function etcdServes(spec: PollSpec, n: number): Promise<string | null> {
-  const c = new Etcd3({ hosts: spec.etcd, faultHandling: { host: () => noop, global: noop }, defaultCallOptions: () => ({ deadline: new Date(Date.now() + 500) }) });
+  const c = new Etcd3({
+    hosts: spec.etcd,
+    faultHandling: { host: () => noop, global: noop },
+    defaultCallOptions: () => ({ deadline: new Date(Date.now() + 500) }),
+  });
   try {
     await withDeadline(Promise.resolve(c.put('/bench/poller').value(String(n))), 700);
     if (spec.etcdMembers !== undefined) {
       const r = await withDeadline(c.cluster.memberList({}), 700);
       const voters = r.members.filter((m) => m.name !== '' && !(m as { isLearner?: boolean }).isLearner).length;
-      if (r.members.length !== spec.etcdMembers || voters !== spec.etcdMembers) return `${voters}/${r.members.length} voters`;
+      if (r.members.length !== spec.etcdMembers || voters !== spec.etcdMembers)
+        return `${voters}/${r.members.length} voters`;
     }
     return null;
   } catch (err) {
@@ -141,7 +146,7 @@ async function mesosServes(spec: PollSpec): Promise<string | null> {
   return null;
 }
 
-export async function poll(spec: PollSpec): Promise<PollResult> {
+async function poll(spec: PollSpec): Promise<PollResult> {
   const end = Date.now() + spec.deadlineMs;
   const interval = spec.intervalMs ?? 50;
   const since: PollResult['since'] = { etcd: null, zookeeper: null, mesos: null };
@@ -167,7 +172,11 @@ export async function poll(spec: PollSpec): Promise<PollResult> {
       if (!done) await sleep(interval);
     }
   };
-  await Promise.all([loop('etcd', (n) => etcdServes(spec, n)), loop('zookeeper', (n) => zkServes(spec, n)), loop('mesos', () => mesosServes(spec))]);
+  await Promise.all([
+    loop('etcd', (n) => etcdServes(spec, n)),
+    loop('zookeeper', (n) => zkServes(spec, n)),
+    loop('mesos', () => mesosServes(spec)),
+  ]);
   return { ok: allAt !== null, since, allAt, probes, last };
 }
 

@@ -36,7 +36,8 @@ function parseArgs(argv: string[]): Args {
     else if (x === '--only') a.only = new Set(String(argv[++i]).split(','));
     else throw new Error(`unknown argument ${x} (use --quick, --runs N, --only startup,fanout,lab)`);
   }
-  if (a.runs !== undefined && !(Number.isInteger(a.runs) && a.runs > 0 && a.runs <= 50)) throw new Error('--runs takes a whole number from 1 to 50');
+  if (a.runs !== undefined && !(Number.isInteger(a.runs) && a.runs > 0 && a.runs <= 50))
+    throw new Error('--runs takes a whole number from 1 to 50');
   return a;
 }
 
@@ -45,12 +46,25 @@ const log = (m: string) => process.stderr.write(`[bench ${new Date().toISOString
 interface LabFigures {
   masters: MasterCount;
   runs: number;
-  dcfail: { failover: Figure; failback: Figure; failoverWall: Figure; failbackWall: Figure; preConfirm: Figure; selfReported: Figure; stepsMs: Record<string, Figure> };
+  dcfail: {
+    failover: Figure;
+    failback: Figure;
+    failoverWall: Figure;
+    failbackWall: Figure;
+    preConfirm: Figure;
+    selfReported: Figure;
+    stepsMs: Record<string, Figure>;
+  };
   floor: { failover: Figure; wall: Figure };
   /** The floor run after the fence hook and its check, in sequence, as every safe runbook must. */
   fencedFloor: { failover: Figure };
   ansible: { failover: Figure; wall: Figure } | { skipped: string };
-  ratios: { overheadMs: number; overheadAfterFenceMs: number; dcfailOverFloor: number; dcfailOverAnsible: number | null };
+  ratios: {
+    overheadMs: number;
+    overheadAfterFenceMs: number;
+    dcfailOverFloor: number;
+    dcfailOverAnsible: number | null;
+  };
   errors: string[];
 }
 
@@ -65,7 +79,10 @@ function stepFigures(xs: readonly CycleFigures[]): Record<string, Figure> {
     const groups = new Map<string, number>();
     for (const s of x.steps ?? []) {
       // Group the per-node steps: `zk:restart:exhibitor:master-3` -> `zk:restart`.
-      const key = s.id.split(':').filter((p) => !/^(master|sshd)-\d+$/.test(p) && !p.startsWith('/') && p !== 'cluster').join(':');
+      const key = s.id
+        .split(':')
+        .filter((p) => !/^(master|sshd)-\d+$/.test(p) && !p.startsWith('/') && p !== 'cluster')
+        .join(':');
       groups.set(key, Math.max(groups.get(key) ?? 0, s.ms));
     }
     for (const [k, v] of groups) per.set(k, [...(per.get(k) ?? []), v]);
@@ -73,7 +90,12 @@ function stepFigures(xs: readonly CycleFigures[]): Record<string, Figure> {
   return Object.fromEntries([...per].map(([k, v]) => [k, figure(v)]));
 }
 
-async function labBench(masters: MasterCount, runs: number, tmp: string, ansibleMissing: string | null): Promise<LabFigures> {
+async function labBench(
+  masters: MasterCount,
+  runs: number,
+  tmp: string,
+  ansibleMissing: string | null,
+): Promise<LabFigures> {
   const dir = `${REPO}/.lab-bench`;
   log(`lab up: ${masters} masters in ${dir} (127.${process.env['DCFAIL_LAB_NET']}.x)`);
   const lab: Lab = await labUp({ masters, dir, onProgress: (m) => log(`  ${m}`) });
@@ -93,7 +115,9 @@ async function labBench(masters: MasterCount, runs: number, tmp: string, ansible
     fo.push(d.failover);
     fb.push(d.failback);
     for (const e of [d.failover.error, d.failback.error]) if (e) errors.push(`run ${i + 1}: ${e}`);
-    log(`  dcfail failover ${ms(d.failover.ttrMs ?? NaN)} (self ${ms(d.failover.selfReportedMs ?? NaN)}, wall ${ms(d.failover.wallMs)}); failback ${ms(d.failback.ttrMs ?? NaN)}`);
+    log(
+      `  dcfail failover ${ms(d.failover.ttrMs ?? NaN)} (self ${ms(d.failover.selfReportedMs ?? NaN)}, wall ${ms(d.failover.wallMs)}); failback ${ms(d.failback.ttrMs ?? NaN)}`,
+    );
     log(`${masters} masters, run ${i + 1}/${runs}: floor`);
     const f = await floorCycle(lab.layout);
     fl.push(f);
@@ -133,7 +157,12 @@ async function labBench(masters: MasterCount, runs: number, tmp: string, ansible
     floor: { failover: floor, wall: collect(fl, 'wallMs') },
     fencedFloor: { failover: fencedFloor },
     ansible: ans ? { failover: ans, wall: collect(an, 'wallMs') } : { skipped: ansibleMissing ?? 'not run' },
-    ratios: { overheadMs: Math.round(dFo.median - floor.median), overheadAfterFenceMs: Math.round(dFo.median - fencedFloor.median), dcfailOverFloor: ratio(dFo.median, floor.median), dcfailOverAnsible: ans ? ratio(dFo.median, ans.median) : null },
+    ratios: {
+      overheadMs: Math.round(dFo.median - floor.median),
+      overheadAfterFenceMs: Math.round(dFo.median - fencedFloor.median),
+      dcfailOverFloor: ratio(dFo.median, floor.median),
+      dcfailOverAnsible: ans ? ratio(dFo.median, ans.median) : null,
+    },
     errors,
   };
 }
@@ -151,7 +180,7 @@ function render(r: { startup?: StartupFigures; fanout?: FanoutFigures; lab: LabF
     row('dcfail failover (from confirmation)', fmtFigure(l.dcfail.failover));
     row('  loss certificate etc. (start to confirmation)', fmtFigure(l.dcfail.preConfirm));
     row('  dcfail failover, whole command', fmtFigure(l.dcfail.failoverWall));
-    row('  dcfail\'s own figure (journal)', fmtFigure(l.dcfail.selfReported));
+    row("  dcfail's own figure (journal)", fmtFigure(l.dcfail.selfReported));
     row('dcfail failback (from confirmation)', fmtFigure(l.dcfail.failback));
     row('  dcfail failback, whole command', fmtFigure(l.dcfail.failbackWall));
     row('floor failover (direct edits and restarts)', fmtFigure(l.floor.failover));
@@ -160,11 +189,23 @@ function render(r: { startup?: StartupFigures; fanout?: FanoutFigures; lab: LabF
       row('ansible-playbook failover (from spawn)', fmtFigure(l.ansible.failover));
       row('  ansible-playbook, whole command', fmtFigure(l.ansible.wall));
     }
-    row('dcfail - floor (orchestration overhead)', ms(l.ratios.overheadMs), l.masters === 3 ? `goal <= 1 s: ${goal(l.ratios.overheadMs <= 1000)}` : '');
+    row(
+      'dcfail - floor (orchestration overhead)',
+      ms(l.ratios.overheadMs),
+      l.masters === 3 ? `goal <= 1 s: ${goal(l.ratios.overheadMs <= 1000)}` : '',
+    );
     row('dcfail / floor', String(l.ratios.dcfailOverFloor));
     row('floor after the fence (fence hook + its check first)', fmtFigure(l.fencedFloor.failover));
-    row('dcfail - floor after the fence (dcfail\'s own)', ms(l.ratios.overheadAfterFenceMs), 'what dcfail adds beyond a fenced runbook');
-    row('dcfail / ansible', l.ratios.dcfailOverAnsible === null ? '-' : String(l.ratios.dcfailOverAnsible), l.ratios.dcfailOverAnsible === null ? '' : `goal <= 0.5: ${goal(l.ratios.dcfailOverAnsible <= 0.5)}`);
+    row(
+      "dcfail - floor after the fence (dcfail's own)",
+      ms(l.ratios.overheadAfterFenceMs),
+      'what dcfail adds beyond a fenced runbook',
+    );
+    row(
+      'dcfail / ansible',
+      l.ratios.dcfailOverAnsible === null ? '-' : String(l.ratios.dcfailOverAnsible),
+      l.ratios.dcfailOverAnsible === null ? '' : `goal <= 0.5: ${goal(l.ratios.dcfailOverAnsible <= 0.5)}`,
+    );
     out.push('  failover steps (median ms of each group, slowest node):');
     for (const [k, f] of Object.entries(l.dcfail.stepsMs)) out.push(`    ${k.padEnd(42)}${fmtFigure(f)}`);
     for (const e of l.errors) out.push(`  error: ${e}`);
@@ -179,10 +220,17 @@ function render(r: { startup?: StartupFigures; fanout?: FanoutFigures; lab: LabF
     const sizes = Object.keys(s.plan);
     for (const n of sizes) {
       const x = ratio(s.plan[n]!.median, s.nodeBare.median);
-      row(`plan failover --offline, ${n} nodes`, fmtFigure(s.plan[n]), `${x}x bare node${n === '50' ? `, goal < 3x: ${goal(x < 3)}` : ''}`);
+      row(
+        `plan failover --offline, ${n} nodes`,
+        fmtFigure(s.plan[n]),
+        `${x}x bare node${n === '50' ? `, goal < 3x: ${goal(x < 3)}` : ''}`,
+      );
     }
     const growth = planGrowth(s);
-    if (growth) out.push(`  planning above start-up per node: ${growth.perNode3to50.toFixed(2)} ms/node (3->50), ${growth.perNode50to500.toFixed(2)} ms/node (50->500): ${growth.linear ? 'no worse than linear' : 'WORSE than linear'}`);
+    if (growth)
+      out.push(
+        `  planning above start-up per node: ${growth.perNode3to50.toFixed(2)} ms/node (3->50), ${growth.perNode50to500.toFixed(2)} ms/node (50->500): ${growth.linear ? 'no worse than linear' : 'WORSE than linear'}`,
+      );
     out.push('');
   }
   if (r.fanout) {
@@ -190,7 +238,11 @@ function render(r: { startup?: StartupFigures; fanout?: FanoutFigures; lab: LabF
     out.push('== fan-out: dcfail status over sshd-only nodes (whole process) ==');
     for (const n of Object.keys(f.status)) {
       const x = ratio(f.status[n]!.median, f.status['1']!.median);
-      row(`status, ${n} node(s)`, fmtFigure(f.status[n]), n === '1' ? '' : `${x}x one node${n === '20' ? `, goal <= 1.5x: ${goal(x <= 1.5)}` : ''}`);
+      row(
+        `status, ${n} node(s)`,
+        fmtFigure(f.status[n]),
+        n === '1' ? '' : `${x}x one node${n === '20' ? `, goal <= 1.5x: ${goal(x <= 1.5)}` : ''}`,
+      );
     }
     for (const n of Object.keys(f.transport)) {
       const x = ratio(f.transport[n]!.median, f.transport['1']!.median);
@@ -214,7 +266,8 @@ function planGrowth(s: StartupFigures): { perNode3to50: number; perNode50to500: 
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  if (process.getuid?.() !== 0) throw new Error('the bench runs the lab (real servers on 127.x port 22): run it as root');
+  if (process.getuid?.() !== 0)
+    throw new Error('the bench runs the lab (real servers on 127.x port 22): run it as root');
   const fastRuns = args.runs ?? (args.quick ? 3 : 5);
   const labRuns = args.runs ?? (args.quick ? 1 : 3);
   const sizes: MasterCount[] = args.quick ? [3] : [3, 5];
@@ -255,7 +308,13 @@ async function main(): Promise<void> {
   const doc = {
     date: new Date().toISOString(),
     commit,
-    machine: { host: hostname(), cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+    machine: {
+      host: hostname(),
+      cpus: cpus().length,
+      cpu: cpus()[0]?.model ?? '?',
+      memGiB: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+    },
     args: { quick: args.quick, runs: args.runs ?? null, only: [...args.only] },
     lab: results.lab,
     startup: results.startup ?? null,
@@ -272,11 +331,24 @@ async function main(): Promise<void> {
       ...(results.startup
         ? {
             versionOverNode: ratio(results.startup.version.median, results.startup.nodeBare.median),
-            ...Object.fromEntries(Object.entries(results.startup.plan).map(([n, f]) => [`plan${n}OverNode`, ratio(f.median, results.startup!.nodeBare.median)])),
+            ...Object.fromEntries(
+              Object.entries(results.startup.plan).map(([n, f]) => [
+                `plan${n}OverNode`,
+                ratio(f.median, results.startup!.nodeBare.median),
+              ]),
+            ),
             planLinear: growth?.linear ?? null,
           }
         : {}),
-      ...(results.fanout ? { status20OverStatus1: ratio(results.fanout.status['20']!.median, results.fanout.status['1']!.median), transport20OverTransport1: ratio(results.fanout.transport['20']!.median, results.fanout.transport['1']!.median) } : {}),
+      ...(results.fanout
+        ? {
+            status20OverStatus1: ratio(results.fanout.status['20']!.median, results.fanout.status['1']!.median),
+            transport20OverTransport1: ratio(
+              results.fanout.transport['20']!.median,
+              results.fanout.transport['1']!.median,
+            ),
+          }
+        : {}),
     },
   };
   await mkdir(`${REPO}/bench/results`, { recursive: true });

@@ -17,7 +17,10 @@ export function timeCommand(cmd: string, args: string[], runs: number, okCodes =
     const t0 = process.hrtime.bigint();
     const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: REPO });
     const t1 = process.hrtime.bigint();
-    if (!okCodes.includes(r.status ?? -1)) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${String(r.stderr).trim().split('\n').slice(-2).join(' / ')}`);
+    if (!okCodes.includes(r.status ?? -1))
+      throw new Error(
+        `${cmd} ${args.join(' ')} exited ${r.status}: ${String(r.stderr).trim().split('\n').slice(-2).join(' / ')}`,
+      );
     samples.push(Number(t1 - t0) / 1e6);
   }
   return figure(samples);
@@ -27,18 +30,28 @@ export function timeCommand(cmd: string, args: string[], runs: number, okCodes =
  * A valid topology of `n` nodes: the first min(n, 255) are masters (mesos, exhibitor, etcd;
  * ZooKeeper ids stop at 255), the rest etcd members; main holds a strict majority of both sets.
  */
-export function generatedTopology(n: number): Record<string, unknown> {
+function generatedTopology(n: number): Record<string, unknown> {
   const masters = Math.min(n, 255);
   const others = n - masters;
   const nodes: Record<string, unknown>[] = [];
   const dcOf = (i: number, count: number) => (i < Math.floor(count / 2) + 1 ? 'madrid' : 'barcelona');
   for (let i = 0; i < masters; i += 1) {
     const dc = dcOf(i, masters);
-    nodes.push({ name: `master-${i + 1}`, dc, address: `10.${dc === 'madrid' ? 10 : 20}.${Math.floor(i / 250)}.${(i % 250) + 1}`, roles: ['mesos', 'exhibitor', 'etcd'] });
+    nodes.push({
+      name: `master-${i + 1}`,
+      dc,
+      address: `10.${dc === 'madrid' ? 10 : 20}.${Math.floor(i / 250)}.${(i % 250) + 1}`,
+      roles: ['mesos', 'exhibitor', 'etcd'],
+    });
   }
   for (let i = 0; i < others; i += 1) {
     const dc = dcOf(i, others);
-    nodes.push({ name: `etcd-${i + 1}`, dc, address: `10.${dc === 'madrid' ? 11 : 21}.${Math.floor(i / 250)}.${(i % 250) + 1}`, roles: ['etcd'] });
+    nodes.push({
+      name: `etcd-${i + 1}`,
+      dc,
+      address: `10.${dc === 'madrid' ? 11 : 21}.${Math.floor(i / 250)}.${(i % 250) + 1}`,
+      roles: ['etcd'],
+    });
   }
   return {
     cluster: `bench-${n}`,
@@ -64,7 +77,11 @@ export async function measureStartup(tmp: string, runs: number, sizes: readonly 
   for (const n of sizes) {
     const file = `${tmp}/topology-${n}.yaml`;
     await writeFile(file, stringify(generatedTopology(n), { lineWidth: 0 }));
-    plan[String(n)] = timeCommand(process.execPath, [main, 'plan', 'failover', '--to', 'secondary', '--offline', '--assume-down', 'main', '-t', file], runs);
+    plan[String(n)] = timeCommand(
+      process.execPath,
+      [main, 'plan', 'failover', '--to', 'secondary', '--offline', '--assume-down', 'main', '-t', file],
+      runs,
+    );
   }
   return { nodeBare, version, plan };
 }

@@ -16,7 +16,7 @@ export function figure(samples: readonly number[]): Figure {
   return { median: round(median), min: round(s[0]!), max: round(s[n - 1]!), n, samples: samples.map(round) };
 }
 
-export function round(x: number, digits = 1): number {
+function round(x: number, digits = 1): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
 }

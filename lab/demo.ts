@@ -9,7 +9,7 @@
 import { noop } from 'cockatiel';
 import { Etcd3 } from 'etcd3';
 import { execa } from 'execa';
-import { openZk, type ZkSession } from '../src/probes/zookeeper.js';
+import { openZk, type ZkSession } from '../src/components/zookeeper/probe.js';
 import { killDc, labDown, labUp, readLayout, reviveDc, repoRoot } from './lab.js';
 
 const started = Date.now();

@@ -23,9 +23,14 @@ const englishOnlyZod: Plugin = {
   name: 'zod-english-only',
   setup(b) {
     b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
-      /[\\/]zod[\\/]v4[\\/](classic|core)$/.test(args.resolveDir) ? { path: resolve(args.resolveDir, '../locales/en.js'), namespace: 'zod-en' } : undefined,
+      /[\\/]zod[\\/]v4[\\/](classic|core)$/.test(args.resolveDir)
+        ? { path: resolve(args.resolveDir, '../locales/en.js'), namespace: 'zod-en' }
+        : undefined,
     );
-    b.onLoad({ filter: /.*/, namespace: 'zod-en' }, (args) => ({ contents: `export { default as en } from ${JSON.stringify(args.path)};`, resolveDir: args.path.replace(/[\\/][^\\/]+$/, '') }));
+    b.onLoad({ filter: /.*/, namespace: 'zod-en' }, (args) => ({
+      contents: `export { default as en } from ${JSON.stringify(args.path)};`,
+      resolveDir: args.path.replace(/[\\/][^\\/]+$/, ''),
+    }));
   },
 };
 
@@ -47,7 +52,9 @@ export async function bundle(distDir: string): Promise<void> {
     minifySyntax: true,
     logLevel: 'warning',
     // commander is CommonJS and requires node:events: give the ESM bundle a require.
-    banner: { js: "import { createRequire as __dcfailCreateRequire } from 'node:module';\nconst require = __dcfailCreateRequire(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __dcfailCreateRequire } from 'node:module';\nconst require = __dcfailCreateRequire(import.meta.url);",
+    },
   });
 }
 

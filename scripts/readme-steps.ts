@@ -4,13 +4,22 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { offlineFailbackPlan, offlineFailoverPlan } from '../src/commands/plan.js';
-import { stepsSection, withStepsSection } from '../src/output/plan-markdown.js';
+import { stepsSection, withStepsSection } from '../src/views/plan-markdown.js';
 import { loadTopology } from '../src/topology/load.js';
 
-export async function expectedReadme(readmePath = 'README.md', topology = 'fixtures/topologies/example.yaml'): Promise<{ current: string; expected: string }> {
+export async function expectedReadme(
+  readmePath = 'README.md',
+  topology = 'fixtures/topologies/example.yaml',
+): Promise<{ current: string; expected: string }> {
   const t = await loadTopology(topology);
   const current = await readFile(readmePath, 'utf8');
-  return { current, expected: withStepsSection(current, stepsSection(offlineFailoverPlan(t, 'secondary', 'main'), offlineFailbackPlan(t))) };
+  return {
+    current,
+    expected: withStepsSection(
+      current,
+      stepsSection(offlineFailoverPlan(t, 'secondary', 'main'), offlineFailbackPlan(t)),
+    ),
+  };
 }
 
 async function main(): Promise<number> {

@@ -6,7 +6,8 @@
 import { Command, CommanderError, Option } from 'commander';
 import { createRequire } from 'node:module';
 import { UserError, type ExitCode } from './errors.js';
-import type { GlobalOptions, Io } from './commands/context.js';
+import type { GlobalOptions } from './commands/options.js';
+import type { Io } from './views/io.js';
 
 const require = createRequire(import.meta.url);
 
@@ -26,11 +27,20 @@ function withGlobals(cmd: Command): Command {
     .option('-t, --topology <file>', 'topology file (YAML or JSON)', process.env['DCFAIL_TOPOLOGY'] ?? './dcfail.yaml')
     .option('--json', 'one JSON document on stdout, nothing else there', false)
     .option('--log-file <file>', 'write pino JSON lines to this file')
-    .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'));
+    .addOption(
+      new Option('--log-level <level>', 'log level')
+        .choices(['trace', 'debug', 'info', 'warn', 'error'])
+        .default('info'),
+    );
 }
 
 function globals(o: Record<string, unknown>): GlobalOptions {
-  return { topology: String(o['topology']), json: Boolean(o['json']), logFile: o['logFile'] as string | undefined, logLevel: String(o['logLevel']) };
+  return {
+    topology: String(o['topology']),
+    json: Boolean(o['json']),
+    logFile: o['logFile'] as string | undefined,
+    logLevel: String(o['logLevel']),
+  };
 }
 
 /** Parses argv and runs the command; resolves to its exit code. Throws DcfailError on bad input. */
@@ -43,7 +53,9 @@ export async function runCli(argv: readonly string[], io: Io): Promise<ExitCode>
     .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: (s) => io.err(s.replace(/\n$/, '')) })
     .showHelpAfterError('(run with --help for usage)');
 
-  withGlobals(program.command('validate').description('check the topology file: schema and quorum rules (no network)')).action((o) => {
+  withGlobals(
+    program.command('validate').description('check the topology file: schema and quorum rules (no network)'),
+  ).action((o) => {
     result = import('./commands/validate.js').then((m) => m.validate(globals(o), io));
   });
 
@@ -51,9 +63,13 @@ export async function runCli(argv: readonly string[], io: Io): Promise<ExitCode>
     result = import('./commands/schema.js').then((m) => m.schema(io));
   });
 
-  const plan = program.command('plan').description('print the steps a failover or failback would run, and whether it is safe');
+  const plan = program
+    .command('plan')
+    .description('print the steps a failover or failback would run, and whether it is safe');
   for (const runbook of ['failover', 'failback'] as const) {
-    const cmd = plan.command(runbook).description(runbook === 'failover' ? 'plan a failover to <dc>' : 'plan the return to the main DC');
+    const cmd = plan
+      .command(runbook)
+      .description(runbook === 'failover' ? 'plan a failover to <dc>' : 'plan the return to the main DC');
     if (runbook === 'failover') cmd.requiredOption('--to <dc>', 'the DC that takes over (name, or main/secondary)');
     else cmd.option('--to <dc>', 'the DC that returns (the main DC)');
     withGlobals(cmd)
@@ -62,12 +78,27 @@ export async function runCli(argv: readonly string[], io: Io): Promise<ExitCode>
       .option('--out <file>', 'save the (online) plan to a file for `dcfail apply`');
     if (runbook === 'failover') {
       cmd
-        .option('--apps <file>', 'with --agents: add the survival summary of saved Marathon apps (informs, never changes the verdict)')
+        .option(
+          '--apps <file>',
+          'with --agents: add the survival summary of saved Marathon apps (informs, never changes the verdict)',
+        )
         .option('--agents <file>', 'saved Mesos /master/slaves JSON, with --apps');
     }
     cmd.action((o) => {
       result = import('./commands/plan.js').then((m) =>
-        m.plan({ ...globals(o), runbook, to: o.to, assumeDown: o.assumeDown, offline: Boolean(o.offline), out: o.out, apps: o.apps, agents: o.agents }, io),
+        m.plan(
+          {
+            ...globals(o),
+            runbook,
+            to: o.to,
+            assumeDown: o.assumeDown,
+            offline: Boolean(o.offline),
+            out: o.out,
+            apps: o.apps,
+            agents: o.agents,
+          },
+          io,
+        ),
       );
     });
   }
@@ -75,10 +106,17 @@ export async function runCli(argv: readonly string[], io: Io): Promise<ExitCode>
   const runbookFlags = (cmd: Command) =>
     cmd
       .option('--yes', 'do not ask for confirmation (automation)', false)
-      .option('--override-loss-check <reason>', 'proceed on inconclusive loss evidence (recorded); never overrides a lost-DC node that answers as a member')
+      .option(
+        '--override-loss-check <reason>',
+        'proceed on inconclusive loss evidence (recorded); never overrides a lost-DC node that answers as a member',
+      )
       .option('--attest-fenced <how>', 'the lost DC is kept down by other means than the fence hook (recorded)')
       .option('--break-lock', 'take the run lock from another run whose process is gone', false)
-      .addOption(new Option('--verify-timeout <ms>', 'how long each verification may take to hold').argParser((v) => Number.parseInt(v, 10)).default(60_000));
+      .addOption(
+        new Option('--verify-timeout <ms>', 'how long each verification may take to hold')
+          .argParser((v) => Number.parseInt(v, 10))
+          .default(60_000),
+      );
   const runbookOpts = (o: Record<string, unknown>) => ({
     ...globals(o),
     yes: Boolean(o['yes']),
@@ -88,29 +126,61 @@ export async function runCli(argv: readonly string[], io: Io): Promise<ExitCode>
     discardDivergent: Boolean(o['discardDivergent']),
     verifyTimeoutMs: o['verifyTimeout'] as number,
   });
-  runbookFlags(withGlobals(program.command('failover').description('fail over to <dc>: loss certificate, fencing, confirmation, steps verified one by one')))
+  runbookFlags(
+    withGlobals(
+      program
+        .command('failover')
+        .description('fail over to <dc>: loss certificate, fencing, confirmation, steps verified one by one'),
+    ),
+  )
     .requiredOption('--to <dc>', 'the DC that takes over (name, or main/secondary)')
     .action((o) => {
-      result = import('./commands/runbook.js').then((m) => m.failover({ ...runbookOpts(o), to: o.to }, io));
+      result = import('./commands/failover.js').then((m) => m.failover({ ...runbookOpts(o), to: o.to }, io));
     });
-  runbookFlags(withGlobals(program.command('failback').description('return to the main DC: quarantine it, then grow each cluster one member at a time')))
-    .option('--discard-divergent', 'drop, after archiving, writes that the returning DC took while split from the cluster', false)
+  runbookFlags(
+    withGlobals(
+      program
+        .command('failback')
+        .description('return to the main DC: quarantine it, then grow each cluster one member at a time'),
+    ),
+  )
+    .option(
+      '--discard-divergent',
+      'drop, after archiving, writes that the returning DC took while split from the cluster',
+      false,
+    )
     .action((o) => {
-      result = import('./commands/runbook.js').then((m) => m.failback(runbookOpts(o), io));
+      result = import('./commands/failback.js').then((m) => m.failback(runbookOpts(o), io));
     });
 
-  runbookFlags(withGlobals(program.command('apply').description('execute a saved online plan after checking it is not stale; resumes where it stopped')))
+  runbookFlags(
+    withGlobals(
+      program
+        .command('apply')
+        .description('execute a saved online plan after checking it is not stale; resumes where it stopped'),
+    ),
+  )
     .argument('<plan-file>', 'a plan saved by dcfail plan ... --out')
-    .option('--discard-divergent', 'drop, after archiving, writes that the returning DC took while split from the cluster', false)
+    .option(
+      '--discard-divergent',
+      'drop, after archiving, writes that the returning DC took while split from the cluster',
+      false,
+    )
     .action((file: string, o) => {
-      result = import('./commands/runbook.js').then((m) => m.applyPlan({ ...runbookOpts(o), file }, io));
+      result = import('./commands/apply.js').then((m) => m.applyPlan({ ...runbookOpts(o), file }, io));
     });
 
-  withGlobals(program.command('status').description('live view: reachability, each cluster\'s members, quorum and leader, and the mode')).action((o) => {
+  withGlobals(
+    program
+      .command('status')
+      .description("live view: reachability, each cluster's members, quorum and leader, and the mode"),
+  ).action((o) => {
     result = import('./commands/status.js').then((m) => m.status(globals(o), io));
   });
 
-  withGlobals(program.command('preflight').description('peacetime readiness: SSH and host keys, sudo, files, units, hooks, keys')).action((o) => {
+  withGlobals(
+    program.command('preflight').description('peacetime readiness: SSH and host keys, sudo, files, units, hooks, keys'),
+  ).action((o) => {
     result = import('./commands/preflight.js').then((m) => m.preflight(globals(o), io));
   });
 
@@ -122,7 +192,17 @@ export async function runCli(argv: readonly string[], io: Io): Promise<ExitCode>
     .option('--strict', 'every app is critical, not only those labelled DCFAIL_CRITICAL=true', false)
     .action((o) => {
       result = import('./commands/survival.js').then((m) =>
-        m.survival({ ...globals(o), assumeDown: o.assumeDown, apps: o.apps, agents: o.agents, masterRegion: o.masterRegion, strict: Boolean(o.strict) }, io),
+        m.survival(
+          {
+            ...globals(o),
+            assumeDown: o.assumeDown,
+            apps: o.apps,
+            agents: o.agents,
+            masterRegion: o.masterRegion,
+            strict: Boolean(o.strict),
+          },
+          io,
+        ),
       );
     });
 

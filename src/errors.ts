@@ -61,7 +61,14 @@ export class LockedError extends DcfailError {
 /** A bug in dcfail: an invariant of our own code did not hold. */
 export class InternalError extends DcfailError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super('internal', `internal error (a bug in dcfail, please report it): ${message}`, EXIT.failed, 'internal', [], options);
+    super(
+      'internal',
+      `internal error (a bug in dcfail, please report it): ${message}`,
+      EXIT.failed,
+      'internal',
+      [],
+      options,
+    );
   }
 }
 

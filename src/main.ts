@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** The entry point: the only place that turns errors into exit statuses (../shared/spec/CLI.md). */
 import { runCli } from './cli.js';
-import { processIo } from './commands/context.js';
+import { processIo } from './views/io.js';
 import { DcfailError, EXIT } from './errors.js';
 
 async function main(): Promise<number> {
@@ -12,13 +12,17 @@ async function main(): Promise<number> {
   } catch (err) {
     if (err instanceof DcfailError) {
       if (json) {
-        process.stdout.write(`${JSON.stringify({ error: { code: err.code, source: err.source, message: err.message, details: err.details } }, null, 2)}\n`);
+        process.stdout.write(
+          `${JSON.stringify({ error: { code: err.code, source: err.source, message: err.message, details: err.details } }, null, 2)}\n`,
+        );
       }
       io.err(`dcfail: ${err.message}`);
       for (const line of err.details) io.err(`  ${line}`);
       return err.exitCode;
     }
-    io.err(`dcfail: internal error (a bug in dcfail, please report it): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    io.err(
+      `dcfail: internal error (a bug in dcfail, please report it): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+    );
     return EXIT.failed;
   }
 }

@@ -7,25 +7,19 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { CLUSTERS } from '../core/clusters.js';
 import { EXIT, type ExitCode } from '../errors.js';
-import { parseEnvFile, parseValueFile } from '../clusters/files.js';
-import { ENSEMBLE_KEY } from '../clusters/exhibitor.js';
-import { INITIAL_CLUSTER_KEY, parseInitialCluster } from '../clusters/etcd.js';
-import { QUORUM_KEY } from '../clusters/mesos.js';
-import { declaredConfig } from '../runbooks/facts.js';
+import { etcdFileChecks } from '../components/etcd/preflight.js';
+import { mesosFileChecks } from '../components/mesos/preflight.js';
+import { zookeeperFileChecks } from '../components/zookeeper/preflight.js';
+import { declaredConfig } from '../plan/facts.js';
 import { renderCommand } from '../remote/shell.js';
 import { RemotePool } from '../remote/ssh.js';
+import type { Remotes } from '../remote/types.js';
 import type { Remote } from '../remote/types.js';
 import { loadTopology } from '../topology/load.js';
 import type { Topology, TopologyNode } from '../topology/model.js';
-import type { GlobalOptions, Io } from './context.js';
-
-export interface Check {
-  /** `local`, or the node's name. */
-  host: string;
-  check: string;
-  ok: boolean;
-  detail: string;
-}
+import type { GlobalOptions } from './options.js';
+import type { Io } from '../views/io.js';
+import { preflightLines, type Check } from '../views/preflight.js';
 
 function expandHome(p: string): string {
   return p.startsWith('~/') ? resolve(homedir(), p.slice(2)) : p;
@@ -37,16 +31,34 @@ async function localChecks(t: Topology, topologyFile: string): Promise<Check[]> 
   const keys = new Set(t.nodes.map((n) => n.ssh.identityFile).filter((k): k is string => k !== undefined));
   if (keys.size === 0) {
     const agent = Boolean(process.env['SSH_AUTH_SOCK']);
-    out.push({ host: 'local', check: 'ssh key', ok: agent, detail: agent ? 'no identityFile; using ssh-agent (SSH_AUTH_SOCK)' : 'no identityFile in the topology and no ssh-agent (SSH_AUTH_SOCK)' });
+    out.push({
+      host: 'local',
+      check: 'ssh key',
+      ok: agent,
+      detail: agent
+        ? 'no identityFile; using ssh-agent (SSH_AUTH_SOCK)'
+        : 'no identityFile in the topology and no ssh-agent (SSH_AUTH_SOCK)',
+    });
   }
   for (const k of keys) {
     const path = expandHome(k);
-    const ok = await access(path, constants.R_OK).then(() => true, () => false);
+    const ok = await access(path, constants.R_OK).then(
+      () => true,
+      () => false,
+    );
     out.push({ host: 'local', check: 'ssh key', ok, detail: ok ? `${k} is readable` : `${k} cannot be read` });
   }
   for (const k of new Set(t.nodes.map((n) => n.ssh.knownHostsFile))) {
-    const ok = await access(expandHome(k), constants.R_OK).then(() => true, () => false);
-    out.push({ host: 'local', check: 'known_hosts', ok, detail: ok ? `${k} is readable` : `${k} cannot be read: host keys cannot be verified` });
+    const ok = await access(expandHome(k), constants.R_OK).then(
+      () => true,
+      () => false,
+    );
+    out.push({
+      host: 'local',
+      check: 'known_hosts',
+      ok,
+      detail: ok ? `${k} is readable` : `${k} cannot be read: host keys cannot be verified`,
+    });
   }
   const hooks: [string, string][] = [];
   for (const [name, cmd] of Object.entries(t.hooks)) {
@@ -55,18 +67,32 @@ async function localChecks(t: Topology, topologyFile: string): Promise<Check[]> 
   }
   for (const [name, cmd] of hooks) {
     const exe = cmd.split(/\s+/)[0]!;
-    const path = exe.startsWith('~/') ? expandHome(exe) : isAbsolute(exe) ? exe : exe.includes('/') ? resolve(base, exe) : null;
+    const path = exe.startsWith('~/')
+      ? expandHome(exe)
+      : isAbsolute(exe)
+        ? exe
+        : exe.includes('/')
+          ? resolve(base, exe)
+          : null;
     if (path === null) {
       out.push({ host: 'local', check: `hook ${name}`, ok: true, detail: `${exe} is looked up on PATH at run time` });
       continue;
     }
-    const ok = await access(path, constants.X_OK).then(() => true, () => false);
-    out.push({ host: 'local', check: `hook ${name}`, ok, detail: ok ? `${exe} exists and is executable` : `${exe} is missing or not executable (${path})` });
+    const ok = await access(path, constants.X_OK).then(
+      () => true,
+      () => false,
+    );
+    out.push({
+      host: 'local',
+      check: `hook ${name}`,
+      ok,
+      detail: ok ? `${exe} exists and is executable` : `${exe} is missing or not executable (${path})`,
+    });
   }
   return out;
 }
 
-async function nodeChecks(t: Topology, n: TopologyNode, pool: RemotePool): Promise<Check[]> {
+async function nodeChecks(t: Topology, n: TopologyNode, pool: Remotes): Promise<Check[]> {
   const out: Check[] = [];
   const add = (check: string, ok: boolean, detail: string) => out.push({ host: n.name, check, ok, detail });
   // The checks below run in parallel; the report lists them in the order they are declared here,
@@ -82,9 +108,17 @@ async function nodeChecks(t: Topology, n: TopologyNode, pool: RemotePool): Promi
     return out;
   }
   const timeoutMs = Math.max(t.health.timeoutMs, 5000);
-  const sudo = await remote.exec('sudo -n true', { sudo: false, timeoutMs }).catch((e: Error) => ({ exitCode: null, stderr: e.message }));
+  const sudo = await remote
+    .exec('sudo -n true', { sudo: false, timeoutMs })
+    .catch((e: Error) => ({ exitCode: null, stderr: e.message }));
   const sudoOk = sudo.exitCode === 0;
-  add('sudo -n', sudoOk || !n.ssh.sudo, sudoOk ? 'passwordless sudo works' : `sudo -n fails: ${sudo.stderr.trim().split('\n')[0] ?? ''}${n.ssh.sudo ? '' : ' (not needed: ssh.sudo is false)'}`);
+  add(
+    'sudo -n',
+    sudoOk || !n.ssh.sudo,
+    sudoOk
+      ? 'passwordless sudo works'
+      : `sudo -n fails: ${sudo.stderr.trim().split('\n')[0] ?? ''}${n.ssh.sudo ? '' : ' (not needed: ssh.sudo is false)'}`,
+  );
 
   const want = declaredConfig(t)[n.name] ?? {};
   const read = async (path: string) => remote.readFile(path).catch((e: Error) => Promise.reject(e));
@@ -100,46 +134,22 @@ async function nodeChecks(t: Topology, n: TopologyNode, pool: RemotePool): Promi
     }
   };
   const checks: Promise<unknown>[] = [];
-  if (n.roles.includes('mesos')) {
-    checks.push(
-      fileCheck('master_count', n.services.mesos.masterCountFile, (t0) => {
-        const v = parseValueFile(t0);
-        return v === want.masterCount ? null : `master_count is ${JSON.stringify(v)}, the topology needs ${want.masterCount} (the number of ZooKeeper servers)`;
-      }),
-      fileCheck('mesos-master', n.services.mesos.envFile, (t0) => {
-        const v = parseEnvFile(t0).get(QUORUM_KEY);
-        return v === want.mesosQuorum ? null : `${QUORUM_KEY} is ${v ?? 'missing'}, the topology needs ${want.mesosQuorum} (majority of the masters)`;
-      }),
-    );
-  }
-  if (n.roles.includes('exhibitor')) {
-    checks.push(
-      fileCheck('exhibitor', n.services.exhibitor.envFile, (t0) => {
-        const v = parseEnvFile(t0).get(ENSEMBLE_KEY);
-        return v === want.ensemble ? null : `${ENSEMBLE_KEY} is ${v ?? 'missing'}, the topology declares ${want.ensemble}`;
-      }),
-    );
-  }
-  if (n.roles.includes('etcd')) {
-    checks.push(
-      fileCheck('etcd', n.services.etcd.envFile, (t0) => {
-        const v = parseEnvFile(t0).get(INITIAL_CLUSTER_KEY);
-        const members = v === undefined ? null : parseInitialCluster(v);
-        if (!members) return `${INITIAL_CLUSTER_KEY} is ${v ?? 'missing'}: not a list of name=peer-url`;
-        const etcdNodes = t.nodes.filter((x) => x.roles.includes('etcd'));
-        const hosts = members.map((m) => new URL(m.peerUrl).hostname.replace(/^\[|\]$/g, ''));
-        const missing = etcdNodes.filter((x) => !hosts.includes(x.address)).map((x) => x.name);
-        return missing.length === 0 && members.length === etcdNodes.length ? null : `${INITIAL_CLUSTER_KEY} lists ${members.length} members; the topology's etcd nodes ${missing.length ? `missing: ${missing.join(', ')}` : 'differ'}`;
-      }),
-    );
-  }
+  // In this order in the report: the masters' files, Exhibitor's, etcd's.
+  const fileChecks = [...mesosFileChecks(n, want), ...zookeeperFileChecks(n, want), ...etcdFileChecks(t, n)];
+  for (const fc of fileChecks) checks.push(fileCheck(fc.label, fc.path, fc.judge));
   for (const c of CLUSTERS.filter((x) => n.roles.includes(x))) {
     const unit = n.services[c].unit;
     declare(`unit ${unit}`);
     checks.push(
       remote
         .exec(renderCommand(n.services.commands.exists, { unit, node: n.name }), { timeoutMs })
-        .then((r) => add(`unit ${unit}`, r.exitCode === 0, r.exitCode === 0 ? 'exists' : `not found (${(r.stderr.trim() || `exit ${r.exitCode}`).split('\n')[0]})`))
+        .then((r) =>
+          add(
+            `unit ${unit}`,
+            r.exitCode === 0,
+            r.exitCode === 0 ? 'exists' : `not found (${(r.stderr.trim() || `exit ${r.exitCode}`).split('\n')[0]})`,
+          ),
+        )
         .catch((e: Error) => add(`unit ${unit}`, false, e.message)),
     );
   }
@@ -148,8 +158,11 @@ async function nodeChecks(t: Topology, n: TopologyNode, pool: RemotePool): Promi
   return out.sort((a, b) => rank(a) - rank(b));
 }
 
-export async function runPreflight(t: Topology, topologyFile: string, pool: RemotePool): Promise<Check[]> {
-  const [local, ...nodes] = await Promise.all([localChecks(t, topologyFile), ...t.nodes.map((n) => nodeChecks(t, n, pool))]);
+async function runPreflight(t: Topology, topologyFile: string, pool: Remotes): Promise<Check[]> {
+  const [local, ...nodes] = await Promise.all([
+    localChecks(t, topologyFile),
+    ...t.nodes.map((n) => nodeChecks(t, n, pool)),
+  ]);
   return [...local!, ...nodes.flat()];
 }
 
@@ -159,12 +172,8 @@ export async function preflight(opts: GlobalOptions, io: Io): Promise<ExitCode> 
   try {
     const checks = await runPreflight(t, opts.topology, pool);
     const ok = checks.every((c) => c.ok);
-    if (opts.json) {
-      io.out(JSON.stringify({ ok, checks }, null, 2));
-    } else {
-      for (const c of checks) io.out(`${c.ok ? 'ok  ' : 'FAIL'}  ${c.host.padEnd(12)} ${c.check.padEnd(22)} ${c.detail}`);
-      io.out(ok ? `preflight: all ${checks.length} checks pass` : `preflight: ${checks.filter((c) => !c.ok).length} of ${checks.length} checks FAIL`);
-    }
+    if (opts.json) io.out(JSON.stringify({ ok, checks }, null, 2));
+    else for (const line of preflightLines(checks)) io.out(line);
     return ok ? EXIT.ok : EXIT.failed;
   } finally {
     await pool.closeAll();

@@ -2,11 +2,14 @@
 import { z } from 'zod';
 import { EXIT, type ExitCode } from '../errors.js';
 import { TopologyInputSchema } from '../topology/schema.js';
-import type { Io } from './context.js';
+import type { Io } from '../views/io.js';
 
-export function topologyJsonSchema(): Record<string, unknown> {
+function topologyJsonSchema(): Record<string, unknown> {
   // `input`: what a file may hold (keys with defaults are optional there).
-  const schema = z.toJSONSchema(TopologyInputSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  const schema = z.toJSONSchema(TopologyInputSchema, { io: 'input', unrepresentable: 'any' }) as Record<
+    string,
+    unknown
+  >;
   return { ...schema, $id: 'https://dcfail.invalid/topology.schema.json', title: 'dcfail topology' };
 }
 

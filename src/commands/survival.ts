@@ -9,10 +9,8 @@ import { otherDc, resolveDc } from '../topology/model.js';
 import { renderSurvivalReport } from '../survival/render.js';
 import { buildSurvivalReport } from '../survival/report.js';
 import { loadSurvivalInputs } from '../survival/sources.js';
-import type { GlobalOptions, Io } from './context.js';
-
-export { survivalSummaryForPlan, type SurvivalSummary } from '../survival/report.js';
-export { loadSurvivalInputs } from '../survival/sources.js';
+import type { GlobalOptions } from './options.js';
+import type { Io } from '../views/io.js';
 
 export interface SurvivalOptions {
   /** Report only the loss of this DC (a name, or main/secondary). Default: both DCs, one after the other. */

@@ -41,7 +41,7 @@ export type FailoverVerdict =
   | { kind: 'failover'; splits: ClusterSplit[]; warnings: Finding[] }
   | { kind: 'refused'; splits: ClusterSplit[]; refusals: Finding[]; warnings: Finding[] };
 
-export function splitOf(input: SafetyInput, cluster: ClusterName, lostDc: string): ClusterSplit {
+function splitOf(input: SafetyInput, cluster: ClusterName, lostDc: string): ClusterSplit {
   const members = clusterMembers(input.nodes, cluster);
   return {
     cluster,
@@ -84,10 +84,18 @@ export function topologyWarnings(input: SafetyInput): Finding[] {
     if (s.members === 0) continue;
     const title = CLUSTER_TITLE[cluster];
     if (s.members % 2 === 0) {
-      warnings.push({ code: 'even-cluster', cluster, message: `${title} has ${s.members} members: an even size tolerates no more failures than ${s.members - 1}` });
+      warnings.push({
+        code: 'even-cluster',
+        cluster,
+        message: `${title} has ${s.members} members: an even size tolerates no more failures than ${s.members - 1}`,
+      });
     }
     if (s.inSecondary === 0) {
-      warnings.push({ code: 'no-member-in-secondary', cluster, message: `${title} has no member in ${input.secondary}: it cannot fail over there` });
+      warnings.push({
+        code: 'no-member-in-secondary',
+        cluster,
+        message: `${title} has no member in ${input.secondary}: it cannot fail over there`,
+      });
     }
   }
   return warnings;
@@ -111,11 +119,19 @@ export function assessFailover(input: SafetyInput, lostDc: string): FailoverVerd
     const title = CLUSTER_TITLE[s.cluster];
     const n = s.survivors.length;
     if (n === 0) {
-      refusals.push({ code: 'no-survivor', cluster: s.cluster, message: `${title} has no member in ${input.secondary}: nothing to fail over to` });
+      refusals.push({
+        code: 'no-survivor',
+        cluster: s.cluster,
+        message: `${title} has no member in ${input.secondary}: nothing to fail over to`,
+      });
       continue;
     }
     if (n % 2 === 0) {
-      warnings.push({ code: 'even-target', cluster: s.cluster, message: `${title} will run ${n} members in ${input.secondary}: an even size needs all ${majorityOf(n)} of them for quorum` });
+      warnings.push({
+        code: 'even-target',
+        cluster: s.cluster,
+        message: `${title} will run ${n} members in ${input.secondary}: an even size needs all ${majorityOf(n)} of them for quorum`,
+      });
     }
     if (faultToleranceOf(n) === 0) {
       warnings.push({
@@ -131,7 +147,7 @@ export function assessFailover(input: SafetyInput, lostDc: string): FailoverVerd
 }
 
 /** Said in plain words in every failover plan. */
-export function FORCED_FAILOVER_WARNING(lostDc: string): Finding {
+function FORCED_FAILOVER_WARNING(lostDc: string): Finding {
   return {
     code: 'forced-failover-data-loss',
     message: `This is a forced recovery from quorum loss: writes that were committed only in ${lostDc} (acknowledged by its members alone) are not on the survivors and will be gone. The freshest survivor seeds each cluster.`,

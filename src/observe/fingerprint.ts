@@ -8,7 +8,12 @@ import type { ClusterObservation } from './observe.js';
 
 export interface FingerprintBasis {
   cluster: string;
-  nodes: { name: string; reachable: boolean; config: Record<string, string> | null; etcd: { name: string | null; peerUrl: string | null; dataDir: string | null } | null }[];
+  nodes: {
+    name: string;
+    reachable: boolean;
+    config: Record<string, string> | null;
+    etcd: { name: string | null; peerUrl: string | null; dataDir: string | null } | null;
+  }[];
   etcdMembers: { name: string; peerURLs: string[]; learner: boolean }[];
 }
 
@@ -20,15 +25,27 @@ export function fingerprintBasis(o: ClusterObservation): FingerprintBasis {
       .map((n) => ({
         name: n.name,
         reachable: n.ssh.ok,
-        config: n.config === null ? null : (Object.fromEntries(Object.entries(n.config).sort(([a], [b]) => a.localeCompare(b))) as Record<string, string>),
-        etcd: n.etcdEnv ? { name: n.etcdEnv.name ?? null, peerUrl: n.etcdEnv.peerUrl ?? null, dataDir: n.etcdEnv.dataDir ?? null } : null,
+        config:
+          n.config === null
+            ? null
+            : (Object.fromEntries(Object.entries(n.config).sort(([a], [b]) => a.localeCompare(b))) as Record<
+                string,
+                string
+              >),
+        etcd: n.etcdEnv
+          ? { name: n.etcdEnv.name ?? null, peerUrl: n.etcdEnv.peerUrl ?? null, dataDir: n.etcdEnv.dataDir ?? null }
+          : null,
       })),
-    etcdMembers: (o.etcdMembers ?? []).map((m) => ({ name: m.name, peerURLs: [...m.peerURLs].sort(), learner: m.isLearner })).sort((a, b) => (a.peerURLs[0] ?? '').localeCompare(b.peerURLs[0] ?? '')),
+    etcdMembers: (o.etcdMembers ?? [])
+      .map((m) => ({ name: m.name, peerURLs: [...m.peerURLs].sort(), learner: m.isLearner }))
+      .sort((a, b) => (a.peerURLs[0] ?? '').localeCompare(b.peerURLs[0] ?? '')),
   };
 }
 
 export function fingerprintOf(o: ClusterObservation): string {
-  return `sha256:${createHash('sha256').update(JSON.stringify(fingerprintBasis(o))).digest('hex')}`;
+  return `sha256:${createHash('sha256')
+    .update(JSON.stringify(fingerprintBasis(o)))
+    .digest('hex')}`;
 }
 
 /** Lines saying what differs between two bases, for the stale-plan refusal. */
@@ -36,8 +53,10 @@ export function describeDrift(a: FingerprintBasis, b: FingerprintBasis): string[
   const out: string[] = [];
   for (const n of b.nodes) {
     const old = a.nodes.find((x) => x.name === n.name);
-    if (JSON.stringify(old) !== JSON.stringify(n)) out.push(`${n.name}: was ${JSON.stringify(old)}, now ${JSON.stringify(n)}`);
+    if (JSON.stringify(old) !== JSON.stringify(n))
+      out.push(`${n.name}: was ${JSON.stringify(old)}, now ${JSON.stringify(n)}`);
   }
-  if (JSON.stringify(a.etcdMembers) !== JSON.stringify(b.etcdMembers)) out.push(`etcd membership: was ${JSON.stringify(a.etcdMembers)}, now ${JSON.stringify(b.etcdMembers)}`);
+  if (JSON.stringify(a.etcdMembers) !== JSON.stringify(b.etcdMembers))
+    out.push(`etcd membership: was ${JSON.stringify(a.etcdMembers)}, now ${JSON.stringify(b.etcdMembers)}`);
   return out;
 }

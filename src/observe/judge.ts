@@ -5,9 +5,18 @@
  */
 import { CLUSTERS, CLUSTER_TITLE, clusterMembers, type ClusterName } from '../core/clusters.js';
 import type { Finding } from '../core/safety.js';
-import { declaredConfig, offlineFacts, type ClusterFacts, type LiveFacts, type NodeConfig } from '../runbooks/facts.js';
-import { failedOverConfig } from '../runbooks/failover.js';
+import { declaredConfig, offlineFacts, type ClusterFacts, type LiveFacts, type NodeConfig } from '../plan/facts.js';
+import { failedOverConfig } from '../plan/failover.js';
 import type { Topology } from '../topology/model.js';
+import { mesosLeaderHazards, mesosQuorums, mesosRecoveredLeader, withMesosFacts } from '../components/mesos/judge.js';
+import { withZookeeperFacts, zookeeperQuorums, zookeeperServing } from '../components/zookeeper/judge.js';
+import {
+  etcdLiveFacts,
+  etcdMembershipNotes,
+  etcdNodeNotes,
+  etcdQuorums,
+  withEtcdFacts,
+} from '../components/etcd/judge.js';
 import type { ClusterObservation, NodeObservation } from './observe.js';
 
 export type Mode = 'normal' | 'failed-over' | 'split-brain-risk' | 'mixed';
@@ -51,6 +60,12 @@ export function configKind(t: Topology, obs: NodeObservation): ConfigKind {
   return 'other';
 }
 
+/** How each component groups its live members into quorums (and where each one stands). */
+const QUORUMS: Record<
+  ClusterName,
+  (members: NodeObservation[], positions: Record<string, string>, quorums: LiveCluster['quorums']) => void
+> = { exhibitor: zookeeperQuorums, mesos: mesosQuorums, etcd: etcdQuorums };
+
 function liveClusters(o: ClusterObservation): LiveCluster[] {
   const out: LiveCluster[] = [];
   for (const c of CLUSTERS) {
@@ -58,40 +73,7 @@ function liveClusters(o: ClusterObservation): LiveCluster[] {
     if (members.length === 0) continue;
     const positions: Record<string, string> = {};
     const quorums: LiveCluster['quorums'] = [];
-    if (c === 'etcd') {
-      const byCluster = new Map<string, NodeObservation[]>();
-      for (const m of members) {
-        if (m.etcd?.appliedIndex !== undefined) positions[m.name] = m.etcd.appliedIndex.toString();
-        if (!m.etcd?.ok || !m.etcd.leader || m.etcd.leader === '0') continue;
-        // Members that follow the same leader form one quorum. A forced new cluster keeps its
-        // cluster id, so the id alone would merge the two sides of a split.
-        const key = `${m.etcd.clusterId ?? '?'}/${m.etcd.leader}`;
-        byCluster.set(key, [...(byCluster.get(key) ?? []), m]);
-      }
-      for (const group of byCluster.values()) {
-        const leader = group.find((m) => m.etcd?.memberId === m.etcd?.leader);
-        quorums.push({ members: group.map((m) => m.name), ...(leader ? { leader: leader.name } : {}) });
-      }
-    } else if (c === 'exhibitor') {
-      const byEnsemble = new Map<string, NodeObservation[]>();
-      for (const m of members) {
-        if (m.zk?.zxid !== undefined) positions[m.name] = m.zk.zxid;
-        if (!m.zk || !['leader', 'follower', 'standalone', 'observer'].includes(m.zk.mode)) continue;
-        const key = m.config?.ensemble ?? '?';
-        byEnsemble.set(key, [...(byEnsemble.get(key) ?? []), m]);
-      }
-      for (const group of byEnsemble.values()) {
-        const leader = group.find((m) => m.zk?.mode === 'leader' || m.zk?.mode === 'standalone');
-        quorums.push({ members: group.map((m) => m.name), ...(leader ? { leader: leader.name } : {}) });
-      }
-    } else {
-      for (const m of members) {
-        if (m.mesos?.registryVersion !== undefined) positions[m.name] = String(m.mesos.registryVersion);
-        if (m.mesos?.elected) quorums.push({ members: [m.name], leader: m.name });
-      }
-      // Mesos followers do not say whom they follow: one elected leader stands for the quorum.
-      if (quorums.length === 1) quorums[0]!.members = members.filter((m) => m.mesos?.reachable).map((m) => m.name);
-    }
+    QUORUMS[c](members, positions, quorums);
     out.push({ cluster: c, members: members.map((m) => m.name), quorums, positions });
   }
   return out;
@@ -105,9 +87,12 @@ export function judge(t: Topology, o: ClusterObservation): StatusReport {
 
   // Mode, from the files.
   const readable = nodes.filter((n) => n.configKind !== 'unknown');
-  const survivorsFailedOver = nodes.filter((n) => n.dc !== main && n.roles.length > 0).every((n) => n.configKind === 'failed-over');
+  const survivorsFailedOver = nodes
+    .filter((n) => n.dc !== main && n.roles.length > 0)
+    .every((n) => n.configKind === 'failed-over');
   const mainNodes = nodes.filter((n) => n.dc === main);
-  const anyActive = (n: NodeObservation) => Object.values(n.units).some((u) => u === 'active') || CLUSTERS.some((c) => n.ports[c] === 'open');
+  const anyActive = (n: NodeObservation) =>
+    Object.values(n.units).some((u) => u === 'active') || CLUSTERS.some((c) => n.ports[c] === 'open');
   // Only after a failover do main nodes "return": before it, they are simply the cluster.
   let returning: string[] = [];
   let mode: Mode;
@@ -122,13 +107,22 @@ export function judge(t: Topology, o: ClusterObservation): StatusReport {
         message: `${returning.join(', ')} of ${main} came back with the configuration from before the failover and run services: their majority can elect its own leaders. Quarantine them (dcfail failback does it first).`,
       });
     } else if (mainNodes.some((n) => n.configKind !== 'unknown')) {
-      notes.push({ code: 'returning-quiet', message: `${mainNodes.filter((n) => n.configKind !== 'unknown').map((n) => n.name).join(', ')} of ${main} are reachable with their old files and no service running: ready for failback` });
+      notes.push({
+        code: 'returning-quiet',
+        message: `${mainNodes
+          .filter((n) => n.configKind !== 'unknown')
+          .map((n) => n.name)
+          .join(', ')} of ${main} are reachable with their old files and no service running: ready for failback`,
+      });
     }
   } else {
     mode = 'mixed';
     for (const n of nodes) {
       if (n.configKind === 'other') {
-        notes.push({ code: 'config-disagrees', message: `${n.name}: files hold ${describe(n.config!)}, neither the topology's configuration nor the failed-over one` });
+        notes.push({
+          code: 'config-disagrees',
+          message: `${n.name}: files hold ${describe(n.config!)}, neither the topology's configuration nor the failed-over one`,
+        });
       }
     }
   }
@@ -138,28 +132,27 @@ export function judge(t: Topology, o: ClusterObservation): StatusReport {
   for (const lc of clusters) {
     const title = CLUSTER_TITLE[lc.cluster];
     if (lc.quorums.length === 0) {
-      hazards.push({ code: 'no-quorum', cluster: lc.cluster, message: `${title} has no quorum: no leader among ${lc.members.join(', ')}` });
+      hazards.push({
+        code: 'no-quorum',
+        cluster: lc.cluster,
+        message: `${title} has no quorum: no leader among ${lc.members.join(', ')}`,
+      });
     } else if (lc.quorums.length > 1) {
       mode = 'split-brain-risk';
-      hazards.push({ code: 'split-brain', cluster: lc.cluster, message: `${title} has ${lc.quorums.length} leaders: ${lc.quorums.map((q) => `{${q.members.join(', ')}} led by ${q.leader ?? '?'}`).join(' and ')}` });
+      hazards.push({
+        code: 'split-brain',
+        cluster: lc.cluster,
+        message: `${title} has ${lc.quorums.length} leaders: ${lc.quorums.map((q) => `{${q.members.join(', ')}} led by ${q.leader ?? '?'}`).join(' and ')}`,
+      });
     } else if (lc.cluster === 'mesos') {
-      // An elected master serves nothing until its registrar recovers from a quorum of voting
-      // replicas; one that cannot gets no further than its registry fetch timeout.
-      const leader = o.nodes.find((n) => n.name === lc.quorums[0]!.leader);
-      if (leader?.mesos && !leader.mesos.recovered) {
-        hazards.push({ code: 'no-quorum', cluster: 'mesos', message: `${title}: ${leader.name} is elected but has not recovered the registrar (it needs MESOS_QUORUM voting replicas)` });
-      }
+      hazards.push(...mesosLeaderHazards(o, lc.quorums[0]!.leader, title));
     }
   }
   for (const n of nodes) {
-    if (n.config?.etcdForceNewCluster === 'true') notes.push({ code: 'force-new-cluster-left', cluster: 'etcd', message: `${n.name}: ETCD_FORCE_NEW_CLUSTER=true is still set; a restart would fork the cluster again` });
+    notes.push(...etcdNodeNotes(n));
     for (const e of n.fileErrors) notes.push({ code: 'file-unreadable', message: `${n.name}: ${e}` });
   }
-  const etcdMembers = clusterMembers(t.nodes, 'etcd');
-  if (o.etcdMembers && mode === 'normal') {
-    const listed = o.etcdMembers.filter((m) => !m.isLearner).length;
-    if (listed !== etcdMembers.length) notes.push({ code: 'etcd-membership', cluster: 'etcd', message: `etcd lists ${listed} voting members, the topology ${etcdMembers.length}` });
-  }
+  if (mode === 'normal') notes.push(...etcdMembershipNotes(t, o));
 
   const dcs: StatusReport['dcs'] = {};
   for (const n of nodes) {
@@ -171,7 +164,8 @@ export function judge(t: Topology, o: ClusterObservation): StatusReport {
     if (d.sshReachable > 0) continue;
     const finding = { code: 'dc-unreachable', message: `${dc}: none of its ${d.nodes} nodes answers SSH` };
     // After a failover the lost main DC is expected to stay down: what would hurt is its return.
-    if (mode === 'failed-over' && dc === main) notes.push({ ...finding, message: `${finding.message} (the DC the cluster failed over from)` });
+    if (mode === 'failed-over' && dc === main)
+      notes.push({ ...finding, message: `${finding.message} (the DC the cluster failed over from)` });
     else hazards.push(finding);
   }
   const versions: StatusReport['versions'] = {};
@@ -183,7 +177,18 @@ export function judge(t: Topology, o: ClusterObservation): StatusReport {
     add('zookeeper', n.zk?.version);
     add('mesos', n.mesos?.version);
   }
-  return { cluster: o.cluster, observedAt: o.observedAt, mode, hazards, notes, nodes, clusters, dcs, versions, returning };
+  return {
+    cluster: o.cluster,
+    observedAt: o.observedAt,
+    mode,
+    hazards,
+    notes,
+    nodes,
+    clusters,
+    dcs,
+    versions,
+    returning,
+  };
 }
 
 function describe(c: NodeConfig): string {
@@ -203,19 +208,20 @@ export function isDetermined(o: ClusterObservation): boolean {
  * node's files and live positions as observed. Unreachable nodes keep the topology's declared
  * configuration (an assumption the plan records). `original` is what a failback restores.
  */
-export function factsFromObservation(t: Topology, o: ClusterObservation, original?: Record<string, NodeConfig>): ClusterFacts {
+export function factsFromObservation(
+  t: Topology,
+  o: ClusterObservation,
+  original?: Record<string, NodeConfig>,
+): ClusterFacts {
   const base = offlineFacts(t);
   const byName = new Map(o.nodes.map((n) => [n.name, n]));
-  const leaders = o.nodes.filter((n) => n.mesos?.elected && n.mesos.recovered);
-  const hasLeader = o.nodes.some((n) => n.etcd?.ok && n.etcd.leader !== '0');
   const live: LiveFacts = {
-    zkServing: o.nodes.filter((n) => n.zk && ['leader', 'follower', 'standalone', 'observer'].includes(n.zk.mode)).map((n) => n.name),
-    mesosLeader: leaders.length === 1 ? leaders[0]!.name : null,
-    etcd:
-      hasLeader && o.etcdMembers
-        ? { members: o.etcdMembers.map((m) => ({ name: m.name, peerUrl: m.peerURLs[0] ?? '', learner: m.isLearner, started: m.name !== '' })) }
-        : null,
-    active: Object.fromEntries(o.nodes.map((n) => [n.name, Object.fromEntries(Object.entries(n.units).map(([c, u]) => [c, u === 'active']))])),
+    zkServing: zookeeperServing(o),
+    mesosLeader: mesosRecoveredLeader(o),
+    etcd: etcdLiveFacts(o),
+    active: Object.fromEntries(
+      o.nodes.map((n) => [n.name, Object.fromEntries(Object.entries(n.units).map(([c, u]) => [c, u === 'active']))]),
+    ),
   };
   return {
     ...base,
@@ -226,14 +232,10 @@ export function factsFromObservation(t: Topology, o: ClusterObservation, origina
       const n = byName.get(f.name);
       if (!n) return f;
       const next = { ...f, config: n.config ?? f.config };
-      if (n.etcdEnv?.name) next.etcdName = n.etcdEnv.name;
-      if (n.etcdEnv?.peerUrl) next.etcdPeerUrl = n.etcdEnv.peerUrl;
-      if (n.etcdEnv?.dataDir) next.dirs = { ...f.dirs, etcdData: n.etcdEnv.dataDir };
-      if (n.etcd?.appliedIndex !== undefined) next.etcdAppliedIndex = Number(n.etcd.appliedIndex);
-      if (n.zk?.zxid !== undefined) next.zkZxid = n.zk.zxid;
-      if (n.mesos?.registryVersion !== undefined) next.mesosLogVersion = n.mesos.registryVersion;
+      withEtcdFacts(next, n);
+      withZookeeperFacts(next, n);
+      withMesosFacts(next, n);
       return next;
     }),
   };
 }
-

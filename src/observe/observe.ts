@@ -5,53 +5,26 @@
  * judgements (mode, hazards) and the planning facts are derived from it by pure functions.
  */
 import { CLUSTERS, type ClusterName } from '../core/clusters.js';
-import { DATA_DIR_KEY, FORCE_NEW_KEY, INITIAL_CLUSTER_KEY, INITIAL_STATE_KEY, NAME_KEY, PEER_URLS_KEY } from '../clusters/etcd.js';
-import { parseEnvFile, parseValueFile } from '../clusters/files.js';
-import { ENSEMBLE_KEY } from '../clusters/exhibitor.js';
-import { QUORUM_KEY } from '../clusters/mesos.js';
-import { etcdClientUrl, etcdMemberList, probeEtcdEndpoint, type EtcdEndpointStatus, type EtcdMemberInfo } from '../probes/etcd.js';
-import { probeMesosMaster, type MesosMasterStatus } from '../probes/mesos.js';
-import { probeTcp, type TcpResult } from '../probes/tcp.js';
-import { probeZkServer, zxidFromFileNames, type ZkServerStatus } from '../probes/zookeeper.js';
+import { readEtcdEnv } from '../components/etcd/settings.js';
+import { parseEnvFile } from '../core/env-file.js';
+import { readExhibitorEnv, readMasterCount } from '../components/zookeeper/settings.js';
+import { readMesosEnv } from '../components/mesos/settings.js';
+import { listEtcdMembers, probeEtcdMember } from '../components/etcd/observe.js';
+import { probeMesosMasterOf } from '../components/mesos/observe.js';
+import { probeTcp } from '../probes/tcp.js';
+import { probeZookeeperServer, withZxidFromDisk } from '../components/zookeeper/observe.js';
 import { parseBatchOutput, renderBatchScript, type BatchItem } from '../remote/batch.js';
-import { quote, renderCommand } from '../remote/shell.js';
-import type { RemotePool } from '../remote/ssh.js';
+import { renderCommand } from '../remote/shell.js';
+import type { Remotes } from '../remote/types.js';
 import type { Remote } from '../remote/types.js';
-import type { NodeConfig } from '../runbooks/facts.js';
 import type { Topology, TopologyNode } from '../topology/model.js';
+import type { NodeConfig } from '../plan/facts.js';
+import type { ClusterObservation, NodeObservation } from './observation.js';
 
-export type UnitState = 'active' | 'inactive' | 'unknown';
-
-export interface NodeObservation {
-  name: string;
-  dc: string;
-  address: string;
-  roles: readonly string[];
-  ssh: { ok: boolean; error?: string; code?: string };
-  ports: Partial<Record<'ssh' | ClusterName, TcpResult['kind']>>;
-  /** Settings the node's files hold (null: could not be read, SSH down). */
-  config: NodeConfig | null;
-  fileErrors: string[];
-  etcdEnv?: { name?: string; dataDir?: string; peerUrl?: string };
-  units: Partial<Record<ClusterName, UnitState>>;
-  etcd?: EtcdEndpointStatus;
-  zk?: ZkServerStatus & { zxidSource?: 'srvr' | 'files' };
-  mesos?: MesosMasterStatus;
-  /** The failover marker dcfail leaves on survivors (raw JSON), if any. */
-  marker?: string;
-}
-
-export interface ClusterObservation {
-  cluster: string;
-  observedAt: string;
-  nodes: NodeObservation[];
-  /** etcd's member list as one reachable member reports it. */
-  etcdMembers?: EtcdMemberInfo[];
-  etcdMembersError?: string;
-}
+export type { ClusterObservation, NodeObservation, UnitState } from './observation.js';
 
 export interface ObserveOptions {
-  pool: RemotePool;
+  pool: Remotes;
   /** Per probe; defaults to the topology's health.timeoutMs. */
   timeoutMs?: number;
   /** Skip live probes of clusters (files and reachability only). */
@@ -65,7 +38,11 @@ export function markerPathOf(n: TopologyNode): string {
 
 /** The client port a cluster's service listens on, on a node. */
 export function portOf(n: TopologyNode, c: ClusterName): number {
-  return c === 'mesos' ? n.services.mesos.port : c === 'exhibitor' ? n.services.exhibitor.zkClientPort : n.services.etcd.clientPort;
+  return c === 'mesos'
+    ? n.services.mesos.port
+    : c === 'exhibitor'
+      ? n.services.exhibitor.zkClientPort
+      : n.services.etcd.clientPort;
 }
 
 /**
@@ -81,9 +58,20 @@ async function readNodeState(remote: Remote, n: TopologyNode, obs: NodeObservati
   const items: BatchItem[] = [
     ...files.map((path) => ({ kind: 'read' as const, path })),
     { kind: 'read', path: markerPathOf(n) },
-    ...roles.map((c) => ({ kind: 'run' as const, command: renderCommand(n.services.commands.isActive, { unit: n.services[c].unit, node: n.name }), timeoutMs })),
+    ...roles.map((c) => ({
+      kind: 'run' as const,
+      command: renderCommand(n.services.commands.isActive, { unit: n.services[c].unit, node: n.name }),
+      timeoutMs,
+    })),
   ];
-  const batch = await remote.exec(renderBatchScript(items), { timeoutMs: timeoutMs + 2000 }).catch((err: Error) => ({ exitCode: null, signal: null, stdout: '', stderr: err.message, timedOut: false, durationMs: 0 }));
+  const batch = await remote.exec(renderBatchScript(items), { timeoutMs: timeoutMs + 2000 }).catch((err: Error) => ({
+    exitCode: null,
+    signal: null,
+    stdout: '',
+    stderr: err.message,
+    timedOut: false,
+    durationMs: 0,
+  }));
   const answers = parseBatchOutput(items, batch);
   const text = new Map<string, string | null>();
   answers.forEach((a, i) => {
@@ -107,42 +95,31 @@ async function readNodeState(remote: Remote, n: TopologyNode, obs: NodeObservati
   };
   if (n.roles.includes('mesos')) {
     const count = text.get(n.services.mesos.masterCountFile);
-    if (count !== null && count !== undefined) config.masterCount = parseValueFile(count);
-    const quorum = envOf(n.services.mesos.envFile)?.get(QUORUM_KEY);
-    if (quorum !== undefined) config.mesosQuorum = quorum;
+    Object.assign(config, readMasterCount(count ?? null), readMesosEnv(envOf(n.services.mesos.envFile)));
   }
-  if (n.roles.includes('exhibitor')) {
-    const ensemble = envOf(n.services.exhibitor.envFile)?.get(ENSEMBLE_KEY);
-    if (ensemble !== undefined) config.ensemble = ensemble;
-  }
+  if (n.roles.includes('exhibitor')) Object.assign(config, readExhibitorEnv(envOf(n.services.exhibitor.envFile)));
   const etcdEnv = n.roles.includes('etcd') ? envOf(n.services.etcd.envFile) : null;
   if (etcdEnv) {
-    const set = (k: keyof NodeConfig, key: string) => {
-      const v = etcdEnv.get(key);
-      if (v !== undefined) config[k] = v;
-    };
-    set('etcdInitialCluster', INITIAL_CLUSTER_KEY);
-    set('etcdInitialClusterState', INITIAL_STATE_KEY);
-    set('etcdForceNewCluster', FORCE_NEW_KEY);
-    obs.etcdEnv = {
-      ...(etcdEnv.get(NAME_KEY) ? { name: etcdEnv.get(NAME_KEY)! } : {}),
-      ...(etcdEnv.get(DATA_DIR_KEY) ? { dataDir: etcdEnv.get(DATA_DIR_KEY)! } : {}),
-      ...(etcdEnv.get(PEER_URLS_KEY) ? { peerUrl: etcdEnv.get(PEER_URLS_KEY)!.split(',')[0]! } : {}),
-    };
+    const { settings, identity } = readEtcdEnv(etcdEnv);
+    Object.assign(config, settings);
+    obs.etcdEnv = identity;
   }
   obs.config = config;
 }
 
-/** The zxid named by the data dir's files, for a server that does not serve. */
-async function zxidFromDisk(remote: Remote, n: TopologyNode, timeoutMs: number): Promise<string | undefined> {
-  const dir = n.services.exhibitor.zkDataDir;
-  const r = await remote.exec(`ls -1 ${quote(`${dir}/snapshot/version-2`)} ${quote(`${dir}/transactions/version-2`)} 2>/dev/null; true`, { timeoutMs }).catch(() => null);
-  return r ? zxidFromFileNames(r.stdout.split('\n')) : undefined;
-}
-
-export async function observeNode(t: Topology, n: TopologyNode, opts: ObserveOptions): Promise<NodeObservation> {
+async function observeNode(t: Topology, n: TopologyNode, opts: ObserveOptions): Promise<NodeObservation> {
   const timeoutMs = opts.timeoutMs ?? t.health.timeoutMs;
-  const obs: NodeObservation = { name: n.name, dc: n.dc, address: n.address, roles: n.roles, ssh: { ok: false }, ports: {}, config: null, fileErrors: [], units: {} };
+  const obs: NodeObservation = {
+    name: n.name,
+    dc: n.dc,
+    address: n.address,
+    roles: n.roles,
+    ssh: { ok: false },
+    ports: {},
+    config: null,
+    fileErrors: [],
+    units: {},
+  };
   const roles = CLUSTERS.filter((c) => n.roles.includes(c));
   const portProbes = Promise.all([
     probeTcp(n.address, n.ssh.port, timeoutMs).then((r) => (obs.ports.ssh = r.kind)),
@@ -163,15 +140,12 @@ export async function observeNode(t: Topology, n: TopologyNode, opts: ObserveOpt
   const live = opts.filesOnly
     ? Promise.resolve()
     : Promise.all([
-        n.roles.includes('etcd') ? probeEtcdEndpoint(etcdClientUrl(n.address, n.services.etcd.clientPort), timeoutMs).then((s) => (obs.etcd = s)) : undefined,
-        n.roles.includes('exhibitor') ? probeZkServer(n.address, n.services.exhibitor.zkClientPort, timeoutMs).then((s) => (obs.zk = { ...s, ...(s.zxid ? { zxidSource: 'srvr' as const } : {}) })) : undefined,
-        n.roles.includes('mesos') ? probeMesosMaster(n.address, n.services.mesos.port, timeoutMs).then((s) => (obs.mesos = s)) : undefined,
+        n.roles.includes('etcd') ? probeEtcdMember(n, timeoutMs).then((s) => (obs.etcd = s)) : undefined,
+        n.roles.includes('exhibitor') ? probeZookeeperServer(n, timeoutMs).then((s) => (obs.zk = s)) : undefined,
+        n.roles.includes('mesos') ? probeMesosMasterOf(n, timeoutMs).then((s) => (obs.mesos = s)) : undefined,
       ]);
   const [, remote] = await Promise.all([portProbes, sshWork, live]);
-  if (remote && obs.zk && obs.zk.zxid === undefined) {
-    const z = await zxidFromDisk(remote, n, timeoutMs);
-    if (z !== undefined) obs.zk = { ...obs.zk, zxid: z, zxidSource: 'files' };
-  }
+  if (remote && obs.zk && obs.zk.zxid === undefined) obs.zk = await withZxidFromDisk(remote, n, obs.zk, timeoutMs);
   return obs;
 }
 
@@ -179,19 +153,6 @@ export async function observeCluster(t: Topology, opts: ObserveOptions): Promise
   const timeoutMs = opts.timeoutMs ?? t.health.timeoutMs;
   const nodes = await Promise.all(t.nodes.map((n) => observeNode(t, n, opts)));
   const out: ClusterObservation = { cluster: t.cluster, observedAt: new Date().toISOString(), nodes };
-  // The membership of a cluster that has a leader, asked of the secondary DC's members first
-  // (after a failover they hold the cluster that counts); a member without quorum still lists.
-  const withLeader = nodes.filter((o) => o.etcd?.ok && o.etcd.leader !== '0');
-  const ordered = [...withLeader.filter((o) => o.dc !== t.datacenters.main), ...withLeader.filter((o) => o.dc === t.datacenters.main)];
-  const reachableEtcd = (ordered.length > 0 ? ordered.slice(0, 1) : nodes.filter((o) => o.etcd?.ok)).map((o) => t.nodes.find((n) => n.name === o.name)!);
-  if (!opts.filesOnly && reachableEtcd.length > 0) {
-    // Ask the members that answered, freshest first: a member without quorum still lists (serializable).
-    try {
-      out.etcdMembers = await etcdMemberList(reachableEtcd.map((n) => etcdClientUrl(n.address, n.services.etcd.clientPort)), timeoutMs);
-    } catch (err) {
-      out.etcdMembersError = (err as Error).message.split('\n')[0]!;
-    }
-  }
+  if (!opts.filesOnly) Object.assign(out, await listEtcdMembers(t, nodes, timeoutMs));
   return out;
 }
-

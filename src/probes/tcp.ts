@@ -1,7 +1,11 @@
 /** Plain TCP probes: is a port open, and ZooKeeper's four-letter words. */
 import { connect } from 'node:net';
 
-export type TcpResult = { kind: 'open'; ms: number } | { kind: 'refused'; ms: number } | { kind: 'timeout'; ms: number } | { kind: 'error'; ms: number; error: string };
+export type TcpResult =
+  | { kind: 'open'; ms: number }
+  | { kind: 'refused'; ms: number }
+  | { kind: 'timeout'; ms: number }
+  | { kind: 'error'; ms: number; error: string };
 
 export function probeTcp(host: string, port: number, timeoutMs: number): Promise<TcpResult> {
   const started = performance.now();
@@ -14,7 +18,13 @@ export function probeTcp(host: string, port: number, timeoutMs: number): Promise
     };
     socket.setTimeout(timeoutMs, () => done({ kind: 'timeout', ms: ms() }));
     socket.once('connect', () => done({ kind: 'open', ms: ms() }));
-    socket.once('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED' ? { kind: 'refused', ms: ms() } : { kind: 'error', ms: ms(), error: err.code ?? err.message }));
+    socket.once('error', (err: NodeJS.ErrnoException) =>
+      done(
+        err.code === 'ECONNREFUSED'
+          ? { kind: 'refused', ms: ms() }
+          : { kind: 'error', ms: ms(), error: err.code ?? err.message },
+      ),
+    );
   });
 }
 

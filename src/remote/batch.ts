@@ -17,8 +17,7 @@ import { assertRemotePath, isAbsentRead } from './write-script.js';
 export type BatchItem = ({ kind: 'read'; path: string } | { kind: 'run'; command: string }) & { timeoutMs?: number };
 
 export type BatchAnswer =
-  | { kind: 'read'; path: string; content: string | null; error?: string }
-  | { kind: 'run'; result: ExecResult };
+  { kind: 'read'; path: string; content: string | null; error?: string } | { kind: 'run'; result: ExecResult };
 
 const TAG = 'dcfail-batch';
 
@@ -28,10 +27,11 @@ const TAG = 'dcfail-batch';
  */
 export function renderBatchScript(items: readonly BatchItem[]): string {
   if (items.length === 0) throw new InternalError('an empty batch');
-  const lines = ['t=$(mktemp -d) || exit 70', "trap 'rm -rf \"$t\"' EXIT"];
+  const lines = ['t=$(mktemp -d) || exit 70', 'trap \'rm -rf "$t"\' EXIT'];
   items.forEach((item, i) => {
     const out = `>"$t/o${i}" 2>"$t/e${i}"; echo $? >"$t/r${i}"`;
-    if (item.timeoutMs !== undefined && !(Number.isFinite(item.timeoutMs) && item.timeoutMs > 0)) throw new InternalError(`bad timeout ${item.timeoutMs}`);
+    if (item.timeoutMs !== undefined && !(Number.isFinite(item.timeoutMs) && item.timeoutMs > 0))
+      throw new InternalError(`bad timeout ${item.timeoutMs}`);
     const limit = item.timeoutMs === undefined ? '' : `timeout -k 2 ${(item.timeoutMs / 1000).toFixed(3)}s `;
     switch (item.kind) {
       case 'read':
@@ -51,7 +51,9 @@ export function renderBatchScript(items: readonly BatchItem[]): string {
   lines.push('wait');
   // Builtins where they do: on a fan-out every process forked here is CPU on the node.
   items.forEach((_item, i) => {
-    lines.push(`read r <"$t/r${i}"; printf '${TAG} ${i} %s ' "$r"; [ -s "$t/o${i}" ] && base64 -w0 <"$t/o${i}"; printf ' '; [ -s "$t/e${i}" ] && base64 -w0 <"$t/e${i}"; printf '\\n'`);
+    lines.push(
+      `read r <"$t/r${i}"; printf '${TAG} ${i} %s ' "$r"; [ -s "$t/o${i}" ] && base64 -w0 <"$t/o${i}"; printf ' '; [ -s "$t/e${i}" ] && base64 -w0 <"$t/e${i}"; printf '\\n'`,
+    );
   });
   return lines.join('\n');
 }
@@ -65,7 +67,11 @@ export function parseBatchOutput(items: readonly BatchItem[], batch: ExecResult)
   for (const line of batch.stdout.split('\n')) {
     const m = new RegExp(`^${TAG} (\\d+) (\\d+) ([A-Za-z0-9+/=]*) ([A-Za-z0-9+/=]*)$`).exec(line);
     if (!m) continue;
-    found.set(Number(m[1]), { code: Number(m[2]), stdout: Buffer.from(m[3]!, 'base64').toString('utf8'), stderr: Buffer.from(m[4]!, 'base64').toString('utf8') });
+    found.set(Number(m[1]), {
+      code: Number(m[2]),
+      stdout: Buffer.from(m[3]!, 'base64').toString('utf8'),
+      stderr: Buffer.from(m[4]!, 'base64').toString('utf8'),
+    });
   }
   const whole = batch.timedOut ? 'timed out' : batch.stderr.trim() || `exit ${batch.exitCode ?? batch.signal}`;
   return items.map((item, i) => {
@@ -73,11 +79,30 @@ export function parseBatchOutput(items: readonly BatchItem[], batch: ExecResult)
     // timeout(1) exits 124 when it killed the item (137 when it had to use KILL).
     const timedOut = f !== undefined && item.timeoutMs !== undefined && (f.code === 124 || f.code === 137);
     const result: ExecResult = f
-      ? { exitCode: timedOut ? null : f.code, signal: timedOut ? 'TERM' : null, stdout: f.stdout, stderr: timedOut ? `${f.stderr}timed out after ${item.timeoutMs} ms` : f.stderr, timedOut, durationMs: batch.durationMs }
-      : { exitCode: null, signal: batch.signal, stdout: '', stderr: whole, timedOut: batch.timedOut, durationMs: batch.durationMs };
+      ? {
+          exitCode: timedOut ? null : f.code,
+          signal: timedOut ? 'TERM' : null,
+          stdout: f.stdout,
+          stderr: timedOut ? `${f.stderr}timed out after ${item.timeoutMs} ms` : f.stderr,
+          timedOut,
+          durationMs: batch.durationMs,
+        }
+      : {
+          exitCode: null,
+          signal: batch.signal,
+          stdout: '',
+          stderr: whole,
+          timedOut: batch.timedOut,
+          durationMs: batch.durationMs,
+        };
     if (item.kind === 'run') return { kind: 'run', result };
     if (f && result.exitCode === 0) return { kind: 'read', path: item.path, content: result.stdout };
     if (f && isAbsentRead(result)) return { kind: 'read', path: item.path, content: null };
-    return { kind: 'read', path: item.path, content: null, error: `cannot read ${item.path}: ${result.stderr.trim() || `exit ${result.exitCode ?? result.signal}`}` };
+    return {
+      kind: 'read',
+      path: item.path,
+      content: null,
+      error: `cannot read ${item.path}: ${result.stderr.trim() || `exit ${result.exitCode ?? result.signal}`}`,
+    };
   });
 }

@@ -75,7 +75,10 @@ export function entryMatchesHost(entry: Pick<KnownHostEntry, 'hosts'>, name: str
 
 /** OpenSSH's host patterns: `*` any run of characters, `?` one character, the rest literal. */
 function matchGlob(pattern: string, text: string): boolean {
-  const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.');
+  const re = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replaceAll('*', '.*')
+    .replaceAll('?', '.');
   return new RegExp(`^${re}$`, 's').test(text);
 }
 
@@ -101,7 +104,12 @@ export type HostKeyVerdict =
   | { readonly kind: 'revoked'; readonly line: number };
 
 /** Judges the key a server offered for `host:port` against known_hosts entries. */
-export function verifyHostKey(entries: readonly KnownHostEntry[], host: string, port: number, key: Buffer): HostKeyVerdict {
+export function verifyHostKey(
+  entries: readonly KnownHostEntry[],
+  host: string,
+  port: number,
+  key: Buffer,
+): HostKeyVerdict {
   const revoked = entries.find((e) => e.marker === 'revoked' && e.key.equals(key));
   if (revoked) return { kind: 'revoked', line: revoked.line };
   const name = knownHostName(host, port);
@@ -147,15 +155,21 @@ export interface HostKeyContext {
 }
 
 /** The refusal for a key that is not trusted: names the host, port and the offered fingerprint. */
-export function hostKeyRefusal(verdict: Exclude<HostKeyVerdict, { kind: 'trusted' }>, key: Buffer, ctx: HostKeyContext): RefusedError {
+export function hostKeyRefusal(
+  verdict: Exclude<HostKeyVerdict, { kind: 'trusted' }>,
+  key: Buffer,
+  ctx: HostKeyContext,
+): RefusedError {
   const where = `${ctx.node} (${ctx.host}:${ctx.port})`;
   const offered = `${keyTypeOf(key) ?? 'unknown-type'} ${fingerprintOf(key)}`;
   const lookup = knownHostName(ctx.host, ctx.port);
   switch (verdict.kind) {
     case 'unknown':
-      return new RefusedError('host-key-unknown', `host key of ${where} is not in ${ctx.knownHostsFile}: the server offered ${offered}; refusing to connect`, [
-        `no entry for ${lookup}; check the fingerprint out of band, then add the host's key to ${ctx.knownHostsFile}`,
-      ]);
+      return new RefusedError(
+        'host-key-unknown',
+        `host key of ${where} is not in ${ctx.knownHostsFile}: the server offered ${offered}; refusing to connect`,
+        [`no entry for ${lookup}; check the fingerprint out of band, then add the host's key to ${ctx.knownHostsFile}`],
+      );
     case 'changed':
       return new RefusedError(
         'host-key-changed',
@@ -166,6 +180,9 @@ export function hostKeyRefusal(verdict: Exclude<HostKeyVerdict, { kind: 'trusted
         ],
       );
     case 'revoked':
-      return new RefusedError('host-key-revoked', `host key of ${where} is revoked: the server offered ${offered}, marked @revoked in ${ctx.knownHostsFile} (line ${verdict.line}); refusing to connect`);
+      return new RefusedError(
+        'host-key-revoked',
+        `host key of ${where} is revoked: the server offered ${offered}, marked @revoked in ${ctx.knownHostsFile} (line ${verdict.line}); refusing to connect`,
+      );
   }
 }

@@ -5,14 +5,34 @@
  * remote write script locally (root-owned files cannot be written otherwise).
  */
 import { constants as fsConstants } from 'node:fs';
-import { chmod, chown, copyFile, lstat, mkdir, open, readFile, readlink, realpath, rename, stat, unlink } from 'node:fs/promises';
+import {
+  chmod,
+  chown,
+  copyFile,
+  lstat,
+  mkdir,
+  open,
+  readFile,
+  readlink,
+  realpath,
+  rename,
+  stat,
+  unlink,
+} from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
 import { execa } from 'execa';
 import { OperationError } from '../errors.js';
 import { buildExecLine } from './shell.js';
 import type { ExecOptions, ExecResult, ReadOptions, Remote, WriteOptions, WriteResult } from './types.js';
-import { assertRemotePath, contentDigest, isAbsentRead, parseWriteResult, renderReadCommand, renderWriteScript } from './write-script.js';
+import {
+  assertRemotePath,
+  contentDigest,
+  isAbsentRead,
+  parseWriteResult,
+  renderReadCommand,
+  renderWriteScript,
+} from './write-script.js';
 
 export interface LocalRemoteOptions {
   /** Whether exec/read/write go through `sudo -n` by default. */
@@ -72,7 +92,9 @@ export class LocalRemote implements Remote {
       return await readFile(path, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw new OperationError('local-read', `local: cannot read ${path}: ${(err as Error).message}`, [], { cause: err });
+      throw new OperationError('local-read', `local: cannot read ${path}: ${(err as Error).message}`, [], {
+        cause: err,
+      });
     }
   }
 
@@ -96,12 +118,18 @@ async function writeLocal(target: string, content: string, backupDir: string | n
     } catch (err) {
       if (err instanceof OperationError) throw err;
       const code = stage === 'backup-exists' ? 'backup-exists' : 'local-write';
-      throw new OperationError(code, `local: writing ${target} failed (${stage}): ${what}: ${(err as Error).message}; the old file is intact`, [], { cause: err });
+      throw new OperationError(
+        code,
+        `local: writing ${target} failed (${stage}): ${what}: ${(err as Error).message}; the old file is intact`,
+        [],
+        { cause: err },
+      );
     }
   };
   const real = await step('resolve', `cannot resolve ${target}`, () => resolveTarget(target));
   const old = await stat(real).catch(() => null);
-  if (old?.isDirectory()) throw new OperationError('local-write', `local: writing ${target} failed (resolve): ${real} is a directory`);
+  if (old?.isDirectory())
+    throw new OperationError('local-write', `local: writing ${target} failed (resolve): ${real} is a directory`);
   const data = Buffer.from(content, 'utf8');
   if (old?.isFile()) {
     const current = await readFile(real).catch(() => null);
@@ -131,8 +159,16 @@ async function writeLocal(target: string, content: string, backupDir: string | n
     if (backupDir !== null && old) {
       assertRemotePath(backupDir, 'backup directory');
       const path = backupDir.replace(/\/+$/, '') + real;
-      if (await lstat(path).then(() => true, () => false)) {
-        throw new OperationError('backup-exists', `local: writing ${target} failed (backup-exists): ${path} already exists; a backup is never overwritten; the old file is intact`);
+      if (
+        await lstat(path).then(
+          () => true,
+          () => false,
+        )
+      ) {
+        throw new OperationError(
+          'backup-exists',
+          `local: writing ${target} failed (backup-exists): ${path} already exists; a backup is never overwritten; the old file is intact`,
+        );
       }
       await step('backup', `cannot copy ${real} to ${path}`, async () => {
         await mkdir(dirname(path), { recursive: true, mode: 0o700 });

@@ -60,7 +60,7 @@ export interface ExecLineOptions {
 }
 
 /** How much longer the remote `timeout` waits than the local timer: the local timer decides `timedOut`. */
-export const REMOTE_TIMEOUT_MARGIN_MS = 1000;
+const REMOTE_TIMEOUT_MARGIN_MS = 1000;
 
 /**
  * The command line sent to a node: `[sudo -n] [timeout -k 2 <s>s] sh -c '<command>'`.
@@ -73,7 +73,8 @@ export function buildExecLine(command: string, opts: ExecLineOptions): string {
   const parts: string[] = [];
   if (opts.sudo) parts.push('sudo -n');
   if (opts.timeoutMs !== undefined) {
-    if (!Number.isFinite(opts.timeoutMs) || opts.timeoutMs <= 0) throw new InternalError(`bad timeout ${opts.timeoutMs}`);
+    if (!Number.isFinite(opts.timeoutMs) || opts.timeoutMs <= 0)
+      throw new InternalError(`bad timeout ${opts.timeoutMs}`);
     const seconds = ((opts.timeoutMs + REMOTE_TIMEOUT_MARGIN_MS) / 1000).toFixed(3);
     parts.push(`timeout -k 2 ${seconds}s`);
   }

@@ -12,9 +12,15 @@ const { Client, utils: sshUtils } = ssh2;
 import { DcfailError, OperationError, UserError } from '../errors.js';
 import type { TopologyNode } from '../topology/model.js';
 import type { SshConfig } from '../topology/schema.js';
-import { hostKeyRefusal, parseKnownHosts, preferredHostKeyAlgorithms, verifyHostKey, type KnownHostEntry } from './known-hosts.js';
+import {
+  hostKeyRefusal,
+  parseKnownHosts,
+  preferredHostKeyAlgorithms,
+  verifyHostKey,
+  type KnownHostEntry,
+} from './known-hosts.js';
 import { buildExecLine } from './shell.js';
-import type { ExecOptions, ExecResult, ReadOptions, Remote, WriteOptions, WriteResult } from './types.js';
+import type { ExecOptions, ExecResult, ReadOptions, Remote, Remotes, WriteOptions, WriteResult } from './types.js';
 import { contentDigest, isAbsentRead, parseWriteResult, renderReadCommand, renderWriteScript } from './write-script.js';
 
 /** The part of a topology node the transport needs. */
@@ -40,7 +46,7 @@ export type OpenOutcome =
  * Connections by node name. `get` connects once and hands the same connection to every caller;
  * a connection that drops is forgotten, so the next `get` reconnects.
  */
-export class RemotePool {
+export class RemotePool implements Remotes {
   private readonly connections = new Map<string, Promise<SshRemote>>();
   private readonly limit: Semaphore;
   private readonly files = new Map<string, Promise<Buffer>>();
@@ -56,7 +62,7 @@ export class RemotePool {
       concurrency: options.concurrency ?? 16,
       keepaliveIntervalMs: options.keepaliveIntervalMs ?? 5000,
       keepaliveCountMax: options.keepaliveCountMax ?? 3,
-      agentSocket: options.agentSocket === undefined ? (process.env['SSH_AUTH_SOCK'] || null) : options.agentSocket,
+      agentSocket: options.agentSocket === undefined ? process.env['SSH_AUTH_SOCK'] || null : options.agentSocket,
       homeDir: options.homeDir ?? homedir(),
     };
     this.limit = new Semaphore(this.options.concurrency);
@@ -112,18 +118,24 @@ export class RemotePool {
   private async connect(node: SshTarget): Promise<SshRemote> {
     const { ssh } = node;
     const knownHostsFile = this.expandHome(ssh.knownHostsFile);
-    const knownHosts = parseKnownHosts((await this.readLocalFile(knownHostsFile, 'known_hosts file', node)).toString('utf8'));
+    const knownHosts = parseKnownHosts(
+      (await this.readLocalFile(knownHostsFile, 'known_hosts file', node)).toString('utf8'),
+    );
     let privateKey: Buffer | undefined;
     if (ssh.identityFile !== undefined) {
       const keyFile = this.expandHome(ssh.identityFile);
       privateKey = await this.readLocalFile(keyFile, 'identity file', node);
       const parsed = sshUtils.parseKey(privateKey);
       // The parser's message says what is wrong (e.g. a passphrase) without quoting the key.
-      if (parsed instanceof Error) throw new UserError('ssh-identity', `${node.name}: cannot use identity file ${keyFile}: ${parsed.message}`);
+      if (parsed instanceof Error)
+        throw new UserError('ssh-identity', `${node.name}: cannot use identity file ${keyFile}: ${parsed.message}`);
     }
     const agent = this.options.agentSocket ?? undefined;
     if (privateKey === undefined && agent === undefined) {
-      throw new UserError('ssh-identity', `${node.name}: no SSH key: set ssh.identityFile in the topology or run an ssh-agent (SSH_AUTH_SOCK)`);
+      throw new UserError(
+        'ssh-identity',
+        `${node.name}: no SSH key: set ssh.identityFile in the topology or run an ssh-agent (SSH_AUTH_SOCK)`,
+      );
     }
     this.connectAttempts += 1;
     const client = await openClient(node, {
@@ -137,13 +149,21 @@ export class RemotePool {
     const remote = new SshRemote(node, client, () => {
       // Forget a dropped connection (only if it is still the one we hold).
       const current = this.connections.get(node.name);
-      if (current) void current.then((r) => r === remote && this.connections.delete(node.name), () => undefined);
+      if (current)
+        void current.then(
+          (r) => r === remote && this.connections.delete(node.name),
+          () => undefined,
+        );
     });
     return remote;
   }
 
   private expandHome(path: string): string {
-    return path === '~' ? this.options.homeDir : path.startsWith('~/') ? `${this.options.homeDir}/${path.slice(2)}` : path;
+    return path === '~'
+      ? this.options.homeDir
+      : path.startsWith('~/')
+        ? `${this.options.homeDir}/${path.slice(2)}`
+        : path;
   }
 
   private readLocalFile(path: string, what: string, node: SshTarget): Promise<Buffer> {
@@ -151,7 +171,9 @@ export class RemotePool {
     if (!pending) {
       pending = readFile(path).catch((err: NodeJS.ErrnoException) => {
         this.files.delete(path);
-        throw new UserError('ssh-config', `${node.name}: cannot read ${what} ${path}: ${err.code ?? err.message}`, [], { cause: err });
+        throw new UserError('ssh-config', `${node.name}: cannot read ${what} ${path}: ${err.code ?? err.message}`, [], {
+          cause: err,
+        });
       });
       this.files.set(path, pending);
     }
@@ -198,7 +220,9 @@ function openClient(node: SshTarget, o: ClientOptions): Promise<SshClient> {
       if (settled) return;
       settle(refusal ?? connectError(node, who, err, o));
     });
-    client.on('close', () => settle(refusal ?? new OperationError('ssh-connect', `${who}: connection closed during the SSH handshake`)));
+    client.on('close', () =>
+      settle(refusal ?? new OperationError('ssh-connect', `${who}: connection closed during the SSH handshake`)),
+    );
     const config: ConnectConfig = {
       host: node.address,
       port: ssh.port,
@@ -210,7 +234,12 @@ function openClient(node: SshTarget, o: ClientOptions): Promise<SshClient> {
       hostVerifier: (key: Buffer) => {
         const verdict = verifyHostKey(o.knownHosts, node.address, ssh.port, key);
         if (verdict.kind === 'trusted') return true;
-        refusal = hostKeyRefusal(verdict, key, { node: node.name, host: node.address, port: ssh.port, knownHostsFile: o.knownHostsFile });
+        refusal = hostKeyRefusal(verdict, key, {
+          node: node.name,
+          host: node.address,
+          port: ssh.port,
+          knownHostsFile: o.knownHostsFile,
+        });
         return false;
       },
     };
@@ -219,19 +248,38 @@ function openClient(node: SshTarget, o: ClientOptions): Promise<SshClient> {
     try {
       client.connect(config);
     } catch (err) {
-      settle(new OperationError('ssh-connect', `${who}: cannot start an SSH connection: ${(err as Error).message}`, [], { cause: err }));
+      settle(
+        new OperationError('ssh-connect', `${who}: cannot start an SSH connection: ${(err as Error).message}`, [], {
+          cause: err,
+        }),
+      );
     }
   });
 }
 
-function connectError(node: SshTarget, who: string, err: Error & { level?: string; code?: string }, o: ClientOptions): OperationError {
+function connectError(
+  node: SshTarget,
+  who: string,
+  err: Error & { level?: string; code?: string },
+  o: ClientOptions,
+): OperationError {
   const opts = { cause: err };
   if (err.level === 'client-authentication') {
     const tried = [o.privateKey ? 'identity file' : null, o.agent ? 'ssh-agent' : null].filter(Boolean).join(' and ');
-    return new OperationError('ssh-auth', `${who}: authentication as '${node.ssh.user}' failed (tried ${tried})`, [], opts);
+    return new OperationError(
+      'ssh-auth',
+      `${who}: authentication as '${node.ssh.user}' failed (tried ${tried})`,
+      [],
+      opts,
+    );
   }
   if (err.level === 'client-timeout') {
-    return new OperationError('ssh-connect', `${who}: no SSH handshake within ${node.ssh.connectTimeoutMs} ms (host down or filtered?)`, [], opts);
+    return new OperationError(
+      'ssh-connect',
+      `${who}: no SSH handshake within ${node.ssh.connectTimeoutMs} ms (host down or filtered?)`,
+      [],
+      opts,
+    );
   }
   const causes: Record<string, string> = {
     ECONNREFUSED: 'connection refused (is sshd running on that port?)',
@@ -247,7 +295,7 @@ function connectError(node: SshTarget, who: string, err: Error & { level?: strin
 }
 
 /** One node over one ssh2 connection. */
-export class SshRemote implements Remote {
+class SshRemote implements Remote {
   readonly node: string;
   readonly address: string;
   private isClosed = false;
@@ -278,7 +326,10 @@ export class SshRemote implements Remote {
     const result = await this.exec(renderReadCommand(path), { sudo: opts.sudo });
     if (result.exitCode === 0) return result.stdout;
     if (isAbsentRead(result)) return null;
-    throw new OperationError('remote-read', `${this.who}: cannot read ${path}: ${result.stderr.trim() || `exit ${result.exitCode ?? result.signal}`}`);
+    throw new OperationError(
+      'remote-read',
+      `${this.who}: cannot read ${path}: ${result.stderr.trim() || `exit ${result.exitCode ?? result.signal}`}`,
+    );
   }
 
   async writeFileAtomic(path: string, content: string, opts: WriteOptions = {}): Promise<WriteResult> {
@@ -304,7 +355,9 @@ export class SshRemote implements Remote {
       }
       this.client.exec(line, (err: Error | undefined, channel: ClientChannel) => {
         if (err) {
-          reject(new OperationError('ssh-exec', `${this.who}: cannot run a command: ${err.message}`, [], { cause: err }));
+          reject(
+            new OperationError('ssh-exec', `${this.who}: cannot run a command: ${err.message}`, [], { cause: err }),
+          );
           return;
         }
         const out: Buffer[] = [];
@@ -320,7 +373,12 @@ export class SshRemote implements Remote {
           settled = true;
           if (timer) clearTimeout(timer);
           if (!hasExited && !timedOut) {
-            reject(new OperationError('ssh-exec', `${this.who}: the connection closed before the command finished; its outcome is unknown`));
+            reject(
+              new OperationError(
+                'ssh-exec',
+                `${this.who}: the connection closed before the command finished; its outcome is unknown`,
+              ),
+            );
             return;
           }
           resolve({

@@ -2,6 +2,7 @@
  * The hands of dcfail: one small interface for everything done on a node (or on the operator's
  * own machine). Runbooks and probes depend on this, never on ssh2 or execa.
  */
+import type { TopologyNode } from '../topology/model.js';
 
 /**
  * The outcome of one command. Success and failure share this shape (as execa's does): a non-zero
@@ -75,4 +76,14 @@ export interface Remote {
   readFile(path: string, opts?: ReadOptions): Promise<string | null>;
   writeFileAtomic(path: string, content: string, opts?: WriteOptions): Promise<WriteResult>;
   close(): Promise<void>;
+}
+
+/**
+ * Where the code that acts on nodes gets them: one Remote per node, kept for the run and closed
+ * together at its end. Callers depend on this, not on a transport: `RemotePool` (ssh.ts) is the
+ * one over SSH; a pool of LocalRemote (local.ts) serves a machine that is its own node.
+ */
+export interface Remotes {
+  get(node: TopologyNode): Promise<Remote>;
+  closeAll(): Promise<void>;
 }

@@ -45,8 +45,8 @@ export function contentDigest(content: string): { sha256: string; bytes: number 
 }
 
 /** Why a write script stopped: its stage names, as printed on stderr (`dcfail-write: <stage>: ...`). */
-export const WRITE_STAGES = ['resolve', 'temp', 'upload', 'owner', 'mode', 'sync', 'backup-exists', 'backup', 'rename'] as const;
-export type WriteStage = (typeof WRITE_STAGES)[number];
+export type WriteStage =
+  'resolve' | 'temp' | 'upload' | 'owner' | 'mode' | 'sync' | 'backup-exists' | 'backup' | 'rename';
 
 /**
  * The script that replaces a file atomically; run by `sh -c`, the new content on stdin.
@@ -123,15 +123,25 @@ export function parseWriteResult(result: ExecResult, who: string, target: string
     if (fields[0] === 'changed' && fields[1] && fields[2] !== undefined) {
       return { path: fields[1], backup: fields[2] === '' ? null : fields[2], changed: true };
     }
-    throw new OperationError('remote-write', `${who}: writing ${target}: unexpected output from the write script`, [JSON.stringify(result.stdout.slice(0, 200))]);
+    throw new OperationError('remote-write', `${who}: writing ${target}: unexpected output from the write script`, [
+      JSON.stringify(result.stdout.slice(0, 200)),
+    ]);
   }
-  if (result.timedOut) throw new OperationError('remote-write', `${who}: writing ${target} timed out; the old file is intact unless the rename had already happened`);
+  if (result.timedOut)
+    throw new OperationError(
+      'remote-write',
+      `${who}: writing ${target} timed out; the old file is intact unless the rename had already happened`,
+    );
   const line = result.stderr.split('\n').find((l) => l.startsWith('dcfail-write: '));
   const match = line?.match(/^dcfail-write: ([a-z-]+): (.*)$/);
   const stage = match?.[1] as WriteStage | undefined;
   const why = match?.[2] ?? (result.stderr.trim() || `exit ${result.exitCode ?? result.signal}`);
   const code = stage === 'backup-exists' ? 'backup-exists' : 'remote-write';
-  return fail(code, `${who}: writing ${target} failed${stage ? ` (${stage})` : ''}: ${why}; the old file is intact`, result.stderr);
+  return fail(
+    code,
+    `${who}: writing ${target} failed${stage ? ` (${stage})` : ''}: ${why}; the old file is intact`,
+    result.stderr,
+  );
 }
 
 function fail(code: string, message: string, stderr: string): never {

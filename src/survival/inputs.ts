@@ -47,9 +47,7 @@ const AppSchema = z.object({
   tasks: z.array(TaskSchema).nullish(),
   unreachableStrategy: UnreachableSchema.nullish(),
   residency: z.unknown().optional(),
-  container: z
-    .object({ volumes: z.array(z.object({ persistent: z.unknown().optional() })).nullish() })
-    .nullish(),
+  container: z.object({ volumes: z.array(z.object({ persistent: z.unknown().optional() })).nullish() }).nullish(),
 });
 
 const AppsDocumentSchema = z.object({ apps: z.array(AppSchema) });
@@ -69,7 +67,8 @@ export interface AppTask {
  * `unreachableStrategy: "disabled"` never replaces; an app with local persistent volumes
  * (resident) waits for its reservation on the lost agent.
  */
-export type Replacement = { readonly kind: 'replaced' } | { readonly kind: 'unreachable-disabled' } | { readonly kind: 'resident' };
+export type Replacement =
+  { readonly kind: 'replaced' } | { readonly kind: 'unreachable-disabled' } | { readonly kind: 'resident' };
 
 export interface MarathonApp {
   readonly id: string;
@@ -82,7 +81,8 @@ export interface MarathonApp {
   readonly replacement: Replacement;
 }
 
-export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly issues: readonly string[] };
+export type Parsed<T> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly issues: readonly string[] };
 
 export function parseMarathonApps(doc: unknown): Parsed<MarathonApp[]> {
   const result = AppsDocumentSchema.safeParse(doc, { reportInput: true });
@@ -97,7 +97,8 @@ export function parseMarathonApps(doc: unknown): Parsed<MarathonApp[]> {
     });
     const roles = app.acceptedResourceRoles && app.acceptedResourceRoles.length > 0 ? app.acceptedResourceRoles : ['*'];
     const isResident =
-      (app.residency !== undefined && app.residency !== null) || (app.container?.volumes ?? []).some((v) => v.persistent !== undefined && v.persistent !== null);
+      (app.residency !== undefined && app.residency !== null) ||
+      (app.container?.volumes ?? []).some((v) => v.persistent !== undefined && v.persistent !== null);
     return {
       id: app.id,
       instances: app.instances,
@@ -106,7 +107,11 @@ export function parseMarathonApps(doc: unknown): Parsed<MarathonApp[]> {
       tasks: (app.tasks ?? [])
         .filter((t) => t.state === undefined || LIVE_TASK_STATES.has(t.state))
         .map((t) => ({ id: t.id, host: t.host, agentId: t.slaveId })),
-      replacement: isResident ? { kind: 'resident' } : app.unreachableStrategy === 'disabled' ? { kind: 'unreachable-disabled' } : { kind: 'replaced' },
+      replacement: isResident
+        ? { kind: 'resident' }
+        : app.unreachableStrategy === 'disabled'
+          ? { kind: 'unreachable-disabled' }
+          : { kind: 'replaced' },
     };
   });
   return issues.length > 0 ? { ok: false, issues } : { ok: true, value: apps };
@@ -146,7 +151,7 @@ export interface MesosAgent extends Agent {
   readonly isPublic: boolean;
 }
 
-export const PUBLIC_ROLE = 'slave_public';
+const PUBLIC_ROLE = 'slave_public';
 
 export function parseMesosAgents(doc: unknown): Parsed<MesosAgent[]> {
   const result = SlavesDocumentSchema.safeParse(doc, { reportInput: true });
@@ -185,13 +190,19 @@ export function formatAttribute(v: string | number): string {
   if (typeof v === 'number') return formatScalar(v);
   const range = /^\[(.*)\]$/.exec(v);
   if (range) {
-    const parts = range[1]!.split(',').map((p) => p.trim()).filter((p) => p !== '');
+    const parts = range[1]!
+      .split(',')
+      .map((p) => p.trim())
+      .filter((p) => p !== '');
     parts.sort((a, b) => Number(a.split('-')[0]) - Number(b.split('-')[0]));
     return `[${parts.join(',')}]`;
   }
   const set = /^\{(.*)\}$/.exec(v);
   if (set) {
-    const items = set[1]!.split(',').map((p) => p.trim()).filter((p) => p !== '');
+    const items = set[1]!
+      .split(',')
+      .map((p) => p.trim())
+      .filter((p) => p !== '');
     items.sort();
     return `{${items.join(',')}}`;
   }

@@ -25,8 +25,7 @@
  */
 import { assertNever } from '../errors.js';
 
-export const OPERATORS = ['UNIQUE', 'CLUSTER', 'GROUP_BY', 'MAX_PER', 'LIKE', 'UNLIKE', 'IS'] as const;
-export type Operator = (typeof OPERATORS)[number];
+const OPERATORS = ['UNIQUE', 'CLUSTER', 'GROUP_BY', 'MAX_PER', 'LIKE', 'UNLIKE', 'IS'] as const;
 
 /** One constraint of an app, validated as Marathon's API validates it. */
 export type Constraint =
@@ -150,7 +149,7 @@ function matchesWhole(value: string, pattern: string): boolean {
 }
 
 /** The value a constraint's field reads from an agent; undefined when the agent has none. */
-export function fieldValue(facts: AgentFacts, field: string): string | undefined {
+function fieldValue(facts: AgentFacts, field: string): string | undefined {
   switch (field) {
     case 'hostname':
     case '@hostname':
@@ -307,10 +306,20 @@ export interface PlacementContext {
 }
 
 /** The first reason `agent` refuses one more instance, or undefined when it accepts it. */
-export function refusalOf(req: PlacementRequest, agent: Agent, placed: readonly AgentFacts[], ctx: PlacementContext): Refusal | undefined {
+export function refusalOf(
+  req: PlacementRequest,
+  agent: Agent,
+  placed: readonly AgentFacts[],
+  ctx: PlacementContext,
+): Refusal | undefined {
   if (!agent.active) return { kind: 'inactive' };
   const faultDomainAware = req.constraints.some((c) => c.field === '@region' || c.field === '@zone');
-  if (!faultDomainAware && ctx.masterRegion !== undefined && agent.region !== undefined && agent.region !== ctx.masterRegion) {
+  if (
+    !faultDomainAware &&
+    ctx.masterRegion !== undefined &&
+    agent.region !== undefined &&
+    agent.region !== ctx.masterRegion
+  ) {
     return { kind: 'remote-region', region: agent.region };
   }
   if (!req.acceptedRoles.some((role) => agent.pools[role] !== undefined)) return { kind: 'role' };

@@ -20,9 +20,12 @@ export function renderSurvivalReport(r: SurvivalReport): string {
   out.push('');
   if (r.hazard) {
     const lossesOf = new Map<string, string[]>();
-    for (const s of r.scenarios) for (const id of s.criticalAtRisk) lossesOf.set(id, [...(lossesOf.get(id) ?? []), s.lostDc]);
+    for (const s of r.scenarios)
+      for (const id of s.criticalAtRisk) lossesOf.set(id, [...(lossesOf.get(id) ?? []), s.lostDc]);
     const list = [...lossesOf].map(([id, dcs]) => `${id} (loss of ${dcs.join(', of ')})`);
-    out.push(`HAZARD: ${list.length} critical app${list.length === 1 ? '' : 's'} would not survive: ${list.join('; ')}`);
+    out.push(
+      `HAZARD: ${list.length} critical app${list.length === 1 ? '' : 's'} would not survive: ${list.join('; ')}`,
+    );
   } else {
     out.push(`OK: every critical app survives the loss of ${r.scenarios.map((s) => s.lostDc).join(' and of ')}`);
   }
@@ -69,7 +72,9 @@ function renderScenario(s: Scenario): string[] {
     out.push(`      ${a.reason}`);
   }
   const f = s.freeAfter;
-  out.push(`  public agents left in ${s.survivingDc}: ${s.publicAgentsLeft}${s.publicAgentsLeft === 0 ? ' (no north-south entry point)' : ''}`);
+  out.push(
+    `  public agents left in ${s.survivingDc}: ${s.publicAgentsLeft}${s.publicAgentsLeft === 0 ? ' (no north-south entry point)' : ''}`,
+  );
   out.push(`  free in ${s.survivingDc} after re-placement: ${f.cpus} cpus, ${f.mem} MB mem, ${f.disk} MB disk`);
   out.push(`  critical apps at risk: ${s.criticalAtRisk.length === 0 ? 'none' : s.criticalAtRisk.join(', ')}`);
   return out;

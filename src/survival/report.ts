@@ -29,10 +29,10 @@ import {
   type Resources,
 } from './placement.js';
 
-export const DEFAULT_DC_ATTRIBUTE = 'datacenter';
-export const DEFAULT_FAULT_DOMAIN_LEVEL = 'zone';
+const DEFAULT_DC_ATTRIBUTE = 'datacenter';
+const DEFAULT_FAULT_DOMAIN_LEVEL = 'zone';
 /** The label that marks an app as critical (value `true`, any case). */
-export const CRITICAL_LABEL = 'DCFAIL_CRITICAL';
+const CRITICAL_LABEL = 'DCFAIL_CRITICAL';
 
 /** Where the masters' region came from; the region rule is skipped when unknown. */
 export type MasterRegion =
@@ -75,9 +75,24 @@ export interface AgentSummary {
 /** Something about the cluster worth knowing before the bad day; none of these alone fails the run. */
 export type Finding =
   | { readonly kind: 'agent-missing-dc-attribute'; readonly agent: string; readonly dc: string | undefined }
-  | { readonly kind: 'agent-dc-attribute-unknown'; readonly agent: string; readonly value: string; readonly dc: string | undefined }
-  | { readonly kind: 'agent-dc-disagreement'; readonly agent: string; readonly attribute: string; readonly faultDomain: string }
-  | { readonly kind: 'agent-remote-region'; readonly agent: string; readonly region: string; readonly masterRegion: string }
+  | {
+      readonly kind: 'agent-dc-attribute-unknown';
+      readonly agent: string;
+      readonly value: string;
+      readonly dc: string | undefined;
+    }
+  | {
+      readonly kind: 'agent-dc-disagreement';
+      readonly agent: string;
+      readonly attribute: string;
+      readonly faultDomain: string;
+    }
+  | {
+      readonly kind: 'agent-remote-region';
+      readonly agent: string;
+      readonly region: string;
+      readonly masterRegion: string;
+    }
   | { readonly kind: 'agent-inactive'; readonly agent: string }
   | { readonly kind: 'no-public-agent'; readonly dc: string }
   | { readonly kind: 'master-region-unknown'; readonly why: string };
@@ -92,7 +107,10 @@ export type Shortfall =
   | { readonly kind: 'no-agents' }
   | { readonly kind: 'unreachable-disabled' }
   | { readonly kind: 'resident' }
-  | { readonly kind: 'refused'; readonly refusals: readonly { readonly reason: string; readonly agents: readonly string[] }[] };
+  | {
+      readonly kind: 'refused';
+      readonly refusals: readonly { readonly reason: string; readonly agents: readonly string[] }[];
+    };
 
 export interface AppOutcome {
   readonly id: string;
@@ -136,11 +154,15 @@ export interface SurvivalReport {
   readonly hazard: boolean;
 }
 
-export function isCritical(app: MarathonApp, strict: boolean): boolean {
+function isCritical(app: MarathonApp, strict: boolean): boolean {
   return strict || (app.labels[CRITICAL_LABEL] ?? '').trim().toLowerCase() === 'true';
 }
 
-export function buildSurvivalReport(t: Topology, inputs: SurvivalInputs, options: SurvivalOptions = {}): SurvivalReport {
+export function buildSurvivalReport(
+  t: Topology,
+  inputs: SurvivalInputs,
+  options: SurvivalOptions = {},
+): SurvivalReport {
   const dcAttribute = t.marathon?.dcAttribute ?? DEFAULT_DC_ATTRIBUTE;
   const faultDomainLevel = t.marathon?.faultDomainLevel ?? DEFAULT_FAULT_DOMAIN_LEVEL;
   const dcs = [t.datacenters.main, t.datacenters.secondary];
@@ -156,7 +178,8 @@ export function buildSurvivalReport(t: Topology, inputs: SurvivalInputs, options
     if (!agent.active) findings.push({ kind: 'agent-inactive', agent: agent.hostname });
   }
   const masterRegion = inputs.masterRegion.kind === 'known' ? inputs.masterRegion.region : undefined;
-  if (inputs.masterRegion.kind === 'unknown') findings.push({ kind: 'master-region-unknown', why: inputs.masterRegion.why });
+  if (inputs.masterRegion.kind === 'unknown')
+    findings.push({ kind: 'master-region-unknown', why: inputs.masterRegion.why });
   if (masterRegion !== undefined) {
     for (const agent of agents) {
       if (agent.region !== undefined && agent.region !== masterRegion) {
@@ -165,7 +188,8 @@ export function buildSurvivalReport(t: Topology, inputs: SurvivalInputs, options
     }
   }
   for (const dc of dcs) {
-    if (!agents.some((a) => a.isPublic && a.active && dcName(dcOf.get(a.id)) === dc)) findings.push({ kind: 'no-public-agent', dc });
+    if (!agents.some((a) => a.isPublic && a.active && dcName(dcOf.get(a.id)) === dc))
+      findings.push({ kind: 'no-public-agent', dc });
   }
 
   const lostDcs = options.lostDcs ?? dcs;
@@ -204,7 +228,7 @@ function dcName(dc: AgentDc | undefined): string | undefined {
  * The DC attribute decides when it names a topology DC: it is what Marathon's constraints read.
  * The fault domain is the fallback, and a cross-check: when it names the other DC, say so.
  */
-export function resolveAgentDc(
+function resolveAgentDc(
   agent: MesosAgent,
   dcAttribute: string,
   level: 'zone' | 'region',
@@ -215,7 +239,10 @@ export function resolveAgentDc(
   const fromDomain = domain !== undefined && dcs.includes(domain) ? domain : undefined;
   if (attribute !== undefined && dcs.includes(attribute)) {
     if (fromDomain !== undefined && fromDomain !== attribute) {
-      return { dc: { kind: 'attribute', dc: attribute }, finding: { kind: 'agent-dc-disagreement', agent: agent.hostname, attribute, faultDomain: fromDomain } };
+      return {
+        dc: { kind: 'attribute', dc: attribute },
+        finding: { kind: 'agent-dc-disagreement', agent: agent.hostname, attribute, faultDomain: fromDomain },
+      };
     }
     return { dc: { kind: 'attribute', dc: attribute } };
   }
@@ -231,14 +258,22 @@ function simulateLoss(
   apps: readonly MarathonApp[],
   agents: readonly MesosAgent[],
   dcOf: ReadonlyMap<string, AgentDc>,
-  where: { lostDc: string; survivingDc: string; dcAttribute: string; masterRegion: string | undefined; strict: boolean },
+  where: {
+    lostDc: string;
+    survivingDc: string;
+    dcAttribute: string;
+    masterRegion: string | undefined;
+    strict: boolean;
+  },
 ): Scenario {
   const { lostDc, survivingDc, masterRegion, strict } = where;
   const surviving = agents.filter((a) => dcName(dcOf.get(a.id)) === survivingDc);
   const byId = new Map(agents.map((a) => [a.id, a]));
   const byHost = new Map(agents.map((a) => [a.hostname, a]));
   const ctx = { masterRegion, ledger: new CapacityLedger() };
-  const ordered = [...apps].sort((a, b) => Number(isCritical(b, strict)) - Number(isCritical(a, strict)) || a.id.localeCompare(b.id));
+  const ordered = [...apps].sort(
+    (a, b) => Number(isCritical(b, strict)) - Number(isCritical(a, strict)) || a.id.localeCompare(b.id),
+  );
 
   const outcomes = ordered.map((app): AppOutcome => {
     const critical = isCritical(app, strict);
@@ -259,12 +294,17 @@ function simulateLoss(
       } else {
         const outcome = placeInstances(app.request, missing, surviving, placedOnSurvivor.slice(0, keep), ctx);
         replaceOn = outcome.hosts;
-        if (outcome.hosts.length < missing) shortfall = { kind: 'refused', refusals: groupRefusals(outcome.refusals, app) };
+        if (outcome.hosts.length < missing)
+          shortfall = { kind: 'refused', refusals: groupRefusals(outcome.refusals, app) };
       }
     }
     const available = keep + replaceOn.length;
     const verdict: Verdict =
-      available >= app.instances ? { kind: 'survives' } : available === 0 ? { kind: 'lost' } : { kind: 'degraded', available, of: app.instances };
+      available >= app.instances
+        ? { kind: 'survives' }
+        : available === 0
+          ? { kind: 'lost' }
+          : { kind: 'degraded', available, of: app.instances };
     return {
       id: app.id,
       critical,
@@ -336,13 +376,19 @@ function describeOutcome(
   const { survivingDc } = where;
   if (app.instances === 0) return 'scaled to 0 instances';
   const parts: string[] = [];
-  parts.push(keep === 0 ? `no instance runs in ${survivingDc}` : `${keep} of ${app.instances} already run in ${survivingDc}`);
+  parts.push(
+    keep === 0 ? `no instance runs in ${survivingDc}` : `${keep} of ${app.instances} already run in ${survivingDc}`,
+  );
   if (replaceOn.length > 0) parts.push(`${replaceOn.length} re-placed on ${summarizeHosts(replaceOn)}`);
   if (shortfall) parts.push(describeShortfall(shortfall, app, where));
   return parts.join('; ');
 }
 
-function describeShortfall(s: Shortfall, app: MarathonApp, where: { lostDc: string; survivingDc: string; dcAttribute: string }): string {
+function describeShortfall(
+  s: Shortfall,
+  app: MarathonApp,
+  where: { lostDc: string; survivingDc: string; dcAttribute: string },
+): string {
   const { lostDc, survivingDc, dcAttribute } = where;
   switch (s.kind) {
     case 'no-agents':
@@ -356,8 +402,12 @@ function describeShortfall(s: Shortfall, app: MarathonApp, where: { lostDc: stri
         (c) => (c.kind === 'CLUSTER' || c.kind === 'IS') && c.field === dcAttribute && c.value === lostDc,
       );
       const all = s.refusals.map((g) => `${plural(g.agents.length, 'agent')} ${g.reason}`).join(', ');
-      const lead = pinned ? `pinned to ${lostDc} by ${formatConstraint(pinned)}` : `no agent in ${survivingDc} takes another instance`;
-      const groupBy = app.request.constraints.find((c) => c.kind === 'GROUP_BY' && c.field === dcAttribute && c.groups >= 2);
+      const lead = pinned
+        ? `pinned to ${lostDc} by ${formatConstraint(pinned)}`
+        : `no agent in ${survivingDc} takes another instance`;
+      const groupBy = app.request.constraints.find(
+        (c) => c.kind === 'GROUP_BY' && c.field === dcAttribute && c.groups >= 2,
+      );
       const why =
         groupBy?.kind === 'GROUP_BY'
           ? `; ${formatConstraint(groupBy)} refuses every offer while fewer than ${groupBy.groups} values of '${dcAttribute}' hold instances, and only ${survivingDc} is left`
@@ -375,7 +425,7 @@ function summarizeHosts(hosts: readonly string[]): string {
   return [...counts].map(([h, n]) => (n === 1 ? h : `${h} (x${n})`)).join(', ');
 }
 
-export function describeFinding(f: Finding, dcAttribute: string, level: 'zone' | 'region'): string {
+function describeFinding(f: Finding, dcAttribute: string, level: 'zone' | 'region'): string {
   switch (f.kind) {
     case 'agent-missing-dc-attribute':
       return f.dc !== undefined
@@ -402,8 +452,16 @@ export function describeFinding(f: Finding, dcAttribute: string, level: 'zone' |
 export interface SurvivalSummary {
   readonly lostDc: string;
   readonly survivingDc: string;
-  readonly apps: { readonly total: number; readonly survives: number; readonly degraded: number; readonly lost: number };
-  readonly critical: { readonly total: number; readonly atRisk: readonly { readonly id: string; readonly verdict: string }[] };
+  readonly apps: {
+    readonly total: number;
+    readonly survives: number;
+    readonly degraded: number;
+    readonly lost: number;
+  };
+  readonly critical: {
+    readonly total: number;
+    readonly atRisk: readonly { readonly id: string; readonly verdict: string }[];
+  };
   readonly publicAgentsLeft: number;
   /** Ready-made lines for the human plan output. */
   readonly lines: readonly string[];
@@ -418,17 +476,31 @@ export interface SurvivalSummary {
  * informs and must never change the plan's `safe` nor its exit code). Pure: no I/O, no throw for
  * valid inputs. Put it in the plan JSON under `survival` if you like; it is plain data.
  */
-export function survivalSummaryForPlan(t: Topology, lostDc: string, inputs: SurvivalInputs, options: { strict?: boolean } = {}): SurvivalSummary {
+export function survivalSummaryForPlan(
+  t: Topology,
+  lostDc: string,
+  inputs: SurvivalInputs,
+  options: { strict?: boolean } = {},
+): SurvivalSummary {
   const report = buildSurvivalReport(t, inputs, { lostDcs: [lostDc], strict: options.strict ?? false });
   const scenario = report.scenarios[0]!;
   const count = (k: Verdict['kind']) => scenario.apps.filter((a) => a.verdict.kind === k).length;
   const critical = scenario.apps.filter((a) => a.critical);
-  const atRisk = critical.filter((a) => a.verdict.kind !== 'survives').map((a) => ({ id: a.id, verdict: formatVerdict(a.verdict) }));
-  const apps = { total: scenario.apps.length, survives: count('survives'), degraded: count('degraded'), lost: count('lost') };
+  const atRisk = critical
+    .filter((a) => a.verdict.kind !== 'survives')
+    .map((a) => ({ id: a.id, verdict: formatVerdict(a.verdict) }));
+  const apps = {
+    total: scenario.apps.length,
+    survives: count('survives'),
+    degraded: count('degraded'),
+    lost: count('lost'),
+  };
   const lines = [
     `Marathon apps if ${lostDc} is lost: ${apps.survives} survive, ${apps.degraded} degraded, ${apps.lost} lost (of ${apps.total})`,
     ...atRisk.map((a) => `  critical ${a.id}: ${a.verdict}`),
-    ...(scenario.publicAgentsLeft === 0 ? [`  no public agent left in ${scenario.survivingDc}: no north-south entry point`] : []),
+    ...(scenario.publicAgentsLeft === 0
+      ? [`  no public agent left in ${scenario.survivingDc}: no north-south entry point`]
+      : []),
   ];
   return {
     lostDc,

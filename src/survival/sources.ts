@@ -10,7 +10,7 @@ import { membersOf, type Topology } from '../topology/model.js';
 import { parseMarathonApps, parseMasterRegion, parseMesosAgents, type Parsed } from './inputs.js';
 import type { MasterRegion, SurvivalInputs } from './report.js';
 
-export const DEFAULT_TIMEOUT_MS = 5000;
+const DEFAULT_TIMEOUT_MS = 5000;
 const MAX_REDIRECTS = 3;
 
 export interface SurvivalSourceOptions {
@@ -27,7 +27,10 @@ export interface SurvivalSourceOptions {
 /** Files when both are given, else live from `marathon.url` and the Mesos masters. */
 export async function loadSurvivalInputs(t: Topology, o: SurvivalSourceOptions): Promise<SurvivalInputs> {
   if ((o.apps === undefined) !== (o.agents === undefined)) {
-    throw new UserError('bad-flag', '--apps and --agents go together: give both files for an offline report, or neither to read the cluster');
+    throw new UserError(
+      'bad-flag',
+      '--apps and --agents go together: give both files for an offline report, or neither to read the cluster',
+    );
   }
   if (o.apps !== undefined && o.agents !== undefined) return readSurvivalFiles(o.apps, o.agents, o.masterRegion);
   return fetchSurvivalInputs(t, o);
@@ -36,9 +39,21 @@ export async function loadSurvivalInputs(t: Topology, o: SurvivalSourceOptions):
 // ---------------------------------------------------------------------------------------------
 // Offline
 
-export async function readSurvivalFiles(appsFile: string, agentsFile: string, masterRegion?: string): Promise<SurvivalInputs> {
-  const apps = fileResult(appsFile, 'Marathon apps (/v2/apps?embed=apps.tasks)', parseMarathonApps(await readJsonFile(appsFile)));
-  const agents = fileResult(agentsFile, 'Mesos agents (/master/slaves)', parseMesosAgents(await readJsonFile(agentsFile)));
+export async function readSurvivalFiles(
+  appsFile: string,
+  agentsFile: string,
+  masterRegion?: string,
+): Promise<SurvivalInputs> {
+  const apps = fileResult(
+    appsFile,
+    'Marathon apps (/v2/apps?embed=apps.tasks)',
+    parseMarathonApps(await readJsonFile(appsFile)),
+  );
+  const agents = fileResult(
+    agentsFile,
+    'Mesos agents (/master/slaves)',
+    parseMesosAgents(await readJsonFile(agentsFile)),
+  );
   const region: MasterRegion =
     masterRegion !== undefined
       ? { kind: 'known', region: masterRegion, source: '--master-region' }
@@ -52,19 +67,32 @@ async function readJsonFile(file: string): Promise<unknown> {
     text = await readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : String(code ?? err);
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code === 'EISDIR'
+            ? 'is a directory'
+            : String(code ?? err);
     throw new UserError('survival-file-unreadable', `${file}: cannot read: ${why}`, [], { cause: err });
   }
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new UserError('survival-file-invalid', `${file}: not valid JSON: ${(err as Error).message}`, [], { cause: err });
+    throw new UserError('survival-file-invalid', `${file}: not valid JSON: ${(err as Error).message}`, [], {
+      cause: err,
+    });
   }
 }
 
 function fileResult<T>(file: string, what: string, parsed: Parsed<T>): T {
   if (parsed.ok) return parsed.value;
-  throw new UserError('survival-file-invalid', `${file}: not the JSON of ${what} (${parsed.issues.length} problem${parsed.issues.length === 1 ? '' : 's'})`, parsed.issues);
+  throw new UserError(
+    'survival-file-invalid',
+    `${file}: not the JSON of ${what} (${parsed.issues.length} problem${parsed.issues.length === 1 ? '' : 's'})`,
+    parsed.issues,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -84,7 +112,8 @@ export async function fetchSurvivalInputs(t: Topology, o: SurvivalSourceOptions 
   const apps = liveResult(appsDoc.url, 'Marathon apps', parseMarathonApps(appsDoc.body));
 
   const masters = marathon.mesosUrl !== undefined ? [marathon.mesosUrl] : masterUrls(t, o.preferDc);
-  if (masters.length === 0) throw new UserError('survival-no-mesos', 'no Mesos master in the topology and no marathon.mesosUrl');
+  if (masters.length === 0)
+    throw new UserError('survival-no-mesos', 'no Mesos master in the topology and no marathon.mesosUrl');
   const failures: string[] = [];
   for (const base of masters) {
     let slaves: { body: unknown; url: string };
@@ -103,15 +132,22 @@ export async function fetchSurvivalInputs(t: Topology, o: SurvivalSourceOptions 
         : await fetchMasterRegion(new URL('state', slaves.url).toString(), timeoutMs);
     return { apps, agents, masterRegion, source: `${appsDoc.url}, ${slaves.url}` };
   }
-  throw new OperationError('survival-mesos-unreachable', `no Mesos master answered /master/slaves (${masters.length} tried)`, failures);
+  throw new OperationError(
+    'survival-mesos-unreachable',
+    `no Mesos master answered /master/slaves (${masters.length} tried)`,
+    failures,
+  );
 }
 
 async function fetchMasterRegion(url: string, timeoutMs: number): Promise<MasterRegion> {
   try {
     const state = await getJson(url, timeoutMs, 'Mesos master');
     const parsed = parseMasterRegion(state.body);
-    if (!parsed.ok) return { kind: 'unknown', why: `${state.url}: unexpected JSON (${parsed.issues[0] ?? 'no detail'})` };
-    return parsed.value === undefined ? { kind: 'none', source: state.url } : { kind: 'known', region: parsed.value, source: state.url };
+    if (!parsed.ok)
+      return { kind: 'unknown', why: `${state.url}: unexpected JSON (${parsed.issues[0] ?? 'no detail'})` };
+    return parsed.value === undefined
+      ? { kind: 'none', source: state.url }
+      : { kind: 'known', region: parsed.value, source: state.url };
   } catch (err) {
     if (err instanceof OperationError) return { kind: 'unknown', why: err.message };
     throw err;
@@ -121,8 +157,13 @@ async function fetchMasterRegion(url: string, timeoutMs: number): Promise<Master
 /** `http://address:port/` of every Mesos master, those of `preferDc` first. */
 export function masterUrls(t: Topology, preferDc?: string): string[] {
   const masters = membersOf(t, 'mesos');
-  const ordered = preferDc === undefined ? masters : [...masters.filter((n) => n.dc === preferDc), ...masters.filter((n) => n.dc !== preferDc)];
-  return ordered.map((n) => `http://${n.address.includes(':') ? `[${n.address}]` : n.address}:${n.services.mesos.port}/`);
+  const ordered =
+    preferDc === undefined
+      ? masters
+      : [...masters.filter((n) => n.dc === preferDc), ...masters.filter((n) => n.dc !== preferDc)];
+  return ordered.map(
+    (n) => `http://${n.address.includes(':') ? `[${n.address}]` : n.address}:${n.services.mesos.port}/`,
+  );
 }
 
 function withSlash(url: string): string {
@@ -131,7 +172,11 @@ function withSlash(url: string): string {
 
 function liveResult<T>(url: string, what: string, parsed: Parsed<T>): T {
   if (parsed.ok) return parsed.value;
-  throw new OperationError('survival-bad-response', `${url}: the answer is not the JSON of ${what} expected`, parsed.issues);
+  throw new OperationError(
+    'survival-bad-response',
+    `${url}: the answer is not the JSON of ${what} expected`,
+    parsed.issues,
+  );
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -146,34 +191,59 @@ export async function getJson(url: string, timeoutMs: number, what: string): Pro
     let res: Response;
     let text: string;
     try {
-      res = await fetch(current, { redirect: 'manual', signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
+      res = await fetch(current, {
+        redirect: 'manual',
+        signal: AbortSignal.timeout(timeoutMs),
+        headers: { accept: 'application/json' },
+      });
       if (REDIRECTS.has(res.status)) {
         const location = res.headers.get('location');
         await res.body?.cancel();
-        if (!location) throw new OperationError('survival-bad-response', `${what} ${current}: HTTP ${res.status} redirect without a Location header`);
+        if (!location)
+          throw new OperationError(
+            'survival-bad-response',
+            `${what} ${current}: HTTP ${res.status} redirect without a Location header`,
+          );
         current = new URL(location, current).toString();
         continue;
       }
       text = await res.text();
     } catch (err) {
       if (err instanceof OperationError) throw err;
-      throw new OperationError('survival-unreachable', `${what} ${current}: ${describeFetchError(err, timeoutMs)}`, [], { cause: err });
+      throw new OperationError(
+        'survival-unreachable',
+        `${what} ${current}: ${describeFetchError(err, timeoutMs)}`,
+        [],
+        { cause: err },
+      );
     }
     if (!res.ok) {
       const snippet = text.trim().split('\n')[0]?.slice(0, 200) ?? '';
-      throw new OperationError('survival-http-error', `${what} ${current}: HTTP ${res.status}${snippet ? `: ${snippet}` : ''}`);
+      throw new OperationError(
+        'survival-http-error',
+        `${what} ${current}: HTTP ${res.status}${snippet ? `: ${snippet}` : ''}`,
+      );
     }
     try {
       return { body: JSON.parse(text), url: current };
     } catch (err) {
-      throw new OperationError('survival-bad-response', `${what} ${current}: the answer is not JSON (${(err as Error).message})`, [], { cause: err });
+      throw new OperationError(
+        'survival-bad-response',
+        `${what} ${current}: the answer is not JSON (${(err as Error).message})`,
+        [],
+        { cause: err },
+      );
     }
   }
-  throw new OperationError('survival-redirect-loop', `${what} ${url}: more than ${MAX_REDIRECTS} redirects (last to ${current})`);
+  throw new OperationError(
+    'survival-redirect-loop',
+    `${what} ${url}: more than ${MAX_REDIRECTS} redirects (last to ${current})`,
+  );
 }
 
 function describeFetchError(err: unknown, timeoutMs: number): string {
-  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) return `no answer within ${timeoutMs} ms`;
+  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError'))
+    return `no answer within ${timeoutMs} ms`;
   const cause = err instanceof Error ? (err.cause as { code?: string; message?: string } | undefined) : undefined;
   if (cause?.code === 'ECONNREFUSED') return 'connection refused';
   if (cause?.code === 'ENOTFOUND') return 'host name not found';

@@ -10,7 +10,7 @@ import { resolveTopology, type Topology } from './model.js';
 import { TopologySchema } from './schema.js';
 
 /** `nodes[2].ssh.port` from zod's path array. */
-export function formatPath(path: readonly PropertyKey[]): string {
+function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const key of path) {
     if (typeof key === 'number') out += `[${key}]`;
@@ -21,7 +21,18 @@ export function formatPath(path: readonly PropertyKey[]): string {
 
 /** One line per problem; an unknown key is reported at its own path. */
 function describeExpected(expected: string): string {
-  return ({ number: 'a number', string: 'a string', boolean: 'true or false', array: 'a list', object: 'a mapping (key: value)', int: 'a whole number' } as Record<string, string>)[expected] ?? expected;
+  return (
+    (
+      {
+        number: 'a number',
+        string: 'a string',
+        boolean: 'true or false',
+        array: 'a list',
+        object: 'a mapping (key: value)',
+        int: 'a whole number',
+      } as Record<string, string>
+    )[expected] ?? expected
+  );
 }
 
 function describeInput(input: unknown): string {
@@ -49,7 +60,9 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
     } else if (issue.code === 'invalid_type') {
       // The value itself is not printed: a topology may be pasted into a ticket, and what was
       // typed there is the reader's to see in the file.
-      lines.push(`${formatPath(issue.path)}: ${issue.input === undefined ? 'required' : `expected ${describeExpected(issue.expected)}, got ${describeInput(issue.input)}`}`);
+      lines.push(
+        `${formatPath(issue.path)}: ${issue.input === undefined ? 'required' : `expected ${describeExpected(issue.expected)}, got ${describeInput(issue.input)}`}`,
+      );
     } else {
       lines.push(`${formatPath(issue.path)}: ${issue.message}`);
     }
@@ -65,7 +78,11 @@ export function parseTopology(value: unknown, source = 'topology'): Topology {
   const result = TopologySchema.safeParse(value, { reportInput: true });
   if (!result.success) {
     const lines = formatIssues(result.error.issues);
-    throw new UserError('topology-invalid', `${source}: invalid topology (${lines.length} problem${lines.length === 1 ? '' : 's'})`, lines);
+    throw new UserError(
+      'topology-invalid',
+      `${source}: invalid topology (${lines.length} problem${lines.length === 1 ? '' : 's'})`,
+      lines,
+    );
   }
   return resolveTopology(result.data);
 }
@@ -91,7 +108,14 @@ export async function loadTopology(file: string): Promise<Topology> {
     text = await readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : String(code ?? err);
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code === 'EISDIR'
+            ? 'is a directory'
+            : String(code ?? err);
     throw new UserError('topology-unreadable', `${file}: cannot read the topology file: ${why}`, [], { cause: err });
   }
   return parseTopologyText(text, file);

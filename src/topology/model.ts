@@ -71,7 +71,10 @@ export function resolveDc(t: Topology, nameOrAlias: string, flag: string): strin
   if (nameOrAlias === main || nameOrAlias === secondary) return nameOrAlias;
   if (nameOrAlias === 'main') return main;
   if (nameOrAlias === 'secondary') return secondary;
-  throw new UserError('bad-flag', `${flag} ${nameOrAlias}: not a datacenter of ${t.cluster} (expected ${main} or ${secondary}, or main/secondary)`);
+  throw new UserError(
+    'bad-flag',
+    `${flag} ${nameOrAlias}: not a datacenter of ${t.cluster} (expected ${main} or ${secondary}, or main/secondary)`,
+  );
 }
 
 export function otherDc(t: Topology, dc: string): string {

@@ -15,10 +15,16 @@ const USER = /^[a-z_][a-z0-9_.-]{0,31}$/;
 const HOST_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 /** Command templates: plain words, no shell syntax; `{unit}` and `{node}` are the only placeholders. */
 const COMMAND_TEMPLATE = /^[A-Za-z0-9_./@:=, -]*(?:\{(?:unit|node)\}[A-Za-z0-9_./@:=, -]*)*$/;
+// eslint-disable-next-line no-control-regex -- control characters are exactly what it rejects
 const NO_CONTROL = /^[^\u0000-\u001f\u007f]+$/;
 
 const name = (what: string) =>
-  z.string().regex(NAME, `expected a ${what}: letters, digits, '.', '_' or '-', starting with a letter or digit, at most 63 characters`);
+  z
+    .string()
+    .regex(
+      NAME,
+      `expected a ${what}: letters, digits, '.', '_' or '-', starting with a letter or digit, at most 63 characters`,
+    );
 
 const remotePath = z
   .string()
@@ -27,15 +33,20 @@ const remotePath = z
 
 const localPath = z.string().min(1).regex(NO_CONTROL, 'expected a path without control characters');
 
-const port = z.int('expected a whole number').min(1, 'a port is between 1 and 65535').max(65535, 'a port is between 1 and 65535');
-const positiveMs = z.int('expected a whole number of milliseconds').positive('expected a positive number of milliseconds');
+const port = z
+  .int('expected a whole number')
+  .min(1, 'a port is between 1 and 65535')
+  .max(65535, 'a port is between 1 and 65535');
+const positiveMs = z
+  .int('expected a whole number of milliseconds')
+  .positive('expected a positive number of milliseconds');
 
 function isIPv4(s: string): boolean {
   return z.ipv4().safeParse(s).success;
 }
 
 /** An IPv4 or IPv6 address, or an RFC 1123 host name. A dotted all-numeric name must be a valid IPv4. */
-export function isValidAddress(s: string): boolean {
+function isValidAddress(s: string): boolean {
   if (isIPv4(s)) return true;
   if (z.ipv6().safeParse(s).success) return true;
   if (s.length > 253) return false;
@@ -51,7 +62,10 @@ const address = z.string().refine(isValidAddress, { message: 'expected an IP add
 const commandTemplate = z
   .string()
   .min(1)
-  .regex(COMMAND_TEMPLATE, 'expected a command of plain words; the only placeholders are {unit} and {node}, no shell syntax');
+  .regex(
+    COMMAND_TEMPLATE,
+    'expected a command of plain words; the only placeholders are {unit} and {node}, no shell syntax',
+  );
 
 /** A local command line (hooks): split on white space and run without a shell. */
 const localCommand = z.string().trim().min(1, 'expected a command').regex(NO_CONTROL, 'expected a single-line command');
@@ -139,16 +153,25 @@ const NodeSchema = z.strictObject({
   name: name('node name'),
   dc: name('datacenter name'),
   address,
-  roles: z.array(z.enum(ROLES, { error: `expected one of ${ROLES.join(', ')}` })).min(1, 'a node needs at least one role'),
-  zkId: z.int('expected a whole number').min(1, 'a ZooKeeper id is between 1 and 255').max(255, 'a ZooKeeper id is between 1 and 255').optional(),
+  roles: z
+    .array(z.enum(ROLES, { error: `expected one of ${ROLES.join(', ')}` }))
+    .min(1, 'a node needs at least one role'),
+  zkId: z
+    .int('expected a whole number')
+    .min(1, 'a ZooKeeper id is between 1 and 255')
+    .max(255, 'a ZooKeeper id is between 1 and 255')
+    .optional(),
   ssh: SshOverrideSchema.optional(),
   services: ServicesOverrideSchema.optional(),
 });
 
-export const HEALTH_CHECKS = ['ssh', 'tcp'] as const;
+const HEALTH_CHECKS = ['ssh', 'tcp'] as const;
 
 const HealthSchema = z.strictObject({
-  checks: z.array(z.enum(HEALTH_CHECKS, { error: `expected one of ${HEALTH_CHECKS.join(', ')}` })).min(1).default(['ssh', 'tcp']),
+  checks: z
+    .array(z.enum(HEALTH_CHECKS, { error: `expected one of ${HEALTH_CHECKS.join(', ')}` }))
+    .min(1)
+    .default(['ssh', 'tcp']),
   timeoutMs: positiveMs.default(2000),
   attempts: z.int('expected a whole number').positive('expected at least 1 attempt').default(3),
 });
@@ -188,17 +211,26 @@ export const TopologyInputSchema = z.strictObject({
 export const TopologySchema = TopologyInputSchema.superRefine((t, ctx) => {
   const { main, secondary } = t.datacenters;
   if (main === secondary) {
-    ctx.addIssue({ code: 'custom', path: ['datacenters', 'secondary'], message: `main and secondary are both '${main}'; they must be two different datacenters` });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['datacenters', 'secondary'],
+      message: `main and secondary are both '${main}'; they must be two different datacenters`,
+    });
   }
   const dcs = new Set([main, secondary]);
   const seen = { name: new Map<string, number>(), address: new Map<string, number>(), zkId: new Map<number, number>() };
   let exhibitorPosition = 0;
   t.nodes.forEach((node, i) => {
     if (!dcs.has(node.dc)) {
-      ctx.addIssue({ code: 'custom', path: ['nodes', i, 'dc'], message: `'${node.dc}' is not a declared datacenter (declared: ${main}, ${secondary})` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['nodes', i, 'dc'],
+        message: `'${node.dc}' is not a declared datacenter (declared: ${main}, ${secondary})`,
+      });
     }
     const dupRole = node.roles.find((r, j) => node.roles.indexOf(r) !== j);
-    if (dupRole) ctx.addIssue({ code: 'custom', path: ['nodes', i, 'roles'], message: `role '${dupRole}' is listed twice` });
+    if (dupRole)
+      ctx.addIssue({ code: 'custom', path: ['nodes', i, 'roles'], message: `role '${dupRole}' is listed twice` });
     const hasMesos = node.roles.includes('mesos');
     const hasExhibitor = node.roles.includes('exhibitor');
     if (hasMesos !== hasExhibitor) {
@@ -209,12 +241,20 @@ export const TopologySchema = TopologyInputSchema.superRefine((t, ctx) => {
       });
     }
     if (node.zkId !== undefined && !hasExhibitor) {
-      ctx.addIssue({ code: 'custom', path: ['nodes', i, 'zkId'], message: 'zkId is set on a node without the exhibitor role' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['nodes', i, 'zkId'],
+        message: 'zkId is set on a node without the exhibitor role',
+      });
     }
     const checkDup = <K>(map: Map<K, number>, key: K, field: string, label: string) => {
       const first = map.get(key);
       if (first !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['nodes', i, field], message: `duplicate ${label} '${String(key)}' (also nodes[${first}])` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['nodes', i, field],
+          message: `duplicate ${label} '${String(key)}' (also nodes[${first}])`,
+        });
       } else {
         map.set(key, i);
       }
@@ -223,11 +263,17 @@ export const TopologySchema = TopologyInputSchema.superRefine((t, ctx) => {
     checkDup(seen.address, node.address.toLowerCase(), 'address', 'address');
     if (hasExhibitor) {
       exhibitorPosition += 1;
-      checkDup(seen.zkId, node.zkId ?? exhibitorPosition, 'zkId', node.zkId === undefined ? 'ZooKeeper id (the default, its position)' : 'ZooKeeper id');
+      checkDup(
+        seen.zkId,
+        node.zkId ?? exhibitorPosition,
+        'zkId',
+        node.zkId === undefined ? 'ZooKeeper id (the default, its position)' : 'ZooKeeper id',
+      );
     }
   });
   for (const dc of Object.keys(t.hooks?.fence ?? {})) {
-    if (!dcs.has(dc)) ctx.addIssue({ code: 'custom', path: ['hooks', 'fence', dc], message: `'${dc}' is not a declared datacenter` });
+    if (!dcs.has(dc))
+      ctx.addIssue({ code: 'custom', path: ['hooks', 'fence', dc], message: `'${dc}' is not a declared datacenter` });
   }
   // An even split cannot survive the loss of either DC: neither side holds a majority. (Judged
   // only once every node sits in a declared DC, else the counts mean nothing.)
@@ -250,8 +296,6 @@ function clusterLabel(c: ClusterName): string {
   return c === 'exhibitor' ? 'ZooKeeper (exhibitor)' : c;
 }
 
-export type TopologyInput = z.input<typeof TopologyInputSchema>;
 export type ParsedTopology = z.output<typeof TopologyInputSchema>;
 export type SshConfig = z.output<typeof SshSchema>;
 export type ServicesConfig = z.output<typeof ServicesSchema>;
-export type ParsedNode = ParsedTopology['nodes'][number];

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli.js';
-import { captureIo } from '../../src/commands/context.js';
-import type { Plan } from '../../src/runbooks/plan.js';
+import { captureIo } from '../../src/views/io.js';
+import type { Plan } from '../../src/plan/plan.js';
 
 const EXAMPLE = 'fixtures/topologies/example.yaml';
 const FIVE = 'fixtures/topologies/five-masters.yaml';
@@ -22,7 +22,18 @@ async function planJson(...args: string[]): Promise<Plan> {
 
 describe('dcfail plan failover --offline', () => {
   it('follows the JSON contract of CLI.md', async () => {
-    const r = await cli('plan', 'failover', '--to', 'secondary', '--offline', '--assume-down', 'main', '-t', EXAMPLE, '--json');
+    const r = await cli(
+      'plan',
+      'failover',
+      '--to',
+      'secondary',
+      '--offline',
+      '--assume-down',
+      'main',
+      '-t',
+      EXAMPLE,
+      '--json',
+    );
     expect(r.code).toBe(0);
     const p = JSON.parse(r.out) as Plan & Record<string, unknown>;
     expect(p).toMatchObject({ runbook: 'failover', from: 'madrid', to: 'barcelona', safe: true, refusals: [] });
@@ -53,7 +64,9 @@ describe('dcfail plan failover --offline', () => {
   it('never has a step on a node of the lost DC; the only step without a node is the local fence', async () => {
     for (const file of [EXAMPLE, FIVE]) {
       const p = await planJson('failover', '--to', 'barcelona', '--offline', '-t', file);
-      expect(p.steps.some((s) => s.node === 'master-1' || s.node === 'master-2' || (file === FIVE && s.node === 'master-3'))).toBe(false);
+      expect(
+        p.steps.some((s) => s.node === 'master-1' || s.node === 'master-2' || (file === FIVE && s.node === 'master-3')),
+      ).toBe(false);
       expect(p.steps.filter((s) => s.node === null && s.action !== 'verify').map((s) => s.action)).toEqual(['fence']);
     }
   });
@@ -69,7 +82,9 @@ describe('dcfail plan failover --offline', () => {
     expect(zkVerify).toBeLessThan(firstMesos);
     const q = p.steps.find((s) => s.action === 'edit-file' && 'MESOS_QUORUM' in s.changes);
     expect(q && q.action === 'edit-file' && q.changes).toEqual({ MESOS_QUORUM: '2' });
-    expect(p.warnings.map((w) => w.code)).toEqual(expect.arrayContaining(['forced-failover-data-loss', 'even-target', 'no-redundancy']));
+    expect(p.warnings.map((w) => w.code)).toEqual(
+      expect.arrayContaining(['forced-failover-data-loss', 'even-target', 'no-redundancy']),
+    );
   });
 
   it('5 masters: etcd forced on the first survivor, the other re-added as a learner with a fresh data dir', async () => {
@@ -111,7 +126,16 @@ describe('dcfail plan failover --offline', () => {
   });
 
   it('refuses (exit 3) a topology whose main DC holds a minority, with the reasons', async () => {
-    const r = await cli('plan', 'failover', '--to', 'secondary', '--offline', '-t', 'fixtures/topologies/minority-main.yaml', '--json');
+    const r = await cli(
+      'plan',
+      'failover',
+      '--to',
+      'secondary',
+      '--offline',
+      '-t',
+      'fixtures/topologies/minority-main.yaml',
+      '--json',
+    );
     expect(r.code).toBe(3);
     const p = JSON.parse(r.out) as Plan;
     expect(p.safe).toBe(false);
@@ -120,10 +144,15 @@ describe('dcfail plan failover --offline', () => {
   });
 
   it('bad flags are exit 2 and touch nothing', async () => {
-    expect((await cli('plan', 'failover', '--to', 'secondary', '--offline', '--assume-down', 'secondary', '-t', EXAMPLE)).code).toBe(2);
+    expect(
+      (await cli('plan', 'failover', '--to', 'secondary', '--offline', '--assume-down', 'secondary', '-t', EXAMPLE))
+        .code,
+    ).toBe(2);
     expect((await cli('plan', 'failover', '--to', 'valencia', '--offline', '-t', EXAMPLE)).code).toBe(2);
     expect((await cli('plan', 'failover', '--offline', '-t', EXAMPLE)).code).toBe(2);
-    expect((await cli('plan', 'failover', '--to', 'secondary', '--offline', '--out', '/tmp/x.json', '-t', EXAMPLE)).code).toBe(2);
+    expect(
+      (await cli('plan', 'failover', '--to', 'secondary', '--offline', '--out', '/tmp/x.json', '-t', EXAMPLE)).code,
+    ).toBe(2);
     expect((await cli('plan', 'failover', '--to', 'secondary', '--bogus', '-t', EXAMPLE)).code).toBe(2);
   });
 });
@@ -155,11 +184,18 @@ describe('dcfail plan failback --offline', () => {
     const back = await planJson('failback', '--offline', '-t', FIVE);
     const lastValue = (p: Plan) => {
       const m = new Map<string, string | null>();
-      for (const s of p.steps) if (s.action === 'edit-file') for (const [k, v] of Object.entries(s.changes)) m.set(`${s.node}:${s.file}:${k}`, v);
+      for (const s of p.steps)
+        if (s.action === 'edit-file')
+          for (const [k, v] of Object.entries(s.changes)) m.set(`${s.node}:${s.file}:${k}`, v);
       return m;
     };
     const after = lastValue(back);
-    const declared = { master_count: '5', MESOS_QUORUM: '3', EXHIBITOR_STATICENSEMBLE: '1:10.10.1.11,2:10.10.1.12,3:10.10.1.13,4:10.20.1.11,5:10.20.1.12', ETCD_INITIAL_CLUSTER_STATE: 'new' } as Record<string, string>;
+    const declared = {
+      master_count: '5',
+      MESOS_QUORUM: '3',
+      EXHIBITOR_STATICENSEMBLE: '1:10.10.1.11,2:10.10.1.12,3:10.10.1.13,4:10.20.1.11,5:10.20.1.12',
+      ETCD_INITIAL_CLUSTER_STATE: 'new',
+    } as Record<string, string>;
     for (const key of lastValue(over).keys()) {
       const setting = key.split(':').at(-1)!;
       if (setting === 'ETCD_FORCE_NEW_CLUSTER') continue; // removed again by the failover itself
@@ -173,29 +209,74 @@ describe('dcfail validate and schema', () => {
   it('validate accepts the example (exit 0) and reports each cluster', async () => {
     const r = await cli('validate', '-t', EXAMPLE, '--json');
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.out)).toMatchObject({ valid: true, clusters: { mesos: { members: 3, quorum: 2, main: 2, secondary: 1 } } });
+    expect(JSON.parse(r.out)).toMatchObject({
+      valid: true,
+      clusters: { mesos: { members: 3, quorum: 2, main: 2, secondary: 1 } },
+    });
   });
 
   it('schema is a JSON Schema of the topology that forbids unknown keys', async () => {
     const r = await cli('schema');
-    const s = JSON.parse(r.out) as { properties: Record<string, { additionalProperties?: boolean; items?: { required?: string[]; properties: Record<string, unknown> } }>; required: string[]; additionalProperties: boolean };
+    const s = JSON.parse(r.out) as {
+      properties: Record<
+        string,
+        { additionalProperties?: boolean; items?: { required?: string[]; properties: Record<string, unknown> } }
+      >;
+      required: string[];
+      additionalProperties: boolean;
+    };
     expect(s.required.sort()).toEqual(['cluster', 'datacenters', 'nodes']);
     expect(s.additionalProperties).toBe(false);
     expect(s.properties['nodes']!.items!.required!.sort()).toEqual(['address', 'dc', 'name', 'roles']);
-    expect(Object.keys(s.properties).sort()).toEqual(['cluster', 'datacenters', 'health', 'hooks', 'marathon', 'nodes', 'services', 'ssh']);
+    expect(Object.keys(s.properties).sort()).toEqual([
+      'cluster',
+      'datacenters',
+      'health',
+      'hooks',
+      'marathon',
+      'nodes',
+      'services',
+      'ssh',
+    ]);
   });
 });
 
 describe('dcfail plan failover with saved Marathon apps and agents', () => {
   it('carries the survival summary, which informs and never changes safe or the exit code', async () => {
-    const args = ['plan', 'failover', '--to', 'secondary', '--offline', '-t', 'fixtures/survival/topology.yaml', '--apps', 'fixtures/survival/apps.json', '--agents', 'fixtures/survival/agents.json', '--json'];
+    const args = [
+      'plan',
+      'failover',
+      '--to',
+      'secondary',
+      '--offline',
+      '-t',
+      'fixtures/survival/topology.yaml',
+      '--apps',
+      'fixtures/survival/apps.json',
+      '--agents',
+      'fixtures/survival/agents.json',
+      '--json',
+    ];
     const r = await cli(...args);
     expect(r.code).toBe(0);
     const p = JSON.parse(r.out) as Plan & { survival: { apps: { total: number }; critical: { atRisk: unknown[] } } };
     expect(p.safe).toBe(true);
     expect(p.survival.apps.total).toBeGreaterThan(0);
     expect(p.survival.critical.atRisk.length).toBeGreaterThan(0); // a critical app at risk, and still exit 0
-    const bad = await cli('plan', 'failover', '--to', 'secondary', '--offline', '-t', EXAMPLE, '--apps', 'fixtures/survival/missing.json', '--agents', 'fixtures/survival/agents.json', '--json');
+    const bad = await cli(
+      'plan',
+      'failover',
+      '--to',
+      'secondary',
+      '--offline',
+      '-t',
+      EXAMPLE,
+      '--apps',
+      'fixtures/survival/missing.json',
+      '--agents',
+      'fixtures/survival/agents.json',
+      '--json',
+    );
     expect(bad.code).toBe(0);
     expect((JSON.parse(bad.out) as Plan).warnings.map((w) => w.code)).toContain('survival-unavailable');
   });

@@ -10,15 +10,25 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { labDown, labUp, type Lab } from '../../lab/lab.js';
 import { runCli } from '../../src/cli.js';
-import { captureIo } from '../../src/commands/context.js';
-import type { Check } from '../../src/commands/preflight.js';
-import { waitForForeignLab } from '../observe/server-truth.js';
+import { captureIo } from '../../src/views/io.js';
+import type { Check } from '../../src/views/preflight.js';
+import { waitForForeignLab } from '../support/server-truth.js';
 
 let lab: Lab;
 let tmp: string;
 
 const NODES = ['master-1', 'master-2', 'master-3'];
-const NODE_CHECKS = ['ssh', 'sudo -n', 'file master_count', 'file mesos-master', 'file exhibitor', 'file etcd', 'unit dcos-exhibitor', 'unit dcos-mesos-master', 'unit etcd'];
+const NODE_CHECKS = [
+  'ssh',
+  'sudo -n',
+  'file master_count',
+  'file mesos-master',
+  'file exhibitor',
+  'file etcd',
+  'unit dcos-exhibitor',
+  'unit dcos-mesos-master',
+  'unit etcd',
+];
 
 async function preflight(topology: string, json = false): Promise<{ code: number; out: string }> {
   const io = captureIo();
@@ -44,7 +54,7 @@ function parseLines(out: string, checks: readonly Check[]): { lines: Line[]; sum
   const summary = all.pop()!;
   const lines = all.map((l, i) => {
     const c = checks[i]!;
-    const m = /^(ok  |FAIL)  (\S+) +(.+)$/.exec(l);
+    const m = /^(ok {2}|FAIL) {2}(\S+) +(.+)$/.exec(l);
     if (!m) throw new Error(`not a check line: ${l}`);
     // The check name may hold spaces: read it from the position the JSON form gives.
     const rest = m[3]!;
@@ -64,19 +74,26 @@ async function topologyCopy(name: string, edit: (t: Record<string, any>) => void
 }
 
 /** Runs preflight on `topology` in both forms; asserts exit 1 and that exactly `failing` fail, named on their lines. */
-async function expectOnlyFailing(topology: string, failing: { host: string; check: string; detail: RegExp }[]): Promise<Check[]> {
+async function expectOnlyFailing(
+  topology: string,
+  failing: { host: string; check: string; detail: RegExp }[],
+): Promise<Check[]> {
   const j = await preflightJson(topology);
   expect(j.code).toBe(1);
   expect(j.ok).toBe(false);
   const bad = j.checks.filter((c) => !c.ok);
-  expect(bad.map((c) => ({ host: c.host, check: c.check }))).toEqual(failing.map(({ host, check }) => ({ host, check })));
+  expect(bad.map((c) => ({ host: c.host, check: c.check }))).toEqual(
+    failing.map(({ host, check }) => ({ host, check })),
+  );
   for (const [i, f] of failing.entries()) expect(bad[i]!.detail).toMatch(f.detail);
 
   const h = await preflight(topology);
   expect(h.code).toBe(1);
   const { lines, summary } = parseLines(h.out, j.checks);
   const badLines = lines.filter((l) => !l.ok);
-  expect(badLines.map((l) => ({ host: l.host, check: l.check }))).toEqual(failing.map(({ host, check }) => ({ host, check })));
+  expect(badLines.map((l) => ({ host: l.host, check: l.check }))).toEqual(
+    failing.map(({ host, check }) => ({ host, check })),
+  );
   for (const [i, f] of failing.entries()) expect(badLines[i]!.detail).toMatch(f.detail);
   expect(summary).toBe(`preflight: ${failing.length} of ${j.checks.length} checks FAIL`);
   return j.checks;
@@ -99,8 +116,12 @@ describe('dcfail preflight on the lab', () => {
     expect(j.code).toBe(0);
     expect(j.ok).toBe(true);
     // Hooks the lab's topology declares (its fence hooks), each one checked.
-    const hooks = (parse(await readFile(lab.topologyPath, 'utf8')) as { hooks?: Record<string, string | Record<string, string>> }).hooks ?? {};
-    const hookChecks = Object.entries(hooks).flatMap(([k, v]) => (typeof v === 'string' ? [`hook ${k}`] : Object.keys(v).map((dc) => `hook fence.${dc}`)));
+    const hooks =
+      (parse(await readFile(lab.topologyPath, 'utf8')) as { hooks?: Record<string, string | Record<string, string>> })
+        .hooks ?? {};
+    const hookChecks = Object.entries(hooks).flatMap(([k, v]) =>
+      typeof v === 'string' ? [`hook ${k}`] : Object.keys(v).map((dc) => `hook fence.${dc}`),
+    );
     const expected = [
       { host: 'local', check: 'ssh key' },
       { host: 'local', check: 'known_hosts' },
@@ -117,7 +138,9 @@ describe('dcfail preflight on the lab', () => {
     const h = await preflight(lab.topologyPath);
     expect(h.code).toBe(0);
     const { lines, summary } = parseLines(h.out, j.checks);
-    expect(lines.map(({ host, check, ok }) => ({ host, check, ok }))).toEqual(expected.map((e) => ({ ...e, ok: true })));
+    expect(lines.map(({ host, check, ok }) => ({ host, check, ok }))).toEqual(
+      expected.map((e) => ({ ...e, ok: true })),
+    );
     expect(summary).toBe(`preflight: all ${expected.length} checks pass`);
   });
 
@@ -126,7 +149,9 @@ describe('dcfail preflight on the lab', () => {
     const original = await readFile(file, 'utf8');
     try {
       await writeFile(file, original.replace(/^MESOS_QUORUM=2$/m, 'MESOS_QUORUM=3'));
-      await expectOnlyFailing(lab.topologyPath, [{ host: 'master-2', check: 'file mesos-master', detail: /MESOS_QUORUM is 3, the topology needs 2/ }]);
+      await expectOnlyFailing(lab.topologyPath, [
+        { host: 'master-2', check: 'file mesos-master', detail: /MESOS_QUORUM is 3, the topology needs 2/ },
+      ]);
     } finally {
       await writeFile(file, original);
     }
@@ -136,7 +161,9 @@ describe('dcfail preflight on the lab', () => {
   it("fails on master-3's unknown host key (a known_hosts without it)", async () => {
     const m3 = lab.nodes[2]!;
     const knownHosts = join(tmp, 'known_hosts-without-master-3');
-    const lines = (await readFile(`${lab.dir}/known_hosts`, 'utf8')).split('\n').filter((l) => l !== '' && !l.startsWith(`${m3.address} `));
+    const lines = (await readFile(`${lab.dir}/known_hosts`, 'utf8'))
+      .split('\n')
+      .filter((l) => l !== '' && !l.startsWith(`${m3.address} `));
     expect(lines).toHaveLength(2);
     await writeFile(knownHosts, `${lines.join('\n')}\n`);
     const topology = await topologyCopy('unknown-host-key', (t) => {
@@ -150,25 +177,37 @@ describe('dcfail preflight on the lab', () => {
       const n = (t['nodes'] as Record<string, any>[]).find((x) => x['name'] === 'master-1')!;
       n['services'].exhibitor.envFile = `${lab.dir}/nodes/master-1/opt/mesosphere/etc/exhibitor-nope`;
     });
-    await expectOnlyFailing(topology, [{ host: 'master-1', check: 'file exhibitor', detail: /exhibitor-nope does not exist/ }]);
+    await expectOnlyFailing(topology, [
+      { host: 'master-1', check: 'file exhibitor', detail: /exhibitor-nope does not exist/ },
+    ]);
   });
 
   it("fails on a file that does not parse (master-2's etcd env file with a malformed ETCD_INITIAL_CLUSTER)", async () => {
     const bad = join(tmp, 'etcd.conf');
     const text = await readFile(lab.nodes[1]!.paths.etcdEnvFile, 'utf8');
-    await writeFile(bad, text.replace(/^ETCD_INITIAL_CLUSTER=.*$/m, 'ETCD_INITIAL_CLUSTER=master-1,master-2'), { mode: 0o644 });
+    await writeFile(bad, text.replace(/^ETCD_INITIAL_CLUSTER=.*$/m, 'ETCD_INITIAL_CLUSTER=master-1,master-2'), {
+      mode: 0o644,
+    });
     const topology = await topologyCopy('unparsable-file', (t) => {
       const n = (t['nodes'] as Record<string, any>[]).find((x) => x['name'] === 'master-2')!;
       n['services'].etcd.envFile = bad;
     });
-    await expectOnlyFailing(topology, [{ host: 'master-2', check: 'file etcd', detail: /ETCD_INITIAL_CLUSTER is master-1,master-2: not a list of name=peer-url/ }]);
+    await expectOnlyFailing(topology, [
+      {
+        host: 'master-2',
+        check: 'file etcd',
+        detail: /ETCD_INITIAL_CLUSTER is master-1,master-2: not a list of name=peer-url/,
+      },
+    ]);
   });
 
   it('fails on a missing hook file', async () => {
     const topology = await topologyCopy('missing-hook', (t) => {
       t['hooks'] = { preFailover: './nope.sh' };
     });
-    await expectOnlyFailing(topology, [{ host: 'local', check: 'hook preFailover', detail: /\.\/nope\.sh is missing or not executable/ }]);
+    await expectOnlyFailing(topology, [
+      { host: 'local', check: 'hook preFailover', detail: /\.\/nope\.sh is missing or not executable/ },
+    ]);
   });
 
   it('fails on a hook file that is not executable', async () => {
@@ -188,7 +227,12 @@ describe('dcfail preflight on the lab', () => {
     const checks = await preflightJson(topology);
     expect(checks.code).toBe(1);
     const bad = checks.checks.filter((c) => !c.ok);
-    expect(bad.map((c) => `${c.host}/${c.check}`)).toEqual(['local/ssh key', 'master-1/ssh', 'master-2/ssh', 'master-3/ssh']);
+    expect(bad.map((c) => `${c.host}/${c.check}`)).toEqual([
+      'local/ssh key',
+      'master-1/ssh',
+      'master-2/ssh',
+      'master-3/ssh',
+    ]);
     expect(bad[0]!.detail).toBe(`${missing} cannot be read`);
     const h = await preflight(topology);
     expect(h.code).toBe(1);

@@ -8,11 +8,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killDc, labDown, labReset, labUp, reviveDc, serviceControl, type Lab } from '../../lab/lab.js';
 import type { UnitName } from '../../lab/layout.js';
 import { runCli } from '../../src/cli.js';
-import { captureIo } from '../../src/commands/context.js';
-import type { StatusResult } from '../../src/commands/status.js';
-import type { Check, Plan } from '../../src/runbooks/plan.js';
+import { captureIo } from '../../src/views/io.js';
+import type { StatusResult } from '../../src/views/status.js';
+import type { Check, Plan } from '../../src/plan/plan.js';
 import { waitFor, writeRegistryEntry } from '../lab/helpers.js';
-import { etcdTruth, mesosTruth, serverTruth, truthLeaderClaims, truthLeaders, truthPositions, waitForForeignLab, zkTruth, type NodeTruth } from '../observe/server-truth.js';
+import {
+  etcdTruth,
+  mesosTruth,
+  serverTruth,
+  truthLeaderClaims,
+  truthLeaders,
+  truthPositions,
+  waitForForeignLab,
+  zkTruth,
+  type NodeTruth,
+} from '../support/server-truth.js';
 
 let lab: Lab;
 
@@ -26,7 +36,10 @@ async function status(json = true): Promise<{ code: number; out: string; report:
 }
 
 /** Polls `status --json` until `ok` holds (bounded); returns the last answer either way. */
-async function pollStatus(ok: (s: { code: number; report: StatusJson }) => boolean, timeoutMs = 30_000): Promise<{ code: number; report: StatusJson }> {
+async function pollStatus(
+  ok: (s: { code: number; report: StatusJson }) => boolean,
+  timeoutMs = 30_000,
+): Promise<{ code: number; report: StatusJson }> {
   const deadline = Date.now() + timeoutMs;
   let last: { code: number; report: StatusJson };
   do {
@@ -42,7 +55,12 @@ const hazardCodes = (r: StatusJson) => r.hazards.map((h) => `${h.code}${h.cluste
 const quorumOf = (r: StatusJson, c: string) => r.clusters.find((x) => x.cluster === c)!.quorums;
 
 /** Reads the servers before and after `status`, so their indexes bound what status reports. */
-async function statusBetweenTruths(): Promise<{ before: NodeTruth[]; code: number; report: StatusJson; after: NodeTruth[] }> {
+async function statusBetweenTruths(): Promise<{
+  before: NodeTruth[];
+  code: number;
+  report: StatusJson;
+  after: NodeTruth[];
+}> {
   const before = await serverTruth(lab.nodes);
   const s = await status();
   const after = await serverTruth(lab.nodes);
@@ -57,7 +75,10 @@ function expectPositionsBetween(report: StatusJson, before: NodeTruth[], after: 
     expect(Object.keys(reported).sort(), `${c} positions`).toEqual(Object.keys(lo[c]).sort());
     for (const [node, v] of Object.entries(reported)) {
       const got = BigInt(v);
-      expect(got >= lo[c][node]! && got <= hi[c][node]!, `${c} ${node}: status says ${got}, the server said ${lo[c][node]} before and ${hi[c][node]} after`).toBe(true);
+      expect(
+        got >= lo[c][node]! && got <= hi[c][node]!,
+        `${c} ${node}: status says ${got}, the server said ${lo[c][node]} before and ${hi[c][node]} after`,
+      ).toBe(true);
     }
   }
 }
@@ -107,26 +128,43 @@ async function failoverByHand(plan: Plan): Promise<void> {
   }
 }
 
-async function verifyByHand(on: string | null, check: Check, node: (name: string) => Lab['nodes'][number]): Promise<void> {
+async function verifyByHand(
+  on: string | null,
+  check: Check,
+  node: (name: string) => Lab['nodes'][number],
+): Promise<void> {
   switch (check.kind) {
     case 'zookeeper':
-      for (const n of check.servers) await waitFor(`ZooKeeper ${check.mode} on ${n}`, async () => (await zkTruth(node(n)))?.mode === check.mode, 30_000);
+      for (const n of check.servers)
+        await waitFor(
+          `ZooKeeper ${check.mode} on ${n}`,
+          async () => (await zkTruth(node(n)))?.mode === check.mode,
+          30_000,
+        );
       return;
     case 'mesos':
-      await waitFor('a recovered Mesos leader', async () => {
-        for (const n of check.masters) {
-          const m = await mesosTruth(node(n));
-          if (m?.elected && m.recovered) return true;
-        }
-        return false;
-      }, 30_000);
+      await waitFor(
+        'a recovered Mesos leader',
+        async () => {
+          for (const n of check.masters) {
+            const m = await mesosTruth(node(n));
+            if (m?.elected && m.recovered) return true;
+          }
+          return false;
+        },
+        30_000,
+      );
       return;
     case 'etcd':
       for (const n of check.members) {
-        await waitFor(`etcd leading or following on ${n}`, async () => {
-          const e = await etcdTruth(node(n));
-          return e !== undefined && e.leader !== '0';
-        }, 30_000);
+        await waitFor(
+          `etcd leading or following on ${n}`,
+          async () => {
+            const e = await etcdTruth(node(n));
+            return e !== undefined && e.leader !== '0';
+          },
+          30_000,
+        );
       }
       return;
     case 'dc-down':
@@ -210,75 +248,106 @@ describe('dcfail status on the 3-master lab', () => {
     expect(s.out).toContain(`Mesos masters  quorum {master-1, master-2, master-3} leader ${leaders.mesos}`);
     expect(s.out).toContain(`etcd           quorum {master-1, master-2, master-3} leader ${leaders.etcd}`);
     expect(s.out).not.toContain('HAZARDS');
-    for (const n of lab.nodes) expect(s.out).toMatch(new RegExp(`^${n.name} +${n.dc} +${n.address.replace(/\./g, '\\.')} +up +declared `, 'm'));
+    for (const n of lab.nodes)
+      expect(s.out).toMatch(new RegExp(`^${n.name} +${n.dc} +${n.address.replace(/\./g, '\\.')} +up +declared `, 'm'));
   });
 
-  it('reports the loss of madrid, then failed-over after a failover by hand, then split-brain-risk when madrid returns', { timeout: 180_000 }, async () => {
-    await killDc('main');
-    const lost = await pollStatus((s) => s.code === 5 && hazardCodes(s.report).join() === 'dc-unreachable,no-quorum:etcd,no-quorum:exhibitor,no-quorum:mesos');
-    expect(lost.code).toBe(5);
-    expect(hazardCodes(lost.report)).toEqual(['dc-unreachable', 'no-quorum:etcd', 'no-quorum:exhibitor', 'no-quorum:mesos']);
-    expect(lost.report.hazards.find((h) => h.code === 'dc-unreachable')!.message).toMatch(/^madrid:/);
-    expect(lost.report.dcs).toEqual({ madrid: { nodes: 2, sshReachable: 0 }, barcelona: { nodes: 1, sshReachable: 1 } });
-    for (const c of ['exhibitor', 'mesos', 'etcd']) expect(quorumOf(lost.report, c)).toEqual([]);
+  it(
+    'reports the loss of madrid, then failed-over after a failover by hand, then split-brain-risk when madrid returns',
+    { timeout: 180_000 },
+    async () => {
+      await killDc('main');
+      const lost = await pollStatus(
+        (s) =>
+          s.code === 5 &&
+          hazardCodes(s.report).join() === 'dc-unreachable,no-quorum:etcd,no-quorum:exhibitor,no-quorum:mesos',
+      );
+      expect(lost.code).toBe(5);
+      expect(hazardCodes(lost.report)).toEqual([
+        'dc-unreachable',
+        'no-quorum:etcd',
+        'no-quorum:exhibitor',
+        'no-quorum:mesos',
+      ]);
+      expect(lost.report.hazards.find((h) => h.code === 'dc-unreachable')!.message).toMatch(/^madrid:/);
+      expect(lost.report.dcs).toEqual({
+        madrid: { nodes: 2, sshReachable: 0 },
+        barcelona: { nodes: 1, sshReachable: 1 },
+      });
+      for (const c of ['exhibitor', 'mesos', 'etcd']) expect(quorumOf(lost.report, c)).toEqual([]);
 
-    // The failover, by hand, exactly as the offline plan says.
-    const io = captureIo();
-    expect(await runCli(['plan', 'failover', '--to', 'secondary', '--offline', '-t', lab.topologyPath, '--json'], io)).toBe(0);
-    const plan = JSON.parse(io.stdout) as Plan;
-    expect(plan.steps.every((s) => s.node === null || s.node === 'master-3')).toBe(true);
-    await failoverByHand(plan);
-    const etcdConf = await readFile(lab.nodes[2]!.paths.etcdEnvFile, 'utf8');
-    expect(etcdConf).not.toContain('ETCD_FORCE_NEW_CLUSTER');
+      // The failover, by hand, exactly as the offline plan says.
+      const io = captureIo();
+      expect(
+        await runCli(['plan', 'failover', '--to', 'secondary', '--offline', '-t', lab.topologyPath, '--json'], io),
+      ).toBe(0);
+      const plan = JSON.parse(io.stdout) as Plan;
+      expect(plan.steps.every((s) => s.node === null || s.node === 'master-3')).toBe(true);
+      await failoverByHand(plan);
+      const etcdConf = await readFile(lab.nodes[2]!.paths.etcdEnvFile, 'utf8');
+      expect(etcdConf).not.toContain('ETCD_FORCE_NEW_CLUSTER');
 
-    const over = await pollStatus((s) => s.code === 0 && s.report.mode === 'failed-over');
-    const truth = await serverTruth([lab.nodes[2]!]);
-    expect(over.code).toBe(0);
-    expect(over.report.mode).toBe('failed-over');
-    // madrid is still dead: no dc-unreachable hazard for a DC the cluster has failed away from.
-    expect(over.report.hazards).toEqual([]);
-    expect(over.report.nodes.find((n) => n.name === 'master-3')!.configKind).toBe('failed-over');
-    expect(over.report.notes.map((n) => n.code)).not.toContain('force-new-cluster-left');
-    for (const c of ['exhibitor', 'mesos', 'etcd'] as const) {
-      expect(quorumOf(over.report, c), c).toEqual([{ members: ['master-3'], leader: 'master-3' }]);
-    }
-    expect(truthLeaders(truth)).toEqual({ exhibitor: 'master-3', mesos: 'master-3', etcd: 'master-3' });
-    expect(truth[0]!.zk!.mode).toBe('standalone');
+      const over = await pollStatus((s) => s.code === 0 && s.report.mode === 'failed-over');
+      const truth = await serverTruth([lab.nodes[2]!]);
+      expect(over.code).toBe(0);
+      expect(over.report.mode).toBe('failed-over');
+      // madrid is still dead: no dc-unreachable hazard for a DC the cluster has failed away from.
+      expect(over.report.hazards).toEqual([]);
+      expect(over.report.nodes.find((n) => n.name === 'master-3')!.configKind).toBe('failed-over');
+      expect(over.report.notes.map((n) => n.code)).not.toContain('force-new-cluster-left');
+      for (const c of ['exhibitor', 'mesos', 'etcd'] as const) {
+        expect(quorumOf(over.report, c), c).toEqual([{ members: ['master-3'], leader: 'master-3' }]);
+      }
+      expect(truthLeaders(truth)).toEqual({ exhibitor: 'master-3', mesos: 'master-3', etcd: 'master-3' });
+      expect(truth[0]!.zk!.mode).toBe('standalone');
 
-    // Madrid powers on with its old files.
-    await reviveDc('main');
-    const back = await pollStatus((s) => s.report.mode === 'split-brain-risk' && s.report.returning.length === 2, 60_000);
-    expect(back.code).toBe(5);
-    expect(back.report.mode).toBe('split-brain-risk');
-    expect(back.report.returning).toEqual(['master-1', 'master-2']);
-    const hazard = back.report.hazards.find((h) => h.code === 'split-brain-risk');
-    expect(hazard?.message).toContain('master-1');
-    expect(hazard?.message).toContain('master-2');
-    expect(back.report.nodes.map((n) => [n.name, n.configKind])).toEqual([
-      ['master-1', 'declared'],
-      ['master-2', 'declared'],
-      ['master-3', 'failed-over'],
-    ]);
+      // Madrid powers on with its old files.
+      await reviveDc('main');
+      const back = await pollStatus(
+        (s) => s.report.mode === 'split-brain-risk' && s.report.returning.length === 2,
+        60_000,
+      );
+      expect(back.code).toBe(5);
+      expect(back.report.mode).toBe('split-brain-risk');
+      expect(back.report.returning).toEqual(['master-1', 'master-2']);
+      const hazard = back.report.hazards.find((h) => h.code === 'split-brain-risk');
+      expect(hazard?.message).toContain('master-1');
+      expect(hazard?.message).toContain('master-2');
+      expect(back.report.nodes.map((n) => [n.name, n.configKind])).toEqual([
+        ['master-1', 'declared'],
+        ['master-2', 'declared'],
+        ['master-3', 'failed-over'],
+      ]);
 
-    // Left alone, madrid's old majority elects its own ZooKeeper leader: two quorums, and
-    // status must say so for exactly the clusters where the servers show two leaders.
-    const split = await waitFor('a ZooKeeper leader in madrid next to the standalone master-3', async () => {
-      const r = await statusBetweenTruths();
-      const claims = truthLeaderClaims(r.before);
-      return claims.exhibitor.length === 2 && JSON.stringify(claims) === JSON.stringify(truthLeaderClaims(r.after)) ? r : undefined;
-    }, 60_000, 1000);
-    const claims = truthLeaderClaims(split.before);
-    expect(split.code).toBe(5);
-    expect(split.report.mode).toBe('split-brain-risk');
-    for (const c of ['exhibitor', 'mesos', 'etcd'] as const) {
-      const reported = quorumOf(split.report, c).map((q) => q.leader ?? '?').sort();
-      expect(reported, `${c}: leaders status reports vs the servers' claims`).toEqual([...claims[c]].sort());
-      const splitHazard = split.report.hazards.find((h) => h.code === 'split-brain' && h.cluster === c);
-      if (claims[c].length > 1) expect(splitHazard?.message, c).toContain(`${claims[c].length} leaders`);
-      else expect(splitHazard, c).toBeUndefined();
-    }
-    console.log(`after madrid returned: leaders per cluster ${JSON.stringify(claims)}`);
-  });
+      // Left alone, madrid's old majority elects its own ZooKeeper leader: two quorums, and
+      // status must say so for exactly the clusters where the servers show two leaders.
+      const split = await waitFor(
+        'a ZooKeeper leader in madrid next to the standalone master-3',
+        async () => {
+          const r = await statusBetweenTruths();
+          const claims = truthLeaderClaims(r.before);
+          return claims.exhibitor.length === 2 && JSON.stringify(claims) === JSON.stringify(truthLeaderClaims(r.after))
+            ? r
+            : undefined;
+        },
+        60_000,
+        1000,
+      );
+      const claims = truthLeaderClaims(split.before);
+      expect(split.code).toBe(5);
+      expect(split.report.mode).toBe('split-brain-risk');
+      for (const c of ['exhibitor', 'mesos', 'etcd'] as const) {
+        const reported = quorumOf(split.report, c)
+          .map((q) => q.leader ?? '?')
+          .sort();
+        expect(reported, `${c}: leaders status reports vs the servers' claims`).toEqual([...claims[c]].sort());
+        const splitHazard = split.report.hazards.find((h) => h.code === 'split-brain' && h.cluster === c);
+        if (claims[c].length > 1) expect(splitHazard?.message, c).toContain(`${claims[c].length} leaders`);
+        else expect(splitHazard, c).toBeUndefined();
+      }
+      console.log(`after madrid returned: leaders per cluster ${JSON.stringify(claims)}`);
+    },
+  );
 
   it('reads normal again when madrid returns without a failover', { timeout: 180_000 }, async () => {
     lab = await labReset();
@@ -289,12 +358,19 @@ describe('dcfail status on the 3-master lab', () => {
     // Bounded wait for the servers to heal: a settled read is exit 0 with every member back in
     // its cluster and no election between the reads of the servers around it.
     const all = ['master-1', 'master-2', 'master-3'];
-    const settled = await waitFor('madrid back in every cluster', async () => {
-      const r = await statusBetweenTruths();
-      const stable = JSON.stringify(truthLeaderClaims(r.before)) === JSON.stringify(truthLeaderClaims(r.after));
-      const complete = (['exhibitor', 'mesos', 'etcd'] as const).every((c) => quorumOf(r.report, c).length === 1 && quorumOf(r.report, c)[0]!.members.join() === all.join());
-      return r.code === 0 && stable && complete ? r : undefined;
-    }, 60_000, 1000);
+    const settled = await waitFor(
+      'madrid back in every cluster',
+      async () => {
+        const r = await statusBetweenTruths();
+        const stable = JSON.stringify(truthLeaderClaims(r.before)) === JSON.stringify(truthLeaderClaims(r.after));
+        const complete = (['exhibitor', 'mesos', 'etcd'] as const).every(
+          (c) => quorumOf(r.report, c).length === 1 && quorumOf(r.report, c)[0]!.members.join() === all.join(),
+        );
+        return r.code === 0 && stable && complete ? r : undefined;
+      },
+      60_000,
+      1000,
+    );
     expect(settled.report.mode).toBe('normal');
     expect(settled.report.hazards).toEqual([]);
     expect(settled.report.returning).toEqual([]);

@@ -33,7 +33,12 @@ describe('the safety core', () => {
     const v = assessFailover(input([node('1', 'a'), node('2', 'a'), node('3', 'b')]), 'a');
     expect(v.kind).toBe('failover');
     expect(v.splits.map((s) => s.survivors)).toEqual([['3'], ['3'], ['3']]);
-    expect(v.warnings.map((w) => w.code)).toEqual(['forced-failover-data-loss', 'no-redundancy', 'no-redundancy', 'no-redundancy']);
+    expect(v.warnings.map((w) => w.code)).toEqual([
+      'forced-failover-data-loss',
+      'no-redundancy',
+      'no-redundancy',
+      'no-redundancy',
+    ]);
   });
 
   it('losing the secondary DC needs no action', () => {
@@ -47,8 +52,20 @@ describe('the safety core', () => {
       ['main-not-majority', 'mesos'],
       ['main-not-majority', 'etcd'],
     ]);
-    expect(topologyRefusals(input([node('1', 'a'), node('2', 'b')])).map((r) => r.code)).toEqual(['even-split', 'even-split', 'even-split']);
-    const none = assessFailover(input([node('1', 'a', ['mesos', 'exhibitor']), node('2', 'a'), node('3', 'a', ['etcd']), node('4', 'b', ['mesos', 'exhibitor'])]), 'a');
+    expect(topologyRefusals(input([node('1', 'a'), node('2', 'b')])).map((r) => r.code)).toEqual([
+      'even-split',
+      'even-split',
+      'even-split',
+    ]);
+    const none = assessFailover(
+      input([
+        node('1', 'a', ['mesos', 'exhibitor']),
+        node('2', 'a'),
+        node('3', 'a', ['etcd']),
+        node('4', 'b', ['mesos', 'exhibitor']),
+      ]),
+      'a',
+    );
     expect(none.kind === 'refused' && none.refusals.map((r) => [r.code, r.cluster])).toEqual([['no-survivor', 'etcd']]);
   });
 });

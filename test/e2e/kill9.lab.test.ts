@@ -10,16 +10,11 @@
  * The seed is printed; DCFAIL_SEED=<n> repeats a sample.
  */
 process.env['DCFAIL_LAB_NET'] = '2';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { checkHealth } from '../../lab/health.js';
-import { killDc, labDown, labReset, labUp, reviveDc, type Lab } from '../../lab/lab.js';
+import { killDc, labReset, labUp, reviveDc, type Lab } from '../../lab/lab.js';
 import { sleep } from '../../lab/probes.js';
-import { waitForForeignLab } from '../observe/server-truth.js';
 import {
-  buildPrivately,
   configFiles,
   dcfail,
   describeRun,
@@ -32,12 +27,12 @@ import {
   mesosView,
   readEtcdKeys,
   readZnodes,
-  REPO,
   runFailover,
   secondaryNodes,
   secs,
   spawnDcfail,
   topologyCopy,
+  useE2eLab,
   unitStates,
   waitFor,
   waitSurvivorsLostQuorum,
@@ -45,21 +40,28 @@ import {
   writeRegistry,
   writeZnodes,
   type RunResult,
-} from './helpers.js';
+} from '../support/e2e.js';
 
-const DIR = `${REPO}/.lab-kill9`;
-process.env['DCFAIL_LAB_DIR'] = DIR;
-const STATE = mkdtempSync(join(tmpdir(), 'dcfail-kill9-state-'));
-process.env['DCFAIL_STATE_DIR'] = STATE;
-const TOPOS = mkdtempSync(join(tmpdir(), 'dcfail-kill9-topo-'));
+let lab: Lab;
+let fast: string;
+const {
+  topos: TOPOS,
+  dir: DIR,
+  log,
+} = useE2eLab({ tag: 'kill9', masters: 3, label: 'kill -9', fastName: 'fast3' }, (l, f) => {
+  lab = l;
+  fast = f;
+});
 const LONG = process.env['DCFAIL_LONG'] === '1';
-const SEED = process.env['DCFAIL_SEED'] !== undefined ? Number(process.env['DCFAIL_SEED']) : Math.floor(Math.random() * 2 ** 31);
+const SEED =
+  process.env['DCFAIL_SEED'] !== undefined ? Number(process.env['DCFAIL_SEED']) : Math.floor(Math.random() * 2 ** 31);
 const SAMPLE = 3;
 /** Per iteration: enough data to see a loss, small enough to keep the matrix fast. */
 const KEYS = 500;
 
-const log = (m: string) => console.log(`[kill -9] ${m}`);
-log(`seed ${SEED} (DCFAIL_SEED=${SEED} repeats this sample)${LONG ? '; DCFAIL_LONG=1: every step of every runbook' : ''}`);
+log(
+  `seed ${SEED} (DCFAIL_SEED=${SEED} repeats this sample)${LONG ? '; DCFAIL_LONG=1: every step of every runbook' : ''}`,
+);
 
 /** mulberry32: a small seeded PRNG, so a sample can be repeated from its printed seed. */
 function prng(seed: number): () => number {
@@ -88,7 +90,10 @@ function killPoints(n: number, all: boolean, salt: number): number[] {
 const okLines = (stdout: string) => stdout.split('\n').filter((l) => l.startsWith('  ok '));
 
 /** Runs the binary and SIGKILLs it as soon as its k-th step reported done. */
-async function runKilledAfter(args: readonly string[], k: number): Promise<{ killed: boolean; oks: string[]; r: RunResult }> {
+async function runKilledAfter(
+  args: readonly string[],
+  k: number,
+): Promise<{ killed: boolean; oks: string[]; r: RunResult }> {
   const t0 = Date.now();
   const child = spawnDcfail(args);
   const oks: string[] = [];
@@ -107,11 +112,24 @@ async function runKilledAfter(args: readonly string[], k: number): Promise<{ kil
     }
   });
   const r = await child;
-  return { killed, oks, r: { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr), durationMs: Date.now() - t0, json: undefined } };
+  return {
+    killed,
+    oks,
+    r: {
+      exitCode: r.exitCode ?? -1,
+      stdout: String(r.stdout),
+      stderr: String(r.stderr),
+      durationMs: Date.now() - t0,
+      json: undefined,
+    },
+  };
 }
 
 /** Kills at step k, retrying while the loss certificate still refuses (the survivors' ZooKeeper lags). */
-async function killedRun(args: readonly string[], k: number): Promise<{ killed: boolean; oks: string[]; r: RunResult }> {
+async function killedRun(
+  args: readonly string[],
+  k: number,
+): Promise<{ killed: boolean; oks: string[]; r: RunResult }> {
   const deadline = Date.now() + 40_000;
   for (;;) {
     const x = await runKilledAfter(args, k);
@@ -119,21 +137,6 @@ async function killedRun(args: readonly string[], k: number): Promise<{ killed: 
     await sleep(1000);
   }
 }
-
-let lab: Lab;
-let fast: string;
-
-beforeAll(async () => {
-  await waitForForeignLab(log);
-  lab = await labUp({ masters: 3, dir: DIR });
-  log(`3-master lab up in ${secs(lab.durationMs)} (state dir ${STATE})`);
-  log(`dcfail built into ${DIR}/dist in ${secs(await buildPrivately(DIR))}`);
-  fast = await topologyCopy(lab, TOPOS, 'fast3');
-}, 300_000);
-
-afterAll(async () => {
-  await labDown({ dir: DIR });
-}, 120_000);
 
 // ---- the end state ------------------------------------------------------------------------------
 
@@ -162,7 +165,12 @@ async function endState(serving: Lab['nodes'], prefixes: readonly string[]): Pro
   const znodes: Record<string, unknown> = {};
   for (const n of serving) {
     for (const p of prefixes) {
-      await waitFor(`etcd on ${n.name} caught up`, async () => Object.keys(await readEtcdKeys(n, `${p}/`)).length > 0, 10_000, 300).catch(() => undefined);
+      await waitFor(
+        `etcd on ${n.name} caught up`,
+        async () => Object.keys(await readEtcdKeys(n, `${p}/`)).length > 0,
+        10_000,
+        300,
+      ).catch(() => undefined);
       etcdKeys[`${n.name}:${p}`] = await readEtcdKeys(n, `${p}/`);
       znodes[`${n.name}:${p}`] = await readZnodes([n], p);
     }
@@ -181,7 +189,11 @@ async function endState(serving: Lab['nodes'], prefixes: readonly string[]): Pro
 
 /** JSON with object keys sorted: dcfail builds some objects (the marker's files) in the order parallel reads finish. */
 function canonical(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x));
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === 'object' && !Array.isArray(x)
+      ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b)))
+      : x,
+  );
 }
 
 /** The parts of two end states that differ, by name. */
@@ -190,13 +202,22 @@ function differences(a: EndState, b: EndState): (keyof EndState)[] {
 }
 
 /** Nothing lost: every key and znode of each set, on every serving member. */
-function expectNothingLost(s: EndState, serving: Lab['nodes'], sets: readonly { prefix: string; count: number }[], what: string): void {
+function expectNothingLost(
+  s: EndState,
+  serving: Lab['nodes'],
+  sets: readonly { prefix: string; count: number }[],
+  what: string,
+): void {
   const keys = s.etcdKeys as Record<string, unknown>;
   const zn = s.znodes as Record<string, unknown>;
   for (const n of serving) {
     for (const { prefix, count } of sets) {
-      expect(keys[`${n.name}:${prefix}`], `${what}: etcd keys under ${prefix}/ on ${n.name}`).toEqual(expectedKeys(`${prefix}/`, count));
-      expect(zn[`${n.name}:${prefix}`], `${what}: znodes under ${prefix} on ${n.name}`).toEqual(expectedZnodes(prefix, count));
+      expect(keys[`${n.name}:${prefix}`], `${what}: etcd keys under ${prefix}/ on ${n.name}`).toEqual(
+        expectedKeys(`${prefix}/`, count),
+      );
+      expect(zn[`${n.name}:${prefix}`], `${what}: znodes under ${prefix} on ${n.name}`).toEqual(
+        expectedZnodes(prefix, count),
+      );
     }
   }
 }
@@ -247,10 +268,15 @@ async function runMatrix(m: Matrix): Promise<void> {
   expect(ref.exitCode, describeRun(ref)).toBe(0);
   const steps = okLines(ref.stdout).length;
   expect(steps).toBeGreaterThan(0);
-  const reference = await endState(m.serving(), m.sets.map((s) => s.prefix));
+  const reference = await endState(
+    m.serving(),
+    m.sets.map((s) => s.prefix),
+  );
   expectNothingLost(reference, m.serving(), m.sets, `${m.name} uninterrupted`);
   expect((reference.mesos as { entries: unknown[] }).entries).toEqual(m.mesosEntries);
-  log(`${m.name}: uninterrupted run ${steps} steps in ${secs(ref.durationMs)} (with its preparation ${secs(Date.now() - t0)})`);
+  log(
+    `${m.name}: uninterrupted run ${steps} steps in ${secs(ref.durationMs)} (with its preparation ${secs(Date.now() - t0)})`,
+  );
 
   const ks = killPoints(steps, m.all, m.salt);
   log(`${m.name}: killing after step${ks.length > 1 ? 's' : ''} ${ks.join(', ')} of ${steps}`);
@@ -261,7 +287,9 @@ async function runMatrix(m: Matrix): Promise<void> {
       await m.prepare();
       const killed = await killedRun(m.args(), k);
       if (!killed.killed) {
-        failures.push(`k=${k}: the run ended before its ${k}th step (exit ${killed.r.exitCode} after ${killed.oks.length} steps)\n${killed.r.stdout.slice(-2000)}\n${killed.r.stderr.slice(-1000)}`);
+        failures.push(
+          `k=${k}: the run ended before its ${k}th step (exit ${killed.r.exitCode} after ${killed.oks.length} steps)\n${killed.r.stdout.slice(-2000)}\n${killed.r.stderr.slice(-1000)}`,
+        );
         continue;
       }
       const last = killed.oks.at(-1)!.trim();
@@ -270,12 +298,19 @@ async function runMatrix(m: Matrix): Promise<void> {
         failures.push(`k=${k} (killed after "${last}"): the re-run failed: ${describeRun(again)}`);
         continue;
       }
-      const state = await endState(m.serving(), m.sets.map((s) => s.prefix));
+      const state = await endState(
+        m.serving(),
+        m.sets.map((s) => s.prefix),
+      );
       const diff = differences(reference, state);
       if (diff.length > 0) {
-        failures.push(`k=${k} (killed after "${last}"): end state differs in ${diff.join(', ')}:\n${diff.map((d) => `  ${d}: uninterrupted ${canonical(reference[d]).slice(0, 1500)}\n  ${d}: killed+re-run ${canonical(state[d]).slice(0, 1500)}`).join('\n')}`);
+        failures.push(
+          `k=${k} (killed after "${last}"): end state differs in ${diff.join(', ')}:\n${diff.map((d) => `  ${d}: uninterrupted ${canonical(reference[d]).slice(0, 1500)}\n  ${d}: killed+re-run ${canonical(state[d]).slice(0, 1500)}`).join('\n')}`,
+        );
       }
-      log(`${m.name}: k=${k} killed after "${last}" (${killed.oks.length} steps done), re-run ${again.json?.steps?.length ?? '?'} steps in ${secs(again.durationMs)}: ${diff.length === 0 ? 'same end state' : `DIFFERS in ${diff.join(', ')}`} [${secs(Date.now() - t1)}]`);
+      log(
+        `${m.name}: k=${k} killed after "${last}" (${killed.oks.length} steps done), re-run ${again.json?.steps?.length ?? '?'} steps in ${secs(again.durationMs)}: ${diff.length === 0 ? 'same end state' : `DIFFERS in ${diff.join(', ')}`} [${secs(Date.now() - t1)}]`,
+      );
     } catch (err) {
       failures.push(`k=${k}: ${(err as Error).stack ?? String(err)}`);
     }
@@ -299,51 +334,12 @@ describe('kill -9 at each step, then re-run: the end state of an uninterrupted r
     });
   });
 
-  it(`3-master failback, ${LONG ? 'every step' : `a seeded sample of ${SAMPLE} steps`}`, { timeout: 7_200_000 }, async () => {
-    await runMatrix({
-      name: 'failback (3 masters)',
-      prepare: prepareFailback,
-      args: () => failbackArgs(fast),
-      rerun: () => dcfail(failbackArgs(fast, ['--json'])),
-      serving: () => lab.nodes,
-      sets: [
-        { prefix: PRE, count: KEYS },
-        { prefix: OVER, count: 100 },
-      ],
-      mesosEntries: [{ app: 'pre-1' }, { app: 'pre-2' }, { app: 'over' }],
-      salt: 0x5eed1,
-      all: LONG,
-    });
-    expect((await checkHealth(lab.nodes)).healthy).toBe(true);
-    const s = await dcfail(['status', '-t', fast, '--json']);
-    expect(s.json.mode).toBe('normal');
-  });
-
-  describe('5 masters', () => {
-    beforeAll(async () => {
-      lab = await labUp({ masters: 5, dir: DIR });
-      log(`5-master lab up in ${secs(lab.durationMs)}`);
-      fast = await topologyCopy(lab, TOPOS, 'fast5');
-    }, 300_000);
-
-    it(`5-master failover, ${LONG ? 'every step' : `a seeded sample of ${SAMPLE} steps`}`, { timeout: 3_600_000 }, async () => {
+  it(
+    `3-master failback, ${LONG ? 'every step' : `a seeded sample of ${SAMPLE} steps`}`,
+    { timeout: 7_200_000 },
+    async () => {
       await runMatrix({
-        name: 'failover (5 masters)',
-        prepare: prepareFailover,
-        args: () => failoverArgs(fast),
-        rerun: () => runFailover(fast),
-        serving: () => secondaryNodes(lab),
-        sets: [{ prefix: PRE, count: KEYS }],
-        mesosEntries: [{ app: 'pre-1' }, { app: 'pre-2' }],
-        salt: 0x5eed5,
-        all: LONG,
-      });
-    });
-
-    // Registered only under DCFAIL_LONG (npm run test:long): the default suite shows no skip.
-    if (LONG) it('5-master failback, every step', { timeout: 7_200_000 }, async () => {
-      await runMatrix({
-        name: 'failback (5 masters)',
+        name: 'failback (3 masters)',
         prepare: prepareFailback,
         args: () => failbackArgs(fast),
         rerun: () => dcfail(failbackArgs(fast, ['--json'])),
@@ -353,9 +349,57 @@ describe('kill -9 at each step, then re-run: the end state of an uninterrupted r
           { prefix: OVER, count: 100 },
         ],
         mesosEntries: [{ app: 'pre-1' }, { app: 'pre-2' }, { app: 'over' }],
-        salt: 0x5eed55,
-        all: true,
+        salt: 0x5eed1,
+        all: LONG,
       });
-    });
+      expect((await checkHealth(lab.nodes)).healthy).toBe(true);
+      const s = await dcfail(['status', '-t', fast, '--json']);
+      expect(s.json.mode).toBe('normal');
+    },
+  );
+
+  describe('5 masters', () => {
+    beforeAll(async () => {
+      lab = await labUp({ masters: 5, dir: DIR });
+      log(`5-master lab up in ${secs(lab.durationMs)}`);
+      fast = await topologyCopy(lab, TOPOS, 'fast5');
+    }, 300_000);
+
+    it(
+      `5-master failover, ${LONG ? 'every step' : `a seeded sample of ${SAMPLE} steps`}`,
+      { timeout: 3_600_000 },
+      async () => {
+        await runMatrix({
+          name: 'failover (5 masters)',
+          prepare: prepareFailover,
+          args: () => failoverArgs(fast),
+          rerun: () => runFailover(fast),
+          serving: () => secondaryNodes(lab),
+          sets: [{ prefix: PRE, count: KEYS }],
+          mesosEntries: [{ app: 'pre-1' }, { app: 'pre-2' }],
+          salt: 0x5eed5,
+          all: LONG,
+        });
+      },
+    );
+
+    // Registered only under DCFAIL_LONG (npm run test:long): the default suite shows no skip.
+    if (LONG)
+      it('5-master failback, every step', { timeout: 7_200_000 }, async () => {
+        await runMatrix({
+          name: 'failback (5 masters)',
+          prepare: prepareFailback,
+          args: () => failbackArgs(fast),
+          rerun: () => dcfail(failbackArgs(fast, ['--json'])),
+          serving: () => lab.nodes,
+          sets: [
+            { prefix: PRE, count: KEYS },
+            { prefix: OVER, count: 100 },
+          ],
+          mesosEntries: [{ app: 'pre-1' }, { app: 'pre-2' }, { app: 'over' }],
+          salt: 0x5eed55,
+          all: true,
+        });
+      });
   });
 });

@@ -1,5 +1,4 @@
 /** Small helpers shared by the lab-backed suites. */
-import { readFile } from 'node:fs/promises';
 import { PORTS, type LabNode } from '../../lab/layout.js';
 import { httpJson, httpRequest, sleep } from '../../lab/probes.js';
 import type { ReplicaLog } from '../../lab/standins/replicated-log.js';
@@ -42,8 +41,4 @@ export interface MasterState {
 
 export async function masterState(n: LabNode): Promise<MasterState | undefined> {
   return httpJson<MasterState>(mesosUrl(n, '/master/state'), 1000);
-}
-
-export async function fileText(path: string): Promise<string> {
-  return readFile(path, 'utf8');
 }

@@ -28,7 +28,15 @@ interface MNode {
   address: string;
   roles: string[];
   zkId: number | undefined;
-  paths: { masterCount: string; mesosEnv: string; exhibitorEnv: string; etcdEnv: string; etcdData: string; zkData: string; log: string };
+  paths: {
+    masterCount: string;
+    mesosEnv: string;
+    exhibitorEnv: string;
+    etcdEnv: string;
+    etcdData: string;
+    zkData: string;
+    log: string;
+  };
   /** Settings as the node's files hold them. */
   files: Record<string, string | undefined>;
   up: Record<C, boolean>;
@@ -103,7 +111,11 @@ export class ClusterModel {
         files,
         up: { exhibitor: has('exhibitor'), mesos: has('mesos'), etcd: has('etcd') },
         masked: { exhibitor: false, mesos: false, etcd: false },
-        data: { exhibitor: has('exhibitor') ? (isMain ? 2 : 1) : 0, mesos: has('mesos') ? (isMain ? 2 : 1) : 0, etcd: has('etcd') ? (isMain ? 2 : 1) : 0 },
+        data: {
+          exhibitor: has('exhibitor') ? (isMain ? 2 : 1) : 0,
+          mesos: has('mesos') ? (isMain ? 2 : 1) : 0,
+          etcd: has('etcd') ? (isMain ? 2 : 1) : 0,
+        },
         zkRunning: has('exhibitor') ? zk.map((z) => z.name) : null,
         mesosQuorum: majority(masters.length),
         etcdMembers: has('etcd') ? etcd.map((e) => ({ name: e.name, learner: false })) : null,
@@ -139,7 +151,12 @@ export class ClusterModel {
       const groups = this.capableGroups(c).filter((g) => g.some((n) => n.data[c] === this.latest[c]));
       if (groups.length !== 1) continue;
       const synced = groups[0]!.filter((n) => n.data[c] === this.latest[c]);
-      const need = c === 'mesos' ? Math.max(...groups[0]!.map((n) => n.mesosQuorum)) : c === 'exhibitor' ? majority(groups[0]![0]!.zkRunning!.length) : majority(voters(groups[0]![0]!).length);
+      const need =
+        c === 'mesos'
+          ? Math.max(...groups[0]!.map((n) => n.mesosQuorum))
+          : c === 'exhibitor'
+            ? majority(groups[0]![0]!.zkRunning!.length)
+            : majority(voters(groups[0]![0]!).length);
       if (synced.length < need) continue;
       this.latest[c] += 1;
       for (const n of synced) n.data[c] = this.latest[c];
@@ -177,7 +194,16 @@ export class ClusterModel {
         const known = Object.values(n!.paths);
         if (!known.includes(file)) throw new ModelError(`${step.id}: ${file} is not a file of ${n!.name}`);
         for (const [k, v] of Object.entries(changes)) {
-          if (!['master_count', 'MESOS_QUORUM', 'EXHIBITOR_STATICENSEMBLE', 'ETCD_INITIAL_CLUSTER', 'ETCD_INITIAL_CLUSTER_STATE', 'ETCD_FORCE_NEW_CLUSTER'].includes(k)) {
+          if (
+            ![
+              'master_count',
+              'MESOS_QUORUM',
+              'EXHIBITOR_STATICENSEMBLE',
+              'ETCD_INITIAL_CLUSTER',
+              'ETCD_INITIAL_CLUSTER_STATE',
+              'ETCD_FORCE_NEW_CLUSTER',
+            ].includes(k)
+          ) {
             throw new ModelError(`${step.id}: unexpected setting ${k}`);
           }
           if (v === null) delete n!.files[k];
@@ -226,11 +252,13 @@ export class ClusterModel {
         const member = step['member'] as string;
         for (const m of [...this.nodes.values()].filter((x) => x.etcdMembers && sameMembers(x, n!))) {
           if (step.action === 'etcd-member-add') {
-            if (m.etcdMembers!.some((e) => e.name === member)) throw new ModelError(`${step.id}: ${member} is already a member`);
+            if (m.etcdMembers!.some((e) => e.name === member))
+              throw new ModelError(`${step.id}: ${member} is already a member`);
             m.etcdMembers = [...m.etcdMembers!, { name: member, learner: Boolean(step['learner']) }];
           } else {
             const joiner = this.nodes.get(member);
-            if (!joiner?.up.etcd || joiner.data.etcd !== this.latest.etcd) throw new ModelError(`${step.id}: promotes ${member} before it caught up`);
+            if (!joiner?.up.etcd || joiner.data.etcd !== this.latest.etcd)
+              throw new ModelError(`${step.id}: promotes ${member} before it caught up`);
             m.etcdMembers = m.etcdMembers!.map((e) => (e.name === member ? { ...e, learner: false } : e));
           }
         }
@@ -238,7 +266,8 @@ export class ClusterModel {
       }
       case 'copy-replicated-log': {
         const from = this.node(step['from'] as string, step);
-        if (from.up.mesos || n!.up.mesos) throw new ModelError(`${step.id}: copies a replicated log while a master runs`);
+        if (from.up.mesos || n!.up.mesos)
+          throw new ModelError(`${step.id}: copies a replicated log while a master runs`);
         n!.data.mesos = from.data.mesos;
         break;
       }
@@ -256,12 +285,16 @@ export class ClusterModel {
     if (!n.roles.includes(c)) throw new ModelError(`${step.id}: ${n.name} has no ${c} role`);
     n.up[c] = true;
     if (c === 'exhibitor') {
-      const ensemble = (n.files['EXHIBITOR_STATICENSEMBLE'] ?? '').split(',').filter(Boolean).map((p) => {
-        const [id, addr] = p.split(':');
-        const member = this.nodeByAddress(addr!);
-        if (member.zkId !== Number(id)) throw new ModelError(`${step.id}: ensemble gives ${member.name} id ${id}, its id is ${member.zkId}`);
-        return member.name;
-      });
+      const ensemble = (n.files['EXHIBITOR_STATICENSEMBLE'] ?? '')
+        .split(',')
+        .filter(Boolean)
+        .map((p) => {
+          const [id, addr] = p.split(':');
+          const member = this.nodeByAddress(addr!);
+          if (member.zkId !== Number(id))
+            throw new ModelError(`${step.id}: ensemble gives ${member.name} id ${id}, its id is ${member.zkId}`);
+          return member.name;
+        });
       if (!ensemble.includes(n.name)) {
         n.up[c] = false; // Exhibitor refuses to start outside the ensemble
         return;
@@ -269,20 +302,26 @@ export class ClusterModel {
       n.zkRunning = ensemble;
     } else if (c === 'mesos') {
       n.mesosQuorum = Number(n.files['MESOS_QUORUM']);
-      if (!Number.isInteger(n.mesosQuorum) || n.mesosQuorum < 1) throw new ModelError(`${step.id}: MESOS_QUORUM is ${n.files['MESOS_QUORUM']}`);
+      if (!Number.isInteger(n.mesosQuorum) || n.mesosQuorum < 1)
+        throw new ModelError(`${step.id}: MESOS_QUORUM is ${n.files['MESOS_QUORUM']}`);
     } else {
       if (n.files['ETCD_FORCE_NEW_CLUSTER'] === 'true') {
         if (n.data.etcd === 0) throw new ModelError(`${step.id}: forces a new cluster from an empty data dir`);
         n.etcdMembers = [{ name: n.name, learner: false }];
       } else if (n.etcdMembers === null) {
-        const initial = (n.files['ETCD_INITIAL_CLUSTER'] ?? '').split(',').filter(Boolean).map((p) => p.split('=')[0]!);
+        const initial = (n.files['ETCD_INITIAL_CLUSTER'] ?? '')
+          .split(',')
+          .filter(Boolean)
+          .map((p) => p.split('=')[0]!);
         if (!initial.includes(n.name)) {
           n.up.etcd = false;
           return;
         }
         if (n.files['ETCD_INITIAL_CLUSTER_STATE'] === 'existing') {
           // Joins only a cluster that lists it; the member then holds that cluster's membership.
-          const host = [...this.nodes.values()].find((x) => x !== n && x.up.etcd && x.etcdMembers?.some((e) => e.name === n.name));
+          const host = [...this.nodes.values()].find(
+            (x) => x !== n && x.up.etcd && x.etcdMembers?.some((e) => e.name === n.name),
+          );
           if (!host) {
             n.up.etcd = false; // etcd exits: not a member of any running cluster
             return;
@@ -303,7 +342,8 @@ export class ClusterModel {
       // A leader with quorum q recovers from any q replicas: two leaders need disjoint sets.
       return up.length > 0 && up.some((n) => n.mesosQuorum <= up.length) ? [up] : [];
     }
-    const key = (n: MNode) => (c === 'exhibitor' ? [...n.zkRunning!].sort().join(',') : voters(n).sort().join(',') + (n.etcdMembers ? '' : '!'));
+    const key = (n: MNode) =>
+      c === 'exhibitor' ? [...n.zkRunning!].sort().join(',') : voters(n).sort().join(',') + (n.etcdMembers ? '' : '!');
     const byConfig = new Map<string, MNode[]>();
     for (const n of up) byConfig.set(key(n), [...(byConfig.get(key(n)) ?? []), n]);
     const out: MNode[][] = [];
@@ -346,22 +386,30 @@ export class ClusterModel {
         const up = [...this.nodes.values()].filter((n) => n.up.mesos);
         const qs = up.map((n) => n.mesosQuorum).sort((a, b) => a - b);
         if (qs.length >= 2 && qs[0]! + qs[1]! <= up.length) {
-          throw new ModelError(`${where}: invariant (a) broken for mesos: ${up.length} live masters with quorums ${qs.join(',')} could elect two leaders`);
+          throw new ModelError(
+            `${where}: invariant (a) broken for mesos: ${up.length} live masters with quorums ${qs.join(',')} could elect two leaders`,
+          );
         }
         for (const l of up) {
           const staleVoting = up.filter((n) => n.data.mesos !== 0 && n.data.mesos !== this.latest.mesos);
           if (staleVoting.length >= l.mesosQuorum) {
-            throw new ModelError(`${where}: invariant (b) broken for mesos: ${staleVoting.map((n) => `${n.name}(${n.data.mesos})`).join(', ')} could form a quorum without the latest registry (${this.latest.mesos})`);
+            throw new ModelError(
+              `${where}: invariant (b) broken for mesos: ${staleVoting.map((n) => `${n.name}(${n.data.mesos})`).join(', ')} could form a quorum without the latest registry (${this.latest.mesos})`,
+            );
           }
         }
         continue;
       }
       if (groups.length > 1) {
-        throw new ModelError(`${where}: invariant (a) broken for ${c}: disjoint quorums ${groups.map((g) => `{${g.map((n) => n.name).join(',')}}`).join(' and ')}`);
+        throw new ModelError(
+          `${where}: invariant (a) broken for ${c}: disjoint quorums ${groups.map((g) => `{${g.map((n) => n.name).join(',')}}`).join(' and ')}`,
+        );
       }
       for (const g of groups) {
         if (!g.some((n) => n.data[c] === this.latest[c])) {
-          throw new ModelError(`${where}: invariant (b) broken for ${c}: quorum {${g.map((n) => `${n.name}(${n.data[c]})`).join(',')}} lacks the latest data (${this.latest[c]})`);
+          throw new ModelError(
+            `${where}: invariant (b) broken for ${c}: quorum {${g.map((n) => `${n.name}(${n.data[c]})`).join(',')}} lacks the latest data (${this.latest[c]})`,
+          );
         }
       }
     }
@@ -388,14 +436,16 @@ export class ClusterModel {
         break;
       }
       case 'dc-down':
-        if ([...this.nodes.values()].some((x) => x.dc === check['dc'] && CS.some((cl) => x.up[cl]))) fail(`${String(check['dc'])} is up`);
+        if ([...this.nodes.values()].some((x) => x.dc === check['dc'] && CS.some((cl) => x.up[cl])))
+          fail(`${String(check['dc'])} is up`);
         break;
       case 'zookeeper': {
         const servers = check['servers'] as string[];
         const g = this.capableGroups('exhibitor')[0];
         if (!g) fail('ZooKeeper has no quorum');
         const names = g!.map((x) => x.name).sort();
-        if (names.join(',') !== [...servers].sort().join(',')) fail(`ZooKeeper serves on ${names.join(',')}, expected ${servers.join(',')}`);
+        if (names.join(',') !== [...servers].sort().join(','))
+          fail(`ZooKeeper serves on ${names.join(',')}, expected ${servers.join(',')}`);
         if (check['mode'] === 'standalone' && g!.length !== 1) fail('not standalone');
         break;
       }
@@ -409,9 +459,17 @@ export class ClusterModel {
         const g = this.capableGroups('etcd')[0];
         if (!g) fail('etcd has no quorum');
         const m = g!.find((x) => members.includes(x.name))!.etcdMembers!;
-        const got = m.filter((e) => !e.learner).map((e) => e.name).sort().join(',');
+        const got = m
+          .filter((e) => !e.learner)
+          .map((e) => e.name)
+          .sort()
+          .join(',');
         if (got !== [...members].sort().join(',')) fail(`etcd voters ${got}, expected ${members.join(',')}`);
-        const gotL = m.filter((e) => e.learner).map((e) => e.name).sort().join(',');
+        const gotL = m
+          .filter((e) => e.learner)
+          .map((e) => e.name)
+          .sort()
+          .join(',');
         if (gotL !== [...learners].sort().join(',')) fail(`etcd learners ${gotL}, expected ${learners.join(',')}`);
         for (const name of [...members, ...learners]) {
           const x = this.nodes.get(name)!;
@@ -420,7 +478,8 @@ export class ClusterModel {
         break;
       }
       case 'etcd-member-listed':
-        if (!n!.etcdMembers?.some((e) => e.name === check['member'] && e.learner === check['learner'])) fail(`${String(check['member'])} not listed`);
+        if (!n!.etcdMembers?.some((e) => e.name === check['member'] && e.learner === check['learner']))
+          fail(`${String(check['member'])} not listed`);
         break;
       case 'etcd-member-absent':
         if (n!.etcdMembers?.some((e) => e.name === check['member'])) fail(`${String(check['member'])} still listed`);
@@ -431,7 +490,8 @@ export class ClusterModel {
         if (up.some((x) => !x.up.mesos)) fail('a master is down');
         if (up.some((x) => x.mesosQuorum !== check['quorum'])) fail(`quorum is not ${String(check['quorum'])}`);
         const voting = up.filter((x) => x.data.mesos === this.latest.mesos);
-        if (voting.length < (check['quorum'] as number)) fail(`only ${voting.length} voting replicas hold the latest registry: no leader can recover`);
+        if (voting.length < (check['quorum'] as number))
+          fail(`only ${voting.length} voting replicas hold the latest registry: no leader can recover`);
         break;
       }
       case 'mesos-waiting':
@@ -449,7 +509,17 @@ export class ClusterModel {
 
   /** Per node and cluster: up, masked, data; and the files. For end-state assertions. */
   snapshot() {
-    return [...this.nodes.values()].map((n) => ({ name: n.name, dc: n.dc, up: { ...n.up }, masked: { ...n.masked }, data: { ...n.data }, files: { ...n.files }, etcd: n.etcdMembers, zk: n.zkRunning, mesosQuorum: n.mesosQuorum }));
+    return [...this.nodes.values()].map((n) => ({
+      name: n.name,
+      dc: n.dc,
+      up: { ...n.up },
+      masked: { ...n.masked },
+      data: { ...n.data },
+      files: { ...n.files },
+      etcd: n.etcdMembers,
+      zk: n.zkRunning,
+      mesosQuorum: n.mesosQuorum,
+    }));
   }
 }
 

@@ -20,7 +20,10 @@ export function topologyFor(s: Shape): unknown {
     nodes.push({ name: `${prefix}-${k}`, dc, address: `127.0.${dc === 'madrid' ? 10 : 20}.${k}`, roles });
   };
   const etcdPerDc = { madrid: s.etcdInMain, barcelona: s.etcd - s.etcdInMain };
-  for (const [dc, count] of [['madrid', s.mastersInMain], ['barcelona', s.masters - s.mastersInMain]] as const) {
+  for (const [dc, count] of [
+    ['madrid', s.mastersInMain],
+    ['barcelona', s.masters - s.mastersInMain],
+  ] as const) {
     for (let i = 0; i < count; i += 1) {
       const withEtcd = s.colocated && etcdPerDc[dc] > 0;
       if (withEtcd) etcdPerDc[dc] -= 1;
@@ -37,4 +40,3 @@ export function topologyFor(s: Shape): unknown {
     hooks: { fence: { madrid: './fence.sh madrid' } },
   };
 }
-

@@ -4,10 +4,11 @@
  * here, not computed by the code under test.
  */
 import { describe, expect, it } from 'vitest';
-import { statusExitCode, type StatusResult } from '../../src/commands/status.js';
+import { statusExitCode } from '../../src/commands/status.js';
+import type { StatusResult } from '../../src/views/status.js';
 import { configKind, isDetermined, judge } from '../../src/observe/judge.js';
 import type { ClusterObservation, NodeObservation } from '../../src/observe/observe.js';
-import type { NodeConfig } from '../../src/runbooks/facts.js';
+import type { NodeConfig } from '../../src/plan/facts.js';
 import { parseTopology } from '../../src/topology/load.js';
 
 const t = parseTopology({
@@ -21,15 +22,34 @@ const t = parseTopology({
 });
 
 const INITIAL = 'm1=http://10.1.0.1:2380,m2=http://10.1.0.2:2380,m3=http://10.2.0.1:2380';
-const DECLARED: NodeConfig = { masterCount: '3', mesosQuorum: '2', ensemble: '1:10.1.0.1,2:10.1.0.2,3:10.2.0.1', etcdInitialCluster: INITIAL, etcdInitialClusterState: 'new' };
-const FAILED_OVER: NodeConfig = { masterCount: '1', mesosQuorum: '1', ensemble: '3:10.2.0.1', etcdInitialCluster: INITIAL, etcdInitialClusterState: 'new' };
+const DECLARED: NodeConfig = {
+  masterCount: '3',
+  mesosQuorum: '2',
+  ensemble: '1:10.1.0.1,2:10.1.0.2,3:10.2.0.1',
+  etcdInitialCluster: INITIAL,
+  etcdInitialClusterState: 'new',
+};
+const FAILED_OVER: NodeConfig = {
+  masterCount: '1',
+  mesosQuorum: '1',
+  ensemble: '3:10.2.0.1',
+  etcdInitialCluster: INITIAL,
+  etcdInitialClusterState: 'new',
+};
 
 const CLUSTER_ID = '1111';
 const ID: Record<string, string> = { m1: '101', m2: '102', m3: '103' };
 const ADDR: Record<string, string> = { m1: '10.1.0.1', m2: '10.1.0.2', m3: '10.2.0.1' };
 const DC: Record<string, string> = { m1: 'madrid', m2: 'madrid', m3: 'barcelona' };
 
-type Live = { zk: 'leader' | 'follower' | 'standalone' | 'not-serving' | 'down'; etcdLeader: string | null; mesos: 'leader' | 'follower' | 'down'; zxid?: string; applied?: bigint; registry?: number };
+type Live = {
+  zk: 'leader' | 'follower' | 'standalone' | 'not-serving' | 'down';
+  etcdLeader: string | null;
+  mesos: 'leader' | 'follower' | 'down';
+  zxid?: string;
+  applied?: bigint;
+  registry?: number;
+};
 
 /** A node that answers SSH, with these files and this live state. */
 function up(name: string, config: NodeConfig, live: Live): NodeObservation {
@@ -40,15 +60,49 @@ function up(name: string, config: NodeConfig, live: Live): NodeObservation {
     address,
     roles: ['mesos', 'exhibitor', 'etcd'],
     ssh: { ok: true },
-    ports: { ssh: 'open', exhibitor: live.zk === 'down' ? 'refused' : 'open', mesos: live.mesos === 'down' ? 'refused' : 'open', etcd: live.etcdLeader === null ? 'refused' : 'open' },
+    ports: {
+      ssh: 'open',
+      exhibitor: live.zk === 'down' ? 'refused' : 'open',
+      mesos: live.mesos === 'down' ? 'refused' : 'open',
+      etcd: live.etcdLeader === null ? 'refused' : 'open',
+    },
     config,
     fileErrors: [],
-    units: { exhibitor: live.zk === 'down' ? 'inactive' : 'active', mesos: live.mesos === 'down' ? 'inactive' : 'active', etcd: live.etcdLeader === null ? 'inactive' : 'active' },
+    units: {
+      exhibitor: live.zk === 'down' ? 'inactive' : 'active',
+      mesos: live.mesos === 'down' ? 'inactive' : 'active',
+      etcd: live.etcdLeader === null ? 'inactive' : 'active',
+    },
     ...(live.etcdLeader === null
       ? { etcd: { endpoint: `http://${address}:2379`, ok: false, error: 'ECONNREFUSED' } }
-      : { etcd: { endpoint: `http://${address}:2379`, ok: true, memberId: ID[name]!, leader: live.etcdLeader, clusterId: CLUSTER_ID, appliedIndex: live.applied ?? 10n, raftIndex: live.applied ?? 10n, version: '3.4.23' } }),
-    zk: { address, port: 2181, mode: live.zk, ...(live.zxid ? { zxid: live.zxid } : live.zk === 'down' ? {} : { zxid: '4294967300' }) },
-    mesos: live.mesos === 'down' ? { url: `http://${address}:5050`, reachable: false, error: 'ECONNREFUSED' } : { url: `http://${address}:5050`, reachable: true, elected: live.mesos === 'leader', recovered: live.mesos === 'leader', registryVersion: live.registry ?? 7 },
+      : {
+          etcd: {
+            endpoint: `http://${address}:2379`,
+            ok: true,
+            memberId: ID[name]!,
+            leader: live.etcdLeader,
+            clusterId: CLUSTER_ID,
+            appliedIndex: live.applied ?? 10n,
+            raftIndex: live.applied ?? 10n,
+            version: '3.4.23',
+          },
+        }),
+    zk: {
+      address,
+      port: 2181,
+      mode: live.zk,
+      ...(live.zxid ? { zxid: live.zxid } : live.zk === 'down' ? {} : { zxid: '4294967300' }),
+    },
+    mesos:
+      live.mesos === 'down'
+        ? { url: `http://${address}:5050`, reachable: false, error: 'ECONNREFUSED' }
+        : {
+            url: `http://${address}:5050`,
+            reachable: true,
+            elected: live.mesos === 'leader',
+            recovered: live.mesos === 'leader',
+            registryVersion: live.registry ?? 7,
+          },
   };
 }
 
@@ -71,9 +125,19 @@ function lost(name: string): NodeObservation {
   };
 }
 
-const obs = (...nodes: NodeObservation[]): ClusterObservation => ({ cluster: 'prod', observedAt: '2026-01-01T00:00:00.000Z', nodes });
-const exit = (o: ClusterObservation) => statusExitCode({ ...judge(t, o), otherQuorumServices: [], ...(isDetermined(o) ? {} : { undetermined: true }) } as StatusResult & { undetermined?: boolean });
-const codes = (r: { hazards: { code: string; cluster?: string }[] }) => r.hazards.map((h) => `${h.code}${h.cluster ? `:${h.cluster}` : ''}`);
+const obs = (...nodes: NodeObservation[]): ClusterObservation => ({
+  cluster: 'prod',
+  observedAt: '2026-01-01T00:00:00.000Z',
+  nodes,
+});
+const exit = (o: ClusterObservation) =>
+  statusExitCode({
+    ...judge(t, o),
+    otherQuorumServices: [],
+    ...(isDetermined(o) ? {} : { undetermined: true }),
+  } as StatusResult & { undetermined?: boolean });
+const codes = (r: { hazards: { code: string; cluster?: string }[] }) =>
+  r.hazards.map((h) => `${h.code}${h.cluster ? `:${h.cluster}` : ''}`);
 const quorums = (r: ReturnType<typeof judge>, c: string) => r.clusters.find((x) => x.cluster === c)!.quorums;
 
 /** The healthy cluster: m1 leads ZooKeeper, m2 Mesos, m3 etcd. */
@@ -85,7 +149,8 @@ const normal = () =>
   );
 
 /** Barcelona after a failover, madrid lost. */
-const failedOver = () => obs(lost('m1'), lost('m2'), up('m3', FAILED_OVER, { zk: 'standalone', etcdLeader: ID['m3']!, mesos: 'leader' }));
+const failedOver = () =>
+  obs(lost('m1'), lost('m2'), up('m3', FAILED_OVER, { zk: 'standalone', etcdLeader: ID['m3']!, mesos: 'leader' }));
 
 describe('judge: mode', () => {
   it('normal: every node holds the declared configuration and each cluster has one leader', () => {
@@ -103,13 +168,38 @@ describe('judge: mode', () => {
 
   it('positions: etcd applied index, ZooKeeper zxid and Mesos registry version per member', () => {
     const o = obs(
-      up('m1', DECLARED, { zk: 'leader', etcdLeader: ID['m1']!, mesos: 'leader', applied: 42n, zxid: '8589934593', registry: 9 }),
-      up('m2', DECLARED, { zk: 'follower', etcdLeader: ID['m1']!, mesos: 'follower', applied: 41n, zxid: '8589934592', registry: 9 }),
-      up('m3', DECLARED, { zk: 'follower', etcdLeader: ID['m1']!, mesos: 'follower', applied: 40n, zxid: '8589934591', registry: 8 }),
+      up('m1', DECLARED, {
+        zk: 'leader',
+        etcdLeader: ID['m1']!,
+        mesos: 'leader',
+        applied: 42n,
+        zxid: '8589934593',
+        registry: 9,
+      }),
+      up('m2', DECLARED, {
+        zk: 'follower',
+        etcdLeader: ID['m1']!,
+        mesos: 'follower',
+        applied: 41n,
+        zxid: '8589934592',
+        registry: 9,
+      }),
+      up('m3', DECLARED, {
+        zk: 'follower',
+        etcdLeader: ID['m1']!,
+        mesos: 'follower',
+        applied: 40n,
+        zxid: '8589934591',
+        registry: 8,
+      }),
     );
     const r = judge(t, o);
     expect(r.clusters.find((c) => c.cluster === 'etcd')!.positions).toEqual({ m1: '42', m2: '41', m3: '40' });
-    expect(r.clusters.find((c) => c.cluster === 'exhibitor')!.positions).toEqual({ m1: '8589934593', m2: '8589934592', m3: '8589934591' });
+    expect(r.clusters.find((c) => c.cluster === 'exhibitor')!.positions).toEqual({
+      m1: '8589934593',
+      m2: '8589934592',
+      m3: '8589934591',
+    });
     expect(r.clusters.find((c) => c.cluster === 'mesos')!.positions).toEqual({ m1: '9', m2: '9', m3: '8' });
   });
 
@@ -157,7 +247,9 @@ describe('judge: mode', () => {
     o.nodes[1] = { ...o.nodes[1]!, config: { ...DECLARED, mesosQuorum: '3' } };
     const r = judge(t, o);
     expect(r.mode).toBe('mixed');
-    expect(r.notes).toContainEqual(expect.objectContaining({ code: 'config-disagrees', message: expect.stringContaining('m2: files hold') }));
+    expect(r.notes).toContainEqual(
+      expect.objectContaining({ code: 'config-disagrees', message: expect.stringContaining('m2: files hold') }),
+    );
     expect(configKind(t, o.nodes[1]!)).toBe('other');
     // Mixed alone is no hazard: every cluster still has its one quorum.
     expect(r.hazards).toEqual([]);
@@ -203,7 +295,11 @@ describe('judge: hazards', () => {
   });
 
   it('no-quorum: the survivor of a lost main DC serves nothing; the unreachable DC is a hazard too', () => {
-    const o = obs(lost('m1'), lost('m2'), up('m3', DECLARED, { zk: 'not-serving', etcdLeader: '0', mesos: 'follower' }));
+    const o = obs(
+      lost('m1'),
+      lost('m2'),
+      up('m3', DECLARED, { zk: 'not-serving', etcdLeader: '0', mesos: 'follower' }),
+    );
     const r = judge(t, o);
     expect(codes(r)).toEqual(['no-quorum:exhibitor', 'no-quorum:mesos', 'no-quorum:etcd', 'dc-unreachable']);
     expect(r.hazards.find((h) => h.code === 'dc-unreachable')!.message).toBe('madrid: none of its 2 nodes answers SSH');
@@ -218,7 +314,9 @@ describe('judge: hazards', () => {
     const r = judge(t, o);
     expect(quorums(r, 'mesos')).toEqual([{ members: ['m1', 'm2', 'm3'], leader: 'm2' }]);
     expect(codes(r)).toEqual(['no-quorum:mesos']);
-    expect(r.hazards[0]!.message).toBe('Mesos masters: m2 is elected but has not recovered the registrar (it needs MESOS_QUORUM voting replicas)');
+    expect(r.hazards[0]!.message).toBe(
+      'Mesos masters: m2 is elected but has not recovered the registrar (it needs MESOS_QUORUM voting replicas)',
+    );
     expect(exit(o)).toBe(5);
   });
 
@@ -240,7 +338,11 @@ describe('judge: hazards', () => {
     const o = failedOver();
     o.nodes[2] = { ...o.nodes[2]!, config: { ...FAILED_OVER, etcdForceNewCluster: 'true' } };
     const r = judge(t, o);
-    expect(r.notes).toContainEqual({ code: 'force-new-cluster-left', cluster: 'etcd', message: 'm3: ETCD_FORCE_NEW_CLUSTER=true is still set; a restart would fork the cluster again' });
+    expect(r.notes).toContainEqual({
+      code: 'force-new-cluster-left',
+      cluster: 'etcd',
+      message: 'm3: ETCD_FORCE_NEW_CLUSTER=true is still set; a restart would fork the cluster again',
+    });
     // The file is neither declared nor the failed-over end state.
     expect(r.nodes[2]!.configKind).toBe('other');
     expect(r.mode).toBe('mixed');

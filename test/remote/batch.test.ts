@@ -10,16 +10,28 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseBatchOutput, renderBatchScript, type BatchItem } from '../../src/remote/batch.js';
 import type { ExecResult } from '../../src/remote/types.js';
+import { needs } from '../support/skips.js';
 
 async function runBatch(items: BatchItem[], timeoutMs?: number): Promise<ExecResult> {
-  const r = await execa('sh', ['-c', renderBatchScript(items)], { reject: false, ...(timeoutMs ? { timeout: timeoutMs } : {}) });
-  return { exitCode: r.exitCode ?? null, signal: r.signal ? r.signal.replace(/^SIG/, '') : null, stdout: String(r.stdout), stderr: String(r.stderr), timedOut: Boolean(r.timedOut), durationMs: r.durationMs };
+  const r = await execa('sh', ['-c', renderBatchScript(items)], {
+    reject: false,
+    ...(timeoutMs ? { timeout: timeoutMs } : {}),
+  });
+  return {
+    exitCode: r.exitCode ?? null,
+    signal: r.signal ? r.signal.replace(/^SIG/, '') : null,
+    stdout: String(r.stdout),
+    stderr: String(r.stderr),
+    timedOut: Boolean(r.timedOut),
+    durationMs: r.durationMs,
+  };
 }
 
 describe('renderBatchScript + parseBatchOutput', () => {
   it('reads, absences, exit statuses and awkward content come back item by item', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dcfail-batch-'));
-    const awkward = "MESOS_QUORUM=2\ndcfail-batch 0 0 AAAA AAAA\n'quotes' \"and\" $(not run) `nor this`\n\n\u00e9\u00e8 trailing\n\n";
+    const awkward =
+      'MESOS_QUORUM=2\ndcfail-batch 0 0 AAAA AAAA\n\'quotes\' "and" $(not run) `nor this`\n\n\u00e9\u00e8 trailing\n\n';
     await writeFile(join(dir, 'env'), awkward);
     await writeFile(join(dir, 'empty'), '');
     await mkdir(join(dir, 'a-dir'));
@@ -29,14 +41,21 @@ describe('renderBatchScript + parseBatchOutput', () => {
       { kind: 'read', path: join(dir, 'a-dir') },
       { kind: 'read', path: join(dir, 'empty') },
       { kind: 'run', command: 'echo out; echo err >&2; exit 3' },
-      { kind: 'run', command: "printf '%s' \"$0\" | wc -c" },
+      { kind: 'run', command: 'printf \'%s\' "$0" | wc -c' },
     ];
     const answers = parseBatchOutput(items, await runBatch(items));
     expect(answers[0]).toEqual({ kind: 'read', path: join(dir, 'env'), content: awkward });
     expect(answers[1]).toEqual({ kind: 'read', path: join(dir, 'missing'), content: null });
-    expect(answers[2]).toMatchObject({ kind: 'read', content: null, error: expect.stringMatching(/cannot read .*a-dir: cat: .*Is a directory/) });
+    expect(answers[2]).toMatchObject({
+      kind: 'read',
+      content: null,
+      error: expect.stringMatching(/cannot read .*a-dir: cat: .*Is a directory/),
+    });
     expect(answers[3]).toEqual({ kind: 'read', path: join(dir, 'empty'), content: '' });
-    expect(answers[4]).toMatchObject({ kind: 'run', result: { exitCode: 3, stdout: 'out\n', stderr: 'err\n', timedOut: false } });
+    expect(answers[4]).toMatchObject({
+      kind: 'run',
+      result: { exitCode: 3, stdout: 'out\n', stderr: 'err\n', timedOut: false },
+    });
     expect(answers[5]).toMatchObject({ kind: 'run', result: { exitCode: 0 } });
   });
 
@@ -59,10 +78,25 @@ describe('renderBatchScript + parseBatchOutput', () => {
       { kind: 'read', path: '/etc/x' },
       { kind: 'run', command: 'true' },
     ];
-    const failed: ExecResult = { exitCode: 1, signal: null, stdout: '', stderr: 'sudo: a password is required\n', timedOut: false, durationMs: 5 };
+    const failed: ExecResult = {
+      exitCode: 1,
+      signal: null,
+      stdout: '',
+      stderr: 'sudo: a password is required\n',
+      timedOut: false,
+      durationMs: 5,
+    };
     const answers = parseBatchOutput(items, failed);
-    expect(answers[0]).toEqual({ kind: 'read', path: '/etc/x', content: null, error: 'cannot read /etc/x: sudo: a password is required' });
-    expect(answers[1]).toMatchObject({ kind: 'run', result: { exitCode: null, stderr: 'sudo: a password is required' } });
+    expect(answers[0]).toEqual({
+      kind: 'read',
+      path: '/etc/x',
+      content: null,
+      error: 'cannot read /etc/x: sudo: a password is required',
+    });
+    expect(answers[1]).toMatchObject({
+      kind: 'run',
+      result: { exitCode: null, stderr: 'sudo: a password is required' },
+    });
   });
 
   it('refuses relative paths and bad timeouts before anything runs', () => {
@@ -71,15 +105,25 @@ describe('renderBatchScript + parseBatchOutput', () => {
     expect(() => renderBatchScript([])).toThrow(/empty batch/);
   });
 
-  it.runIf(process.getuid?.() === 0)('a file the shell user may not read is an error, not an absence (needs root to switch to nobody)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dcfail-batch-'));
-    const secret = join(dir, 'secret');
-    await writeFile(secret, 'x');
-    await chmod(secret, 0o600);
-    await chmod(dir, 0o755);
-    const items: BatchItem[] = [{ kind: 'read', path: secret }];
-    const r = await execa('su', ['-s', '/bin/sh', 'nobody', '-c', renderBatchScript(items)], { reject: false });
-    const answers = parseBatchOutput(items, { exitCode: r.exitCode ?? null, signal: null, stdout: String(r.stdout), stderr: String(r.stderr), timedOut: false, durationMs: 0 });
-    expect(answers[0]).toMatchObject({ content: null, error: expect.stringMatching(/Permission denied/) });
-  });
+  it.runIf(needs(process.getuid?.() === 0, 'batch: reading a file the shell user may not read needs root'))(
+    'a file the shell user may not read is an error, not an absence (needs root to switch to nobody)',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'dcfail-batch-'));
+      const secret = join(dir, 'secret');
+      await writeFile(secret, 'x');
+      await chmod(secret, 0o600);
+      await chmod(dir, 0o755);
+      const items: BatchItem[] = [{ kind: 'read', path: secret }];
+      const r = await execa('su', ['-s', '/bin/sh', 'nobody', '-c', renderBatchScript(items)], { reject: false });
+      const answers = parseBatchOutput(items, {
+        exitCode: r.exitCode ?? null,
+        signal: null,
+        stdout: String(r.stdout),
+        stderr: String(r.stderr),
+        timedOut: false,
+        durationMs: 0,
+      });
+      expect(answers[0]).toMatchObject({ content: null, error: expect.stringMatching(/Permission denied/) });
+    },
+  );
 });

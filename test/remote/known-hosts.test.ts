@@ -26,7 +26,9 @@ function keygen(name: string, type = 'ed25519'): { field: string; raw: Buffer; f
   const path = join(dir, name);
   execFileSync('ssh-keygen', ['-q', '-t', type, '-N', '', '-f', path]);
   const [kt, b64] = readFileSync(`${path}.pub`, 'utf8').split(' ');
-  const fingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${path}.pub`], { encoding: 'utf8' }).split(' ')[1]!;
+  const fingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${path}.pub`], {
+    encoding: 'utf8',
+  }).split(' ')[1]!;
   return { field: `${kt} ${b64}`, raw: Buffer.from(b64!, 'base64'), fingerprint };
 }
 
@@ -93,7 +95,11 @@ describe('host matching', () => {
 });
 
 describe('verifyHostKey', () => {
-  const entries = parseKnownHosts([`[10.0.0.1]:2222 ${a.field}`, `10.0.0.3 ${a.field}`, `10.0.0.3 ${ec.field}`, `@cert-authority * ${b.field}`].join('\n'));
+  const entries = parseKnownHosts(
+    [`[10.0.0.1]:2222 ${a.field}`, `10.0.0.3 ${a.field}`, `10.0.0.3 ${ec.field}`, `@cert-authority * ${b.field}`].join(
+      '\n',
+    ),
+  );
 
   it('trusts the known key', () => {
     expect(verifyHostKey(entries, '10.0.0.1', 2222, a.raw)).toEqual({ kind: 'trusted', line: 1 });
@@ -128,7 +134,11 @@ describe('fingerprints and refusals', () => {
 
   it('names the node, host:port, the offered fingerprint and the expected ones', () => {
     const ctx = { node: 'master-1', host: '10.0.0.1', port: 2222, knownHostsFile: '/home/op/.ssh/known_hosts' };
-    const changed = hostKeyRefusal({ kind: 'changed', expected: [{ keyType: 'ssh-ed25519', fingerprint: a.fingerprint, line: 1 }] }, b.raw, ctx);
+    const changed = hostKeyRefusal(
+      { kind: 'changed', expected: [{ keyType: 'ssh-ed25519', fingerprint: a.fingerprint, line: 1 }] },
+      b.raw,
+      ctx,
+    );
     expect(changed).toBeInstanceOf(RefusedError);
     expect(changed).toMatchObject({ code: 'host-key-changed', exitCode: 3 });
     expect(changed.message).toContain('master-1 (10.0.0.1:2222)');
@@ -149,6 +159,10 @@ describe('preferredHostKeyAlgorithms', () => {
     expect(forEc).toContain('ssh-ed25519');
     expect(preferredHostKeyAlgorithms(entries, '10.0.0.9', 22)[0]).toBe('ssh-ed25519');
     const rsa = parseKnownHosts('10.0.0.5 ssh-rsa AAAAB3NzaC1yc2E=\n');
-    expect(preferredHostKeyAlgorithms(rsa, '10.0.0.5', 22).slice(0, 3)).toEqual(['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']);
+    expect(preferredHostKeyAlgorithms(rsa, '10.0.0.5', 22).slice(0, 3)).toEqual([
+      'rsa-sha2-512',
+      'rsa-sha2-256',
+      'ssh-rsa',
+    ]);
   });
 });

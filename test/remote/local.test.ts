@@ -1,5 +1,17 @@
 /** LocalRemote: the same Remote contract on this machine (tests run as root). */
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -16,7 +28,13 @@ function tempFilesIn(d: string): string[] {
 
 describe('exec', () => {
   it('returns exit code, stdout and stderr in one shape', async () => {
-    expect(await local.exec('echo out; echo err >&2; exit 4')).toMatchObject({ exitCode: 4, signal: null, stdout: 'out\n', stderr: 'err\n', timedOut: false });
+    expect(await local.exec('echo out; echo err >&2; exit 4')).toMatchObject({
+      exitCode: 4,
+      signal: null,
+      stdout: 'out\n',
+      stderr: 'err\n',
+      timedOut: false,
+    });
     expect((await local.exec('cat', { stdin: "$(x) 'y'\n" })).stdout).toBe("$(x) 'y'\n");
     expect((await local.exec('cat; echo eof')).stdout).toBe('eof\n');
     expect((await local.exec('id -u', { sudo: true })).stdout).toBe('0\n');
@@ -60,12 +78,16 @@ describe('files', () => {
         expect(statSync(real).mode & 0o7777).toBe(0o640);
         expect(readFileSync(first.backup!, 'utf8')).toBe('v1\n');
 
-        await expect(local.writeFileAtomic(join(base, 'link'), 'v3\n', { backupDir, sudo })).rejects.toMatchObject({ code: 'backup-exists' });
+        await expect(local.writeFileAtomic(join(base, 'link'), 'v3\n', { backupDir, sudo })).rejects.toMatchObject({
+          code: 'backup-exists',
+        });
         expect(readFileSync(first.backup!, 'utf8')).toBe('v1\n');
         expect(readFileSync(real, 'utf8')).toBe('v2\n');
         expect(tempFilesIn(join(base, 'pkg'))).toEqual([]);
 
-        expect(await local.writeFileAtomic(join(base, 'link'), 'v2\n', { backupDir: join(base, 'bk2'), sudo })).toEqual({ path: real, backup: null, changed: false });
+        expect(await local.writeFileAtomic(join(base, 'link'), 'v2\n', { backupDir: join(base, 'bk2'), sudo })).toEqual(
+          { path: real, backup: null, changed: false },
+        );
         expect(existsSync(join(base, 'bk2'))).toBe(false);
       });
 

@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RemotePool, type SshTarget } from '../../src/remote/ssh.js';
-import { LAB_USER, makeKey, makeTempDir, removeDir, startSshd, type KeyPair, type Sshd } from './helpers/sshd.js';
+import { LAB_USER, makeKey, makeTempDir, removeDir, startSshd, type KeyPair, type Sshd } from '../support/sshd.js';
 
 const PORT = 2222;
 const ADDRESSES = ['127.0.30.11', '127.0.30.12', '127.0.30.13', '127.0.30.14'];
@@ -20,14 +20,23 @@ function nodeAt(address: string, i: number, port = PORT): SshTarget {
   return {
     name: `master-${i + 1}`,
     address,
-    ssh: { user: LAB_USER, port, identityFile: client.privatePath, knownHostsFile: knownHosts, sudo: true, connectTimeoutMs: 5000 },
+    ssh: {
+      user: LAB_USER,
+      port,
+      identityFile: client.privatePath,
+      knownHostsFile: knownHosts,
+      sudo: true,
+      connectTimeoutMs: 5000,
+    },
   };
 }
 
 beforeAll(async () => {
   dir = makeTempDir('pool');
   client = makeKey(dir, 'client');
-  sshds = await Promise.all(ADDRESSES.map((address) => startSshd({ dir, address, port: PORT, authorizedKeys: client.publicLine })));
+  sshds = await Promise.all(
+    ADDRESSES.map((address) => startSshd({ dir, address, port: PORT, authorizedKeys: client.publicLine })),
+  );
   knownHosts = join(dir, 'known_hosts');
   writeFileSync(knownHosts, sshds.map((s) => `[${s.address}]:${s.port} ${s.hostKeyField}\n`).join(''));
 });
@@ -49,7 +58,9 @@ describe('RemotePool', () => {
     expect(pool.peakOpening).toBe(nodes.length);
     // Several steps on every node, in parallel.
     for (let step = 0; step < 3; step++) {
-      const results = await Promise.all(nodes.map(async (n) => (await pool.get(n)).exec(`echo ${n.name} step ${step}; id -u`)));
+      const results = await Promise.all(
+        nodes.map(async (n) => (await pool.get(n)).exec(`echo ${n.name} step ${step}; id -u`)),
+      );
       expect(results.map((r) => r.stdout)).toEqual(nodes.map((n) => `${n.name} step ${step}\n0\n`));
     }
     expect(pool.connectAttempts).toBe(nodes.length);

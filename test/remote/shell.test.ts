@@ -26,7 +26,7 @@ const NASTY = [
   "'\\''",
   '"',
   '\\',
-  '\\\'',
+  "\\'",
   '$HOME',
   '${HOME}',
   '$(touch pwned)',
@@ -35,7 +35,7 @@ const NASTY = [
   '&& touch pwned',
   '| touch pwned',
   "'; touch pwned; '",
-  "\"; touch pwned; \"",
+  '"; touch pwned; "',
   "$(touch pwned)'$(touch pwned)'",
   'a\nb',
   'line\n; touch pwned\n',
@@ -97,15 +97,21 @@ describe('quote', () => {
 
 describe('renderCommand', () => {
   it('fills {unit} and {node} with quoted values', () => {
-    expect(renderCommand('systemctl stop {unit}', { unit: 'dcos-exhibitor', node: 'master-1' })).toBe('systemctl stop dcos-exhibitor');
-    expect(renderCommand('/usr/local/bin/restart {unit} --on {node} {unit}', { unit: 'etcd', node: 'm 1' })).toBe("/usr/local/bin/restart etcd --on 'm 1' etcd");
+    expect(renderCommand('systemctl stop {unit}', { unit: 'dcos-exhibitor', node: 'master-1' })).toBe(
+      'systemctl stop dcos-exhibitor',
+    );
+    expect(renderCommand('/usr/local/bin/restart {unit} --on {node} {unit}', { unit: 'etcd', node: 'm 1' })).toBe(
+      "/usr/local/bin/restart etcd --on 'm 1' etcd",
+    );
     expect(renderCommand('true', { unit: 'u', node: 'n' })).toBe('true');
   });
 
   it('makes injection attempts in values inert', () => {
     for (const evil of NASTY) {
       const line = renderCommand('printf %s/ {unit} {node}', { unit: evil, node: `${evil}!` });
-      expect(execFileSync('/bin/sh', ['-c', line], { cwd: sandbox, encoding: 'utf8' }), JSON.stringify(evil)).toBe(`${evil}/${evil}!/`);
+      expect(execFileSync('/bin/sh', ['-c', line], { cwd: sandbox, encoding: 'utf8' }), JSON.stringify(evil)).toBe(
+        `${evil}/${evil}!/`,
+      );
     }
     expect(readdirSync(sandbox)).toEqual(['glob-target']);
   });
@@ -124,7 +130,9 @@ describe('buildExecLine and wrapSudo', () => {
     expect(buildExecLine('echo hi', { sudo: false })).toBe("sh -c 'echo hi'");
     expect(buildExecLine('echo hi', { sudo: true })).toBe("sudo -n sh -c 'echo hi'");
     expect(buildExecLine('echo hi', { sudo: false, timeoutMs: 1500 })).toBe("timeout -k 2 2.500s sh -c 'echo hi'");
-    expect(buildExecLine('echo hi', { sudo: true, timeoutMs: 250 })).toBe("sudo -n timeout -k 2 1.250s sh -c 'echo hi'");
+    expect(buildExecLine('echo hi', { sudo: true, timeoutMs: 250 })).toBe(
+      "sudo -n timeout -k 2 1.250s sh -c 'echo hi'",
+    );
     expect(wrapSudo("echo 'x'")).toBe("sudo -n sh -c 'echo '\\''x'\\'''");
     expect(() => buildExecLine('true', { sudo: false, timeoutMs: 0 })).toThrow(InternalError);
   });

@@ -3,13 +3,23 @@
  * logging in as the lab user `dcfail`, who has passwordless `sudo -n`.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OperationError, RefusedError, UserError } from '../../src/errors.js';
 import { RemotePool, type SshTarget } from '../../src/remote/ssh.js';
 import type { Remote } from '../../src/remote/types.js';
-import { LAB_USER, makeKey, makeTempDir, removeDir, sh, startSshd, type KeyPair, type Sshd } from './helpers/sshd.js';
+import { LAB_USER, makeKey, makeTempDir, removeDir, sh, startSshd, type KeyPair, type Sshd } from '../support/sshd.js';
 
 const ADDRESS = '127.0.30.1';
 const PORT = 2222;
@@ -29,7 +39,15 @@ function target(overrides: Partial<SshTarget['ssh']> = {}, name = 'node-a', addr
   return {
     name,
     address,
-    ssh: { user: LAB_USER, port: PORT, identityFile: client.privatePath, knownHostsFile: knownHosts, sudo: false, connectTimeoutMs: 5000, ...overrides },
+    ssh: {
+      user: LAB_USER,
+      port: PORT,
+      identityFile: client.privatePath,
+      knownHostsFile: knownHosts,
+      sudo: false,
+      connectTimeoutMs: 5000,
+      ...overrides,
+    },
   };
 }
 
@@ -56,7 +74,13 @@ function tempFilesIn(d: string): string[] {
 beforeAll(async () => {
   dir = makeTempDir('ssh');
   client = makeKey(dir, 'client');
-  sshd = await startSshd({ dir, address: ADDRESS, port: PORT, authorizedKeys: client.publicLine, extraHostKey: 'ecdsa' });
+  sshd = await startSshd({
+    dir,
+    address: ADDRESS,
+    port: PORT,
+    authorizedKeys: client.publicLine,
+    extraHostKey: 'ecdsa',
+  });
   knownHosts = writeKnownHosts('known_hosts', `[${ADDRESS}]:${PORT} ${sshd.hostKeyField}\n`);
   labUid = Number(sh(`id -u ${LAB_USER}`));
   labGid = Number(sh(`id -g ${LAB_USER}`));
@@ -95,7 +119,7 @@ describe('exec', () => {
   });
 
   it('feeds stdin literally, as root too', async () => {
-    const input = "a'b \"c\" $(touch /tmp/dcfail-pwned) `x` \\n\nü\n";
+    const input = 'a\'b "c" $(touch /tmp/dcfail-pwned) `x` \\n\nü\n';
     expect((await remote.exec('cat', { stdin: input })).stdout).toBe(input);
     expect((await remote.exec('cat', { stdin: input, sudo: true })).stdout).toBe(input);
     expect(existsSync('/tmp/dcfail-pwned')).toBe(false);
@@ -113,7 +137,9 @@ describe('exec', () => {
       // The connection is still usable.
       expect((await remote.exec('echo still here')).stdout).toBe('still here\n');
       // The remote `timeout` wrapper kills the command's process group shortly after.
-      await expect.poll(() => sh(`pgrep -f '^sleep ${marker}$' || true`).trim(), { timeout: 10_000, interval: 100 }).toBe('');
+      await expect
+        .poll(() => sh(`pgrep -f '^sleep ${marker}$' || true`).trim(), { timeout: 10_000, interval: 100 })
+        .toBe('');
     });
   }
 });
@@ -273,7 +299,9 @@ describe('writeFileAtomic', () => {
     expect(await remote.readFile(path, { sudo: true })).toBe(`${content}more\n`);
     expect(readdirSync(dir).filter((f) => f.startsWith('pwned'))).toEqual([]);
     // Where an injected `touch pwned` would land: the remote shell's cwd (the user's home), /tmp, ours.
-    expect(sh(`find ${dir} /tmp ~${LAB_USER} ${process.cwd()} -maxdepth 4 -name 'pwned*' 2>/dev/null || true`).trim()).toBe('');
+    expect(
+      sh(`find ${dir} /tmp ~${LAB_USER} ${process.cwd()} -maxdepth 4 -name 'pwned*' 2>/dev/null || true`).trim(),
+    ).toBe('');
     expect(existsSync(join(work, 'x'))).toBe(false);
   });
 
@@ -303,7 +331,10 @@ describe('host keys', () => {
   });
 
   it('refuses an unknown host', async () => {
-    const file = writeKnownHosts('known_hosts_unknown', `[127.0.30.9]:${PORT} ${sshd.hostKeyField}\n${ADDRESS} ${sshd.hostKeyField}\n`);
+    const file = writeKnownHosts(
+      'known_hosts_unknown',
+      `[127.0.30.9]:${PORT} ${sshd.hostKeyField}\n${ADDRESS} ${sshd.hostKeyField}\n`,
+    );
     const p = new RemotePool({ agentSocket: null });
     const err = await thrown(p.get(target({ knownHostsFile: file })));
     await p.closeAll();
@@ -314,7 +345,10 @@ describe('host keys', () => {
   });
 
   it('refuses a revoked key even when a line trusts it', async () => {
-    const file = writeKnownHosts('known_hosts_revoked', `[${ADDRESS}]:${PORT} ${sshd.hostKeyField}\n@revoked * ${sshd.hostKeyField}\n`);
+    const file = writeKnownHosts(
+      'known_hosts_revoked',
+      `[${ADDRESS}]:${PORT} ${sshd.hostKeyField}\n@revoked * ${sshd.hostKeyField}\n`,
+    );
     const p = new RemotePool({ agentSocket: null });
     const err = await thrown(p.get(target({ knownHostsFile: file })));
     await p.closeAll();
@@ -391,7 +425,10 @@ describe('connection errors', () => {
     const agent = spawn('ssh-agent', ['-D', '-a', socket], { stdio: 'ignore' });
     try {
       await expect.poll(() => existsSync(socket)).toBe(true);
-      execFileSync('ssh-add', ['-q', client.privatePath], { env: { ...process.env, SSH_AUTH_SOCK: socket }, stdio: 'ignore' });
+      execFileSync('ssh-add', ['-q', client.privatePath], {
+        env: { ...process.env, SSH_AUTH_SOCK: socket },
+        stdio: 'ignore',
+      });
       const p = new RemotePool({ agentSocket: socket });
       const r = await p.get(target({ identityFile: undefined }));
       expect((await r.exec('echo agent')).stdout).toBe('agent\n');

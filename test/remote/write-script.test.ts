@@ -37,7 +37,10 @@ describe('renderWriteScript', () => {
   it('holds the target and backup directory literally', () => {
     const script = renderWriteScript({ target: evil, backupDir: `${evil}/bk/`, ...contentDigest('x') });
     const header = script.split('\n').slice(0, 3).join('\n');
-    const out = execFileSync('/bin/sh', ['-c', `${header}\nprintf '%s|%s' "$target" "$backup_dir"`], { cwd: dir, encoding: 'utf8' });
+    const out = execFileSync('/bin/sh', ['-c', `${header}\nprintf '%s|%s' "$target" "$backup_dir"`], {
+      cwd: dir,
+      encoding: 'utf8',
+    });
     expect(out).toBe(`${evil}|${evil}/bk`);
     expect(readdirSync(dir)).toEqual([]);
     execFileSync('/bin/sh', ['-n', '-c', script]);
@@ -80,9 +83,21 @@ describe('the write script, run locally', () => {
 
 describe('parseWriteResult', () => {
   it('reads changed and unchanged', () => {
-    expect(parseWriteResult(result({ stdout: 'changed\0/real/f\0/bk/real/f\0' }), 'n', '/f')).toEqual({ path: '/real/f', backup: '/bk/real/f', changed: true });
-    expect(parseWriteResult(result({ stdout: 'changed\0/real/f\0\0' }), 'n', '/f')).toEqual({ path: '/real/f', backup: null, changed: true });
-    expect(parseWriteResult(result({ stdout: 'unchanged\0/real/f\0' }), 'n', '/f')).toEqual({ path: '/real/f', backup: null, changed: false });
+    expect(parseWriteResult(result({ stdout: 'changed\0/real/f\0/bk/real/f\0' }), 'n', '/f')).toEqual({
+      path: '/real/f',
+      backup: '/bk/real/f',
+      changed: true,
+    });
+    expect(parseWriteResult(result({ stdout: 'changed\0/real/f\0\0' }), 'n', '/f')).toEqual({
+      path: '/real/f',
+      backup: null,
+      changed: true,
+    });
+    expect(parseWriteResult(result({ stdout: 'unchanged\0/real/f\0' }), 'n', '/f')).toEqual({
+      path: '/real/f',
+      backup: null,
+      changed: false,
+    });
   });
 
   it('turns failures into OperationErrors naming the stage', () => {
@@ -94,11 +109,22 @@ describe('parseWriteResult', () => {
       }
       throw new Error('expected a failure');
     };
-    const exists = fail(result({ exitCode: 1, stderr: 'dcfail-write: backup-exists: /bk/etc/x already exists; a backup is never overwritten\n' }));
+    const exists = fail(
+      result({
+        exitCode: 1,
+        stderr: 'dcfail-write: backup-exists: /bk/etc/x already exists; a backup is never overwritten\n',
+      }),
+    );
     expect(exists).toBeInstanceOf(OperationError);
     expect(exists).toMatchObject({ code: 'backup-exists', exitCode: 1 });
     expect(exists.message).toContain('master-1 (10.0.0.1:22): writing /etc/x failed (backup-exists)');
-    const owner = fail(result({ exitCode: 1, stderr: "chown: changing ownership of 'x': Operation not permitted\ndcfail-write: owner: cannot give x the owner of /etc/x\n" }));
+    const owner = fail(
+      result({
+        exitCode: 1,
+        stderr:
+          "chown: changing ownership of 'x': Operation not permitted\ndcfail-write: owner: cannot give x the owner of /etc/x\n",
+      }),
+    );
     expect(owner).toMatchObject({ code: 'remote-write' });
     expect(owner.details).toEqual(["chown: changing ownership of 'x': Operation not permitted"]);
     const sudo = fail(result({ exitCode: 1, stderr: 'sudo: a password is required\n' }));
@@ -113,7 +139,11 @@ describe('reads', () => {
     expect(renderReadCommand("/a b/'c'")).toBe("LC_ALL=C exec cat -- '/a b/'\\''c'\\'''");
     expect(isAbsentRead(result({ exitCode: 1, stderr: 'cat: /x: No such file or directory\n' }))).toBe(true);
     expect(isAbsentRead(result({ exitCode: 1, stderr: 'cat: /x: Permission denied\n' }))).toBe(false);
-    expect(isAbsentRead(result({ exitCode: 1, stderr: 'sudo: a password is required\ncat: /x: No such file or directory\n' }))).toBe(false);
+    expect(
+      isAbsentRead(
+        result({ exitCode: 1, stderr: 'sudo: a password is required\ncat: /x: No such file or directory\n' }),
+      ),
+    ).toBe(false);
     expect(isAbsentRead(result({ exitCode: 0 }))).toBe(false);
   });
 });

@@ -1,12 +1,18 @@
 /** `dcfail survival` (src/commands/survival.ts), offline on fixtures/survival. */
 import { describe, expect, it } from 'vitest';
-import { captureIo } from '../../src/commands/context.js';
+import { captureIo } from '../../src/views/io.js';
 import { survival } from '../../src/commands/survival.js';
 import { DcfailError } from '../../src/errors.js';
 import type { SurvivalReport } from '../../src/survival/report.js';
 
 const DIR = 'fixtures/survival';
-const base = { topology: `${DIR}/topology.yaml`, json: false, logLevel: 'info', apps: `${DIR}/apps.json`, agents: `${DIR}/agents.json` };
+const base = {
+  topology: `${DIR}/topology.yaml`,
+  json: false,
+  logLevel: 'info',
+  apps: `${DIR}/apps.json`,
+  agents: `${DIR}/agents.json`,
+};
 
 async function failure(p: Promise<unknown>): Promise<DcfailError> {
   try {
@@ -60,7 +66,9 @@ describe('dcfail survival', () => {
   });
 
   it('no marathon block and no files: exit 2 saying what to add', async () => {
-    const err = await failure(survival({ topology: `${DIR}/topology-no-marathon.yaml`, json: false, logLevel: 'info' }, captureIo()));
+    const err = await failure(
+      survival({ topology: `${DIR}/topology-no-marathon.yaml`, json: false, logLevel: 'info' }, captureIo()),
+    );
     expect(err).toMatchObject({ code: 'survival-no-marathon', exitCode: 2 });
   });
 

@@ -15,7 +15,15 @@ describe('parseMesosAgents (fixtures/survival/agents.json)', () => {
 
   it('reads the nine agents', () => {
     expect(agents.map((a) => a.hostname)).toEqual([
-      'mad-priv-1', 'mad-priv-2', 'mad-priv-3', 'mad-pub-1', 'bcn-priv-1', 'bcn-priv-2', 'bcn-priv-3', 'bcn-pub-1', 'legacy-1',
+      'mad-priv-1',
+      'mad-priv-2',
+      'mad-priv-3',
+      'mad-pub-1',
+      'bcn-priv-1',
+      'bcn-priv-2',
+      'bcn-priv-3',
+      'bcn-pub-1',
+      'legacy-1',
     ]);
   });
 
@@ -34,7 +42,11 @@ describe('parseMesosAgents (fixtures/survival/agents.json)', () => {
 
   it('reads attributes and the fault domain', () => {
     expect(byHost('mad-priv-3').attributes).toEqual({ rack: 'mad-r3' });
-    expect(byHost('bcn-priv-3')).toMatchObject({ region: 'eu-south', zone: 'madrid', attributes: { datacenter: 'barcelona' } });
+    expect(byHost('bcn-priv-3')).toMatchObject({
+      region: 'eu-south',
+      zone: 'madrid',
+      attributes: { datacenter: 'barcelona' },
+    });
     expect(byHost('legacy-1')).toMatchObject({ region: undefined, zone: undefined });
   });
 
@@ -109,10 +121,18 @@ describe('parseMarathonApps (fixtures/survival/apps.json)', () => {
   it('the default unreachableStrategy replaces; "disabled" and resident apps do not', () => {
     expect(byId('/payments/api').replacement).toEqual({ kind: 'replaced' });
     const doc = (extra: object) => ({ apps: [{ id: '/x', instances: 1, ...extra }] });
-    expect(ok(parseMarathonApps(doc({ unreachableStrategy: 'disabled' })))[0]!.replacement).toEqual({ kind: 'unreachable-disabled' });
-    expect(ok(parseMarathonApps(doc({ residency: { taskLostBehavior: 'WAIT_FOREVER' } })))[0]!.replacement).toEqual({ kind: 'resident' });
+    expect(ok(parseMarathonApps(doc({ unreachableStrategy: 'disabled' })))[0]!.replacement).toEqual({
+      kind: 'unreachable-disabled',
+    });
+    expect(ok(parseMarathonApps(doc({ residency: { taskLostBehavior: 'WAIT_FOREVER' } })))[0]!.replacement).toEqual({
+      kind: 'resident',
+    });
     expect(
-      ok(parseMarathonApps(doc({ container: { volumes: [{ containerPath: 'data', mode: 'RW', persistent: { size: 512 } }] } })))[0]!.replacement,
+      ok(
+        parseMarathonApps(
+          doc({ container: { volumes: [{ containerPath: 'data', mode: 'RW', persistent: { size: 512 } }] } }),
+        ),
+      )[0]!.replacement,
     ).toEqual({ kind: 'resident' });
   });
 
@@ -122,7 +142,7 @@ describe('parseMarathonApps (fixtures/survival/apps.json)', () => {
     if (!bad.ok) {
       expect(bad.issues).toEqual([
         "apps[0].constraints[1] (/shop/cart): unknown operator 'NEAR' (expected one of UNIQUE, CLUSTER, GROUP_BY, MAX_PER, LIKE, UNLIKE, IS)",
-        'apps[1].constraints[0] (/shop/search): MAX_PER requires a whole number, not \'many\'',
+        "apps[1].constraints[0] (/shop/search): MAX_PER requires a whole number, not 'many'",
       ]);
     }
   });
@@ -135,7 +155,9 @@ describe('parseMarathonApps (fixtures/survival/apps.json)', () => {
 
 describe('parseMasterRegion', () => {
   it('reads /master/state domain, undefined without one', () => {
-    expect(parseMasterRegion({ domain: { fault_domain: { region: { name: 'eu-south' }, zone: { name: 'madrid' } } } })).toEqual({ ok: true, value: 'eu-south' });
+    expect(
+      parseMasterRegion({ domain: { fault_domain: { region: { name: 'eu-south' }, zone: { name: 'madrid' } } } }),
+    ).toEqual({ ok: true, value: 'eu-south' });
     expect(parseMasterRegion({ version: '1.9.1' })).toEqual({ ok: true, value: undefined });
   });
 });

@@ -14,7 +14,13 @@ import {
 } from '../../src/survival/placement.js';
 
 /** An agent in `dc` (undefined: no datacenter attribute). */
-function facts(hostname: string, dc: string | undefined, extra: Record<string, string> = {}, region?: string, zone?: string): AgentFacts {
+function facts(
+  hostname: string,
+  dc: string | undefined,
+  extra: Record<string, string> = {},
+  region?: string,
+  zone?: string,
+): AgentFacts {
   return { hostname, attributes: { ...(dc === undefined ? {} : { datacenter: dc }), ...extra }, region, zone };
 }
 
@@ -216,10 +222,20 @@ describe('formatScalar: DecimalFormat("0.###"), half-even', () => {
 
 // ---------------------------------------------------------------------------------------------
 
-function agent(hostname: string, dc: string, pools: Record<string, [number, number, number]>, used: [number, number, number] = [0, 0, 0], extra: Partial<Agent> = {}): Agent {
+function agent(
+  hostname: string,
+  dc: string,
+  pools: Record<string, [number, number, number]>,
+  used: [number, number, number] = [0, 0, 0],
+  extra: Partial<Agent> = {},
+): Agent {
   const toRes = ([cpus, mem, disk]: [number, number, number]) => ({ cpus, mem, disk });
   const sizes = Object.values(pools);
-  const total = toRes([sizes.reduce((s, p) => s + p[0], 0), sizes.reduce((s, p) => s + p[1], 0), sizes.reduce((s, p) => s + p[2], 0)]);
+  const total = toRes([
+    sizes.reduce((s, p) => s + p[0], 0),
+    sizes.reduce((s, p) => s + p[1], 0),
+    sizes.reduce((s, p) => s + p[2], 0),
+  ]);
   return {
     id: `id-${hostname}`,
     hostname,
@@ -234,7 +250,13 @@ function agent(hostname: string, dc: string, pools: Record<string, [number, numb
   };
 }
 
-const request = (cpus: number, mem: number, disk: number, constraints: string[][] = [], roles = ['*']): PlacementRequest => ({
+const request = (
+  cpus: number,
+  mem: number,
+  disk: number,
+  constraints: string[][] = [],
+  roles = ['*'],
+): PlacementRequest => ({
   resources: { cpus, mem, disk },
   constraints: constraints.map(c),
   acceptedRoles: roles,
@@ -278,17 +300,31 @@ describe('refusalOf: the first rule an agent fails', () => {
   const ctx = () => ({ masterRegion: 'eu-south', ledger: new CapacityLedger() });
   it('inactive, remote region, role, constraint, resources, in that order', () => {
     const req = request(1, 1024, 0, [['datacenter', 'IS', 'bcn']]);
-    expect(refusalOf(req, agent('a', 'bcn', { '*': [4, 4096, 0] }, [0, 0, 0], { active: false }), [], ctx())).toEqual({ kind: 'inactive' });
-    expect(refusalOf(req, agent('a', 'bcn', { '*': [4, 4096, 0] }, [0, 0, 0], { region: 'eu-west' }), [], ctx())).toEqual({ kind: 'remote-region', region: 'eu-west' });
+    expect(refusalOf(req, agent('a', 'bcn', { '*': [4, 4096, 0] }, [0, 0, 0], { active: false }), [], ctx())).toEqual({
+      kind: 'inactive',
+    });
+    expect(
+      refusalOf(req, agent('a', 'bcn', { '*': [4, 4096, 0] }, [0, 0, 0], { region: 'eu-west' }), [], ctx()),
+    ).toEqual({ kind: 'remote-region', region: 'eu-west' });
     expect(refusalOf(req, agent('a', 'bcn', { slave_public: [4, 4096, 0] }), [], ctx())).toEqual({ kind: 'role' });
-    expect(refusalOf(req, agent('a', 'mad', { '*': [4, 4096, 0] }), [], ctx())).toMatchObject({ kind: 'constraint', constraint: { kind: 'IS' } });
-    expect(refusalOf(req, agent('a', 'bcn', { '*': [4, 512, 0] }), [], ctx())).toEqual({ kind: 'resources', resource: 'mem' });
-    expect(refusalOf(req, agent('a', 'bcn', { '*': [4, 4096, 0] }, [0, 0, 0], { region: 'eu-south' }), [], ctx())).toBeUndefined();
+    expect(refusalOf(req, agent('a', 'mad', { '*': [4, 4096, 0] }), [], ctx())).toMatchObject({
+      kind: 'constraint',
+      constraint: { kind: 'IS' },
+    });
+    expect(refusalOf(req, agent('a', 'bcn', { '*': [4, 512, 0] }), [], ctx())).toEqual({
+      kind: 'resources',
+      resource: 'mem',
+    });
+    expect(
+      refusalOf(req, agent('a', 'bcn', { '*': [4, 4096, 0] }, [0, 0, 0], { region: 'eu-south' }), [], ctx()),
+    ).toBeUndefined();
   });
   it('an app with an @region or @zone constraint may go to another region; an unknown master region skips the rule', () => {
     const remote = agent('a', 'bcn', { '*': [4, 4096, 0] }, [0, 0, 0], { region: 'eu-west', zone: 'z1' });
     expect(refusalOf(request(1, 1, 0, [['@zone', 'LIKE', '.*']]), remote, [], ctx())).toBeUndefined();
-    expect(refusalOf(request(1, 1, 0), remote, [], { masterRegion: undefined, ledger: new CapacityLedger() })).toBeUndefined();
+    expect(
+      refusalOf(request(1, 1, 0), remote, [], { masterRegion: undefined, ledger: new CapacityLedger() }),
+    ).toBeUndefined();
   });
 });
 
@@ -296,7 +332,10 @@ describe('placeInstances', () => {
   it('first fit by the order given, charging capacity as it goes (2 cpus each on 3 + 5 free: 1 + 2 placed)', () => {
     const a = agent('a', 'bcn', { '*': [4, 65536, 0] }, [1, 0, 0]); // 3 cpus free: one instance of 2
     const b = agent('b', 'bcn', { '*': [8, 65536, 0] }, [3, 0, 0]); // 5 cpus free: two instances
-    const out = placeInstances(request(2, 1024, 0), 4, [a, b], [], { masterRegion: undefined, ledger: new CapacityLedger() });
+    const out = placeInstances(request(2, 1024, 0), 4, [a, b], [], {
+      masterRegion: undefined,
+      ledger: new CapacityLedger(),
+    });
     expect(out.hosts).toEqual(['a', 'b', 'b']);
     expect(out.refusals).toEqual([
       { agent: 'a', refusal: { kind: 'resources', resource: 'cpus' } },
@@ -306,17 +345,26 @@ describe('placeInstances', () => {
 
   it('each placement counts for the next one: hostname UNIQUE puts one per agent', () => {
     const agents = ['a', 'b', 'c'].map((h) => agent(h, 'bcn', { '*': [8, 65536, 0] }));
-    const out = placeInstances(request(1, 1, 0, [['hostname', 'UNIQUE']]), 5, agents, [agents[1]!], { masterRegion: undefined, ledger: new CapacityLedger() });
+    const out = placeInstances(request(1, 1, 0, [['hostname', 'UNIQUE']]), 5, agents, [agents[1]!], {
+      masterRegion: undefined,
+      ledger: new CapacityLedger(),
+    });
     expect(out.hosts).toEqual(['a', 'c']);
     expect(out.refusals.map((r) => r.refusal.kind)).toEqual(['constraint', 'constraint', 'constraint']);
   });
 
   it('GROUP_BY datacenter 2 after the loss of one DC: nothing placed, however much room', () => {
     const agents = ['b1', 'b2'].map((h) => agent(h, 'barcelona', { '*': [64, 262144, 0] }));
-    const out = placeInstances(request(1, 1, 0, [['datacenter', 'GROUP_BY', '2']]), 2, agents, [agents[0]!, agents[1]!], {
-      masterRegion: undefined,
-      ledger: new CapacityLedger(),
-    });
+    const out = placeInstances(
+      request(1, 1, 0, [['datacenter', 'GROUP_BY', '2']]),
+      2,
+      agents,
+      [agents[0]!, agents[1]!],
+      {
+        masterRegion: undefined,
+        ledger: new CapacityLedger(),
+      },
+    );
     expect(out.hosts).toEqual([]);
   });
 

@@ -14,7 +14,12 @@
 import { describe, expect, it } from 'vitest';
 import { loadTopology } from '../../src/topology/load.js';
 import type { Topology } from '../../src/topology/model.js';
-import { buildSurvivalReport, survivalSummaryForPlan, type Scenario, type SurvivalInputs } from '../../src/survival/report.js';
+import {
+  buildSurvivalReport,
+  survivalSummaryForPlan,
+  type Scenario,
+  type SurvivalInputs,
+} from '../../src/survival/report.js';
 import { readSurvivalFiles } from '../../src/survival/sources.js';
 import { renderSurvivalReport } from '../../src/survival/render.js';
 
@@ -27,7 +32,14 @@ const load = async (apps = 'apps.json'): Promise<{ t: Topology; inputs: Survival
 /** id -> [verdict, keep, replace] */
 function table(s: Scenario): Record<string, [string, number, number]> {
   return Object.fromEntries(
-    s.apps.map((a) => [a.id, [a.verdict.kind === 'degraded' ? `degraded ${a.verdict.available}/${a.verdict.of}` : a.verdict.kind, a.keep, a.replace]]),
+    s.apps.map((a) => [
+      a.id,
+      [
+        a.verdict.kind === 'degraded' ? `degraded ${a.verdict.available}/${a.verdict.of}` : a.verdict.kind,
+        a.keep,
+        a.replace,
+      ],
+    ]),
   );
 }
 const app = (s: Scenario, id: string) => s.apps.find((a) => a.id === id)!;
@@ -102,12 +114,18 @@ describe('loss of madrid (barcelona survives)', () => {
   it('says why, in words', async () => {
     const { t, inputs } = await load();
     const [s] = buildSurvivalReport(t, inputs, { lostDcs: ['madrid'] }).scenarios;
-    expect(app(s!, '/payments/api').reason).toContain('3 agents refused by datacenter:GROUP_BY:2, 1 agent with no resources for role *');
-    expect(app(s!, '/payments/api').reason).toContain("refuses every offer while fewer than 2 values of 'datacenter' hold instances");
+    expect(app(s!, '/payments/api').reason).toContain(
+      '3 agents refused by datacenter:GROUP_BY:2, 1 agent with no resources for role *',
+    );
+    expect(app(s!, '/payments/api').reason).toContain(
+      "refuses every offer while fewer than 2 values of 'datacenter' hold instances",
+    );
     expect(app(s!, '/reporting/batch').reason).toContain('pinned to madrid by datacenter:CLUSTER:madrid');
     expect(app(s!, '/payments/fraud-model').reason).toContain('pinned to madrid by datacenter:IS:madrid');
     expect(app(s!, '/search/elastic').reason).toContain('2 agents short of free cpus (needs 2 per instance)');
-    expect(app(s!, '/analytics/spark-driver').reason).toBe('no instance runs in barcelona; 2 re-placed on bcn-priv-1 (x2)');
+    expect(app(s!, '/analytics/spark-driver').reason).toBe(
+      'no instance runs in barcelona; 2 re-placed on bcn-priv-1 (x2)',
+    );
   });
 });
 
@@ -159,7 +177,13 @@ describe('critical apps and the hazard', () => {
   it('--strict: every app is critical, every non-survivor is at risk', async () => {
     const { t, inputs } = await load('apps-critical-survive.json');
     const r = buildSurvivalReport(t, inputs, { lostDcs: ['barcelona'], strict: true });
-    expect(r.scenarios[0]!.criticalAtRisk).toEqual(['/cache/redis', '/infra/dns-forwarder', '/payments/api', '/search/indexer', '/web/frontend']);
+    expect(r.scenarios[0]!.criticalAtRisk).toEqual([
+      '/cache/redis',
+      '/infra/dns-forwarder',
+      '/payments/api',
+      '/search/indexer',
+      '/web/frontend',
+    ]);
     expect(r.hazard).toBe(true);
   });
 });
@@ -185,7 +209,9 @@ describe('cluster facts that change the outcome', () => {
     const { t, inputs } = await load();
     const noPub: SurvivalInputs = { ...inputs, agents: inputs.agents.filter((a) => a.hostname !== 'bcn-pub-1') };
     const r = buildSurvivalReport(t, noPub, { lostDcs: ['madrid'] });
-    expect(r.findings.filter((f) => f.kind === 'no-public-agent')).toEqual([expect.objectContaining({ dc: 'barcelona' })]);
+    expect(r.findings.filter((f) => f.kind === 'no-public-agent')).toEqual([
+      expect.objectContaining({ dc: 'barcelona' }),
+    ]);
     expect(r.scenarios[0]!.publicAgentsLeft).toBe(0);
     const frontend = app(r.scenarios[0]!, '/web/frontend');
     expect(frontend.verdict).toEqual({ kind: 'lost' });
@@ -197,12 +223,22 @@ describe('cluster facts that change the outcome', () => {
     const patched: SurvivalInputs = {
       ...inputs,
       apps: inputs.apps.map((a) =>
-        a.id === '/legacy/cron' ? { ...a, replacement: { kind: 'unreachable-disabled' } } : a.id === '/analytics/spark-driver' ? { ...a, replacement: { kind: 'resident' } } : a,
+        a.id === '/legacy/cron'
+          ? { ...a, replacement: { kind: 'unreachable-disabled' } }
+          : a.id === '/analytics/spark-driver'
+            ? { ...a, replacement: { kind: 'resident' } }
+            : a,
       ),
     };
     const [s] = buildSurvivalReport(t, patched, { lostDcs: ['madrid'] }).scenarios;
-    expect(app(s!, '/legacy/cron')).toMatchObject({ verdict: { kind: 'lost' }, shortfall: { kind: 'unreachable-disabled' } });
-    expect(app(s!, '/analytics/spark-driver')).toMatchObject({ verdict: { kind: 'lost' }, shortfall: { kind: 'resident' } });
+    expect(app(s!, '/legacy/cron')).toMatchObject({
+      verdict: { kind: 'lost' },
+      shortfall: { kind: 'unreachable-disabled' },
+    });
+    expect(app(s!, '/analytics/spark-driver')).toMatchObject({
+      verdict: { kind: 'lost' },
+      shortfall: { kind: 'resident' },
+    });
     expect(app(s!, '/analytics/spark-driver').reason).toContain('local persistent volumes');
   });
 });

@@ -9,11 +9,20 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OperationError, UserError } from '../../src/errors.js';
 import { parseTopologyText } from '../../src/topology/load.js';
-import { fetchSurvivalInputs, getJson, loadSurvivalInputs, masterUrls, readSurvivalFiles } from '../../src/survival/sources.js';
+import {
+  fetchSurvivalInputs,
+  getJson,
+  loadSurvivalInputs,
+  masterUrls,
+  readSurvivalFiles,
+} from '../../src/survival/sources.js';
 
 const appsJson = readFileSync('fixtures/survival/apps.json', 'utf8');
 const agentsJson = readFileSync('fixtures/survival/agents.json', 'utf8');
-const STATE = JSON.stringify({ version: '1.9.1', domain: { fault_domain: { region: { name: 'eu-south' }, zone: { name: 'barcelona' } } } });
+const STATE = JSON.stringify({
+  version: '1.9.1',
+  domain: { fault_domain: { region: { name: 'eu-south' }, zone: { name: 'barcelona' } } },
+});
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 const servers: Server[] = [];
@@ -44,7 +53,9 @@ let closed = '';
 let closed3 = '';
 
 beforeAll(async () => {
-  marathon = await serve('marathon', (req, res) => (req.url === '/v2/apps?embed=apps.tasks' ? sendJson(res, appsJson) : res.writeHead(404).end()));
+  marathon = await serve('marathon', (req, res) =>
+    req.url === '/v2/apps?embed=apps.tasks' ? sendJson(res, appsJson) : res.writeHead(404).end(),
+  );
   leader = await serve('leader', (req, res) => {
     if (req.url === '/master/slaves') return sendJson(res, agentsJson);
     if (req.url === '/master/state') return sendJson(res, STATE);
@@ -74,7 +85,12 @@ afterAll(async () => {
 });
 
 /** Three Mesos masters (first in barcelona, the others in madrid), each `host:port`. */
-function topology(opts: { marathonUrl?: string; mesosUrl?: string; masters?: [string, string, string]; timeoutMs?: number }) {
+function topology(opts: {
+  marathonUrl?: string;
+  mesosUrl?: string;
+  masters?: [string, string, string];
+  timeoutMs?: number;
+}) {
   const masters = opts.masters ?? ['127.0.0.1:5050', '127.0.0.2:5050', '127.0.0.3:5050'];
   const nodes = masters.map((hostPort, i) => {
     const [address, port] = hostPort.split(':');
@@ -83,8 +99,17 @@ function topology(opts: { marathonUrl?: string; mesosUrl?: string; masters?: [st
   const marathonBlock =
     opts.marathonUrl === undefined
       ? ''
-      : ['marathon:', `  url: ${opts.marathonUrl}`, ...(opts.mesosUrl ? [`  mesosUrl: ${opts.mesosUrl}`] : []), `  timeoutMs: ${opts.timeoutMs ?? 2000}`].join('\n');
-  return parseTopologyText(['cluster: lab', 'datacenters: { main: madrid, secondary: barcelona }', 'nodes:', ...nodes, marathonBlock].join('\n'));
+      : [
+          'marathon:',
+          `  url: ${opts.marathonUrl}`,
+          ...(opts.mesosUrl ? [`  mesosUrl: ${opts.mesosUrl}`] : []),
+          `  timeoutMs: ${opts.timeoutMs ?? 2000}`,
+        ].join('\n');
+  return parseTopologyText(
+    ['cluster: lab', 'datacenters: { main: madrid, secondary: barcelona }', 'nodes:', ...nodes, marathonBlock].join(
+      '\n',
+    ),
+  );
 }
 
 async function rejection(p: Promise<unknown>): Promise<Error> {
@@ -106,7 +131,12 @@ describe('live: Marathon and the leading Mesos master', () => {
     expect(inputs.masterRegion).toEqual({ kind: 'known', region: 'eu-south', source: `http://${leader}/master/state` });
     expect(inputs.source).toBe(`http://${marathon}/v2/apps?embed=apps.tasks, http://${leader}/master/slaves`);
     // the follower was asked once, then the leader; /master/state goes straight to the leader
-    expect(requests).toEqual(['marathon /v2/apps?embed=apps.tasks', 'follower /master/slaves', 'leader /master/slaves', 'leader /master/state']);
+    expect(requests).toEqual([
+      'marathon /v2/apps?embed=apps.tasks',
+      'follower /master/slaves',
+      'leader /master/slaves',
+      'leader /master/state',
+    ]);
   });
 
   it('without mesosUrl: tries the masters of the preferred DC first, skipping one that does not answer', async () => {
@@ -118,7 +148,11 @@ describe('live: Marathon and the leading Mesos master', () => {
     expect(inputs.agents).toHaveLength(9);
     // --master-region overrides /master/state, which is then not asked
     expect(inputs.masterRegion).toEqual({ kind: 'known', region: 'eu-central', source: '--master-region' });
-    expect(requests).toEqual(['marathon /v2/apps?embed=apps.tasks', 'follower /master/slaves', 'leader /master/slaves']);
+    expect(requests).toEqual([
+      'marathon /v2/apps?embed=apps.tasks',
+      'follower /master/slaves',
+      'leader /master/slaves',
+    ]);
   });
 
   it('no master answers: OperationError (exit 1) naming each URL and its cause', async () => {
@@ -144,13 +178,25 @@ describe('live: Marathon and the leading Mesos master', () => {
 
   it('an HTTP error or an answer that is not the expected JSON: OperationError naming the URL', async () => {
     const notFound = await rejection(getJson(`http://${marathon}/nothing`, 1000, 'Marathon'));
-    expect(notFound).toMatchObject({ code: 'survival-http-error', exitCode: 1, message: `Marathon http://${marathon}/nothing: HTTP 404` });
-    const odd = await serve('odd-marathon', (_req, res) => sendJson(res, JSON.stringify({ apps: [{ id: '/x', instances: 'two' }] })));
-    const err = await rejection(fetchSurvivalInputs(topology({ marathonUrl: `http://${odd}`, mesosUrl: `http://${leader}` })));
+    expect(notFound).toMatchObject({
+      code: 'survival-http-error',
+      exitCode: 1,
+      message: `Marathon http://${marathon}/nothing: HTTP 404`,
+    });
+    const odd = await serve('odd-marathon', (_req, res) =>
+      sendJson(res, JSON.stringify({ apps: [{ id: '/x', instances: 'two' }] })),
+    );
+    const err = await rejection(
+      fetchSurvivalInputs(topology({ marathonUrl: `http://${odd}`, mesosUrl: `http://${leader}` })),
+    );
     expect(err).toMatchObject({ code: 'survival-bad-response', exitCode: 1 });
-    expect(err.message).toBe(`http://${odd}/v2/apps?embed=apps.tasks: the answer is not the JSON of Marathon apps expected`);
+    expect(err.message).toBe(
+      `http://${odd}/v2/apps?embed=apps.tasks: the answer is not the JSON of Marathon apps expected`,
+    );
     expect((err as OperationError).details).toEqual(['apps[0].instances: expected a number, got a string']);
-    const html = await serve('html', (_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>login</html>'));
+    const html = await serve('html', (_req, res) =>
+      res.writeHead(200, { 'content-type': 'text/html' }).end('<html>login</html>'),
+    );
     const notJson = await rejection(getJson(`http://${html}/v2/apps`, 1000, 'Marathon'));
     expect(notJson).toMatchObject({ code: 'survival-bad-response', exitCode: 1 });
     expect(notJson.message).toMatch(new RegExp(`^Marathon http://${html}/v2/apps: the answer is not JSON`));
@@ -179,8 +225,18 @@ describe('offline files', () => {
   });
 
   it.each([
-    ['fixtures/survival/nope.json', 'fixtures/survival/agents.json', 'survival-file-unreadable', 'fixtures/survival/nope.json: cannot read: no such file'],
-    ['fixtures/survival/invalid/apps-not-json.json', 'fixtures/survival/agents.json', 'survival-file-invalid', 'fixtures/survival/invalid/apps-not-json.json: not valid JSON'],
+    [
+      'fixtures/survival/nope.json',
+      'fixtures/survival/agents.json',
+      'survival-file-unreadable',
+      'fixtures/survival/nope.json: cannot read: no such file',
+    ],
+    [
+      'fixtures/survival/invalid/apps-not-json.json',
+      'fixtures/survival/agents.json',
+      'survival-file-invalid',
+      'fixtures/survival/invalid/apps-not-json.json: not valid JSON',
+    ],
     [
       'fixtures/survival/invalid/apps-bad-operator.json',
       'fixtures/survival/agents.json',

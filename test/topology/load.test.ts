@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli.js';
-import { captureIo } from '../../src/commands/context.js';
+import { captureIo } from '../../src/views/io.js';
 import { DcfailError } from '../../src/errors.js';
 import { loadTopology, parseTopologyText } from '../../src/topology/load.js';
 
@@ -37,7 +37,10 @@ describe('invalid topologies: each is rejected with exit 2 and the offending key
       expect(error!.exitCode).toBe(2);
       expect(error!.code).toBe(code);
       for (const e of expects) {
-        expect(error!.details.some((d) => d.startsWith(e)), `${e}\n  in:\n${error!.details.join('\n')}`).toBe(true);
+        expect(
+          error!.details.some((d) => d.startsWith(e)),
+          `${e}\n  in:\n${error!.details.join('\n')}`,
+        ).toBe(true);
       }
       expect(error!.details.join('\n')).not.toMatch(/\s+at .*\(.*:\d+:\d+\)/); // no stack trace
     });
@@ -55,23 +58,39 @@ describe('invalid topologies: each is rejected with exit 2 and the offending key
   });
 
   it('a YAML syntax error names the line where it is', () => {
-    expect(() => parseTopologyText('cluster: a\ndatacenters: {main: x, secondary: y}\nnodes:\n  - name: [a\n')).toThrowError(
+    expect(() =>
+      parseTopologyText('cluster: a\ndatacenters: {main: x, secondary: y}\nnodes:\n  - name: [a\n'),
+    ).toThrowError(
       expect.objectContaining({ code: 'topology-syntax', details: [expect.stringMatching(/^line [45], column \d+/)] }),
     );
   });
 
   it('a missing file is exit 2 and says so', async () => {
-    await expect(loadTopology(join(dir, 'does-not-exist.yaml'))).rejects.toMatchObject({ code: 'topology-unreadable', exitCode: 2, message: expect.stringMatching(/no such file/) });
+    await expect(loadTopology(join(dir, 'does-not-exist.yaml'))).rejects.toMatchObject({
+      code: 'topology-unreadable',
+      exitCode: 2,
+      message: expect.stringMatching(/no such file/),
+    });
   });
 });
 
 describe('valid topologies', () => {
   it('the contract example validates as it is, with the defaults its header states', async () => {
-    const t = await loadTopology('../shared/spec/topology.example.yaml').catch(() => loadTopology('fixtures/topologies/example.yaml'));
-    expect(t.nodes.map((n) => [n.name, n.zkId])).toEqual([['master-1', 1], ['master-2', 2], ['master-3', 3]]);
+    const t = await loadTopology('../shared/spec/topology.example.yaml').catch(() =>
+      loadTopology('fixtures/topologies/example.yaml'),
+    );
+    expect(t.nodes.map((n) => [n.name, n.zkId])).toEqual([
+      ['master-1', 1],
+      ['master-2', 2],
+      ['master-3', 3],
+    ]);
     const n = t.nodes[0]!;
     expect(n.ssh).toMatchObject({ user: 'core', port: 22, sudo: true, connectTimeoutMs: 5000 });
-    expect(n.services.mesos).toMatchObject({ masterCountFile: '/opt/mesosphere/etc/master_count', unit: 'dcos-mesos-master', port: 5050 });
+    expect(n.services.mesos).toMatchObject({
+      masterCountFile: '/opt/mesosphere/etc/master_count',
+      unit: 'dcos-mesos-master',
+      port: 5050,
+    });
     expect(n.services.commands.disable).toBe('systemctl mask {unit}');
     expect(t.health).toEqual({ checks: ['ssh', 'tcp'], timeoutMs: 2000, attempts: 3 });
   });
@@ -119,8 +138,18 @@ nodes:
   - { name: n3, dc: b, address: 127.0.0.3, roles: [etcd] }
 `);
     const n1 = t.nodes[0]!;
-    expect(n1.ssh).toMatchObject({ user: 'other', knownHostsFile: '/etc/dcfail/known_hosts', connectTimeoutMs: 900, port: 22 });
-    expect(n1.services.etcd).toMatchObject({ envFile: '/srv/etcd.conf', unit: 'etcd3', clientPort: 12379, peerPort: 2380 });
+    expect(n1.ssh).toMatchObject({
+      user: 'other',
+      knownHostsFile: '/etc/dcfail/known_hosts',
+      connectTimeoutMs: 900,
+      port: 22,
+    });
+    expect(n1.services.etcd).toMatchObject({
+      envFile: '/srv/etcd.conf',
+      unit: 'etcd3',
+      clientPort: 12379,
+      peerPort: 2380,
+    });
     expect(t.nodes[1]!.services.etcd.clientPort).toBe(2379);
   });
 });

@@ -1,0 +1,218 @@
+/**
+ * What the executor does for each step and each check, on the nodes (through the Remote
+ * interface) and against the live clusters (probes). The generic steps (files, units, paths,
+ * fences) are here; each component's own kinds are in components/<name>/effects.ts, and the
+ * tables below must cover every kind of the step and check unions. Every action is idempotent:
+ * it looks first and does nothing when its effect is already there, so a re-run after a crash
+ * is safe.
+ */
+import { execa } from 'execa';
+import { dirname, resolve } from 'node:path';
+import { OperationError } from '../errors.js';
+import { applyEnvChanges, envHolds, parseEnvFile, parseValueFile, renderValueFile } from '../core/env-file.js';
+import { MASTER_COUNT_KEY } from '../components/zookeeper/settings.js';
+import { CLUSTERS } from '../core/clusters.js';
+import { portOf } from '../observe/observe.js';
+import { etcdCheckEffects, etcdStepEffects } from '../components/etcd/effects.js';
+import { mesosCheckEffects, mesosStepEffects } from '../components/mesos/effects.js';
+import { zookeeperCheckEffects } from '../components/zookeeper/effects.js';
+import { probeTcp } from '../probes/tcp.js';
+import { quote } from '../remote/shell.js';
+import type { Check, ComponentCheck, ComponentStep, Step } from '../plan/plan.js';
+import type { Effects } from './executor.js';
+import {
+  checkTimeoutOf,
+  mustRun,
+  NotYet,
+  remoteOf,
+  safeName,
+  serviceCommand,
+  type CheckEffects,
+  type EffectContext,
+  type StepEffects,
+} from './effect-kit.js';
+
+export type { EffectContext } from './effect-kit.js';
+
+const componentSteps = { ...mesosStepEffects, ...etcdStepEffects } satisfies StepEffects<ComponentStep>;
+const componentChecks = {
+  ...zookeeperCheckEffects,
+  ...mesosCheckEffects,
+  ...etcdCheckEffects,
+} satisfies CheckEffects<ComponentCheck>;
+
+function performComponentStep(ctx: EffectContext, step: ComponentStep): Promise<string> {
+  const run = componentSteps[step.action] as (ctx: EffectContext, step: ComponentStep) => Promise<string>;
+  return run(ctx, step);
+}
+
+function checkComponent(ctx: EffectContext, nodeName: string | null, check: ComponentCheck): Promise<void> {
+  const run = componentChecks[check.kind] as (ctx: EffectContext, n: string | null, c: ComponentCheck) => Promise<void>;
+  return run(ctx, nodeName, check);
+}
+
+/** Runs one change step. Returns a short description of what it did (or that it was done). */
+async function performStep(ctx: EffectContext, step: Step): Promise<string> {
+  const timeoutMs = ctx.commandTimeoutMs;
+  switch (step.action) {
+    case 'fence': {
+      const [cmd, ...args] = step.command.split(/\s+/);
+      const r = await execa(cmd!, args, {
+        cwd: ctx.topologyDir,
+        env: ctx.hookEnv,
+        reject: false,
+        timeout: timeoutMs * 6,
+      });
+      if (r.exitCode !== 0)
+        throw new OperationError(
+          'fence-failed',
+          `fence hook for ${step.dc} failed (exit ${r.exitCode}): ${
+            String(r.stderr || r.stdout)
+              .trim()
+              .split('\n')
+              .slice(-1)[0] ?? ''
+          }`,
+        );
+      return `fence hook exited 0`;
+    }
+    case 'edit-file': {
+      const { remote } = await remoteOf(ctx, step.node!);
+      const text = await remote.readFile(step.file);
+      if (text === null) throw new OperationError('file-missing', `${step.node}: ${step.file} does not exist`);
+      const next =
+        step.format === 'value'
+          ? renderValueFile(step.changes[MASTER_COUNT_KEY] ?? parseValueFile(text))
+          : applyEnvChanges(text, step.changes);
+      const w = await remote.writeFileAtomic(step.file, next, {
+        backupDir: `${ctx.backupRootOf(step.node!)}/${safeName(step.id)}`,
+      });
+      if (w.backup) ctx.note(`backup:${step.node}:${step.file}`, w.backup);
+      return w.changed ? `written (backup ${w.backup ?? 'none'})` : 'already held these settings';
+    }
+    case 'start':
+    case 'stop':
+    case 'restart':
+    case 'disable':
+    case 'enable': {
+      const { remote, node } = await remoteOf(ctx, step.node!);
+      if (step.action === 'disable') {
+        // Quarantine: masking does not stop a running unit, so stop it too.
+        await mustRun(remote, node, serviceCommand(node, 'disable', step.unit), timeoutMs, `disable ${step.unit}`);
+        await mustRun(remote, node, serviceCommand(node, 'stop', step.unit), timeoutMs, `stop ${step.unit}`);
+        return 'masked and stopped';
+      }
+      if (step.action === 'start' && step.enableFirst)
+        await mustRun(remote, node, serviceCommand(node, 'enable', step.unit), timeoutMs, `enable ${step.unit}`);
+      await mustRun(
+        remote,
+        node,
+        serviceCommand(node, step.action, step.unit),
+        timeoutMs,
+        `${step.action} ${step.unit}`,
+      );
+      return `${step.action} ${step.unit}: ok`;
+    }
+    case 'move-aside': {
+      const { remote, node } = await remoteOf(ctx, step.node!);
+      const backup = `${step.path}.dcfail-${ctx.runId}`;
+      const out = await mustRun(
+        remote,
+        node,
+        `if [ -e ${quote(step.path)} ]; then if [ -e ${quote(backup)} ]; then echo exists; exit 1; fi; mv ${quote(step.path)} ${quote(backup)} && echo moved; else echo absent; fi`,
+        timeoutMs,
+        `move ${step.path} aside`,
+      );
+      if (out.includes('moved')) ctx.note(`moved:${step.node}:${step.path}`, backup);
+      return out.includes('moved') ? `moved to ${backup}` : 'already moved aside';
+    }
+    case 'verify':
+      await checkOnce(ctx, step.node, step.check);
+      return 'holds';
+    default:
+      // The components' own kinds: their tables cover them (satisfies, above).
+      return performComponentStep(ctx, step);
+  }
+}
+
+/** One evaluation of a check: resolves when it holds, throws NotYet (with what was seen) when not. */
+async function checkOnce(ctx: EffectContext, nodeName: string | null, check: Check): Promise<void> {
+  const t = ctx.topology;
+  const timeoutMs = checkTimeoutOf(ctx);
+  switch (check.kind) {
+    case 'file': {
+      const { remote } = await remoteOf(ctx, nodeName!);
+      const text = await remote.readFile(check.file);
+      if (text === null) throw new NotYet(`${check.file} is missing`);
+      const ok =
+        MASTER_COUNT_KEY in check.changes
+          ? parseValueFile(text) === check.changes[MASTER_COUNT_KEY]
+          : envHolds(parseEnvFile(text), check.changes);
+      if (!ok) throw new NotYet(`${check.file} does not hold ${JSON.stringify(check.changes)}`);
+      return;
+    }
+    case 'stopped': {
+      const { remote, node } = await remoteOf(ctx, nodeName!);
+      const r = await remote.exec(serviceCommand(node, 'isActive', check.unit), { timeoutMs });
+      if (r.exitCode === 0) throw new NotYet(`${check.unit} still runs on ${node.name}`);
+      return;
+    }
+    case 'moved': {
+      const { remote } = await remoteOf(ctx, nodeName!);
+      const r = await remote.exec(`test -e ${quote(check.path)}`, { timeoutMs });
+      if (r.exitCode === 0) throw new NotYet(`${check.path} still exists`);
+      return;
+    }
+    case 'dc-down': {
+      const nodes = t.nodes.filter((n) => n.dc === check.dc);
+      const open: string[] = [];
+      await Promise.all(
+        nodes.flatMap((n) =>
+          [n.ssh.port, ...CLUSTERS.filter((c) => n.roles.includes(c)).map((c) => portOf(n, c))].map(async (p) => {
+            if ((await probeTcp(n.address, p, t.health.timeoutMs)).kind === 'open') open.push(`${n.name}:${p}`);
+          }),
+        ),
+      );
+      if (open.length > 0) throw new NotYet(`${check.dc} still answers on ${open.join(', ')}`);
+      return;
+    }
+    default:
+      return checkComponent(ctx, nodeName, check);
+  }
+}
+
+/** Polls a check until it holds or the budget runs out (every 50 ms: a check takes a few ms on a healthy cluster); the last NotYet says what was seen. */
+async function verifyWithin(
+  ctx: EffectContext,
+  nodeName: string | null,
+  check: Check,
+  budgetMs: number,
+  pollMs = 50,
+): Promise<void> {
+  const end = Date.now() + budgetMs;
+  for (;;) {
+    try {
+      await checkOnce(ctx, nodeName, check);
+      return;
+    } catch (err) {
+      if (!(err instanceof NotYet) && !(err instanceof OperationError)) throw err;
+      if (Date.now() + pollMs > end)
+        throw new OperationError(
+          'verification-failed',
+          `verification did not hold within ${budgetMs} ms: ${err.message}`,
+        );
+    }
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
+export function topologyDirOf(file: string): string {
+  return dirname(resolve(file));
+}
+
+/** The executor's effects on the real nodes and clusters of `ctx`. */
+export function nodeEffects(ctx: EffectContext): Effects {
+  return {
+    perform: (step) => performStep(ctx, step),
+    verify: (node, check, budgetMs) => verifyWithin(ctx, node, check, budgetMs),
+  };
+}

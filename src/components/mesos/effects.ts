@@ -1,0 +1,88 @@
+/**
+ * What the Mesos masters' steps and checks do: copy the freshest replicated log to a returning
+ * master; see one leader whose registrar recovered with the right quorum, its registry not older.
+ */
+import { OperationError } from '../../errors.js';
+import {
+  checkTimeoutOf,
+  mustRun,
+  NotYet,
+  remoteOf,
+  serviceCommand,
+  type CheckEffects,
+  type StepEffects,
+} from '../../apply/effect-kit.js';
+import { quote } from '../../remote/shell.js';
+import { nodeByName } from '../../topology/model.js';
+import { probeMesosMaster } from './probe.js';
+import { replicatedLogPath } from './settings.js';
+import type { MesosCheck, MesosStep } from './steps.js';
+
+export const mesosStepEffects = {
+  'copy-replicated-log': async (ctx, step) => {
+    const timeoutMs = ctx.commandTimeoutMs;
+    const { remote: src, node: from } = await remoteOf(ctx, step.from);
+    const { remote: dst, node: to } = await remoteOf(ctx, step.node!);
+    const srcPath = replicatedLogPath(from.services.mesos.workDir);
+    const archive = await mustRun(
+      src,
+      from,
+      `tar -C ${quote(srcPath)} -czf - . | base64 -w0`,
+      timeoutMs * 6,
+      `archive ${srcPath}`,
+    );
+    const tmp = `${step.path}.dcfail-incoming`;
+    await dst.exec(`rm -rf ${quote(tmp)}`, { timeoutMs });
+    const r = await dst.exec(
+      `set -e; if [ -e ${quote(step.path)} ]; then mv ${quote(step.path)} ${quote(`${step.path}.dcfail-${ctx.runId}-replaced`)}; fi; mkdir -p ${quote(tmp)}; base64 -d | tar -C ${quote(tmp)} -xzf -; sync; mv ${quote(tmp)} ${quote(step.path)}`,
+      { timeoutMs: timeoutMs * 6, stdin: archive },
+    );
+    if (r.exitCode !== 0)
+      throw new OperationError('copy-failed', `${to.name}: copying the replicated log failed: ${r.stderr.trim()}`);
+    ctx.note(`log-copy:${to.name}`, { from: from.name, bytes: archive.length });
+    return `copied ${Math.round((archive.length * 3) / 4 / 1024)} KiB from ${from.name}`;
+  },
+} satisfies StepEffects<MesosStep>;
+
+export const mesosCheckEffects = {
+  mesos: async (ctx, nodeName, check) => {
+    const t = ctx.topology;
+    const timeoutMs = checkTimeoutOf(ctx);
+    const masters = check.masters.map((m) => nodeByName(t, m));
+    const st = await Promise.all(masters.map((n) => probeMesosMaster(n.address, n.services.mesos.port, timeoutMs)));
+    const leaders = st.map((s, i) => ({ s, n: masters[i]! })).filter((x) => x.s.elected && x.s.recovered);
+    if (leaders.length !== 1)
+      throw new NotYet(
+        `Mesos: ${leaders.length} recovered leaders among ${masters.map((m) => m.name).join(', ')} (${st.map((s, i) => `${masters[i]!.name}=${s.reachable ? (s.elected ? 'elected' : 'follower') : 'down'}`).join(', ')})`,
+      );
+    const leader = leaders[0]!;
+    if (leader.s.quorum !== undefined && leader.s.quorum !== check.quorum)
+      throw new NotYet(`Mesos leader ${leader.n.name} runs with quorum ${leader.s.quorum}, want ${check.quorum}`);
+    if (ctx.minRegistryVersion !== undefined && (leader.s.registryVersion ?? -1) < ctx.minRegistryVersion) {
+      throw new NotYet(
+        `Mesos registry version ${leader.s.registryVersion ?? '?'} is older than ${ctx.minRegistryVersion} seen before`,
+      );
+    }
+    return;
+  },
+  'mesos-waiting': async (ctx, nodeName) => {
+    const timeoutMs = checkTimeoutOf(ctx);
+    const { remote, node } = await remoteOf(ctx, nodeName!);
+    const r = await remote.exec(serviceCommand(node, 'isActive', node.services.mesos.unit), { timeoutMs });
+    if (r.exitCode !== 0) throw new NotYet(`${node.services.mesos.unit} is not running on ${node.name}`);
+    return;
+  },
+  'log-copied': async (ctx, nodeName, check) => {
+    const timeoutMs = checkTimeoutOf(ctx);
+    const { remote: src, node: from } = await remoteOf(ctx, check.from);
+    const { remote: dst } = await remoteOf(ctx, nodeName!);
+    const sum = (p: string) => `cd ${quote(p)} && find . -type f -print0 | sort -z | xargs -0 -r sha256sum`;
+    const [a, b] = await Promise.all([
+      src.exec(sum(replicatedLogPath(from.services.mesos.workDir)), { timeoutMs }),
+      dst.exec(sum(check.path), { timeoutMs }),
+    ]);
+    if (a.exitCode !== 0 || b.exitCode !== 0 || a.stdout !== b.stdout || a.stdout.trim() === '')
+      throw new NotYet(`the log on ${nodeName} differs from ${check.from}'s`);
+    return;
+  },
+} satisfies CheckEffects<MesosCheck>;

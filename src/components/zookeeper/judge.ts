@@ -1,0 +1,101 @@
+/**
+ * Pure judgements over what was observed of ZooKeeper: its live quorums (servers grouped by the
+ * ensemble their files hold), who serves, the online planning facts, and the signs a lost or
+ * returning DC gives of running ZooKeeper on its own.
+ */
+import type { ClusterObservation, NodeObservation } from '../../observe/observation.js';
+import type { NodeFacts } from '../../plan/facts.js';
+import type { TopologyNode } from '../../topology/model.js';
+
+const SERVING = ['leader', 'follower', 'standalone', 'observer'];
+
+/** Servers that serve under the same ensemble form one quorum. */
+export function zookeeperQuorums(
+  members: readonly NodeObservation[],
+  positions: Record<string, string>,
+  quorums: { members: string[]; leader?: string }[],
+): void {
+  const byEnsemble = new Map<string, NodeObservation[]>();
+  for (const m of members) {
+    if (m.zk?.zxid !== undefined) positions[m.name] = m.zk.zxid;
+    if (!m.zk || !SERVING.includes(m.zk.mode)) continue;
+    const key = m.config?.ensemble ?? '?';
+    byEnsemble.set(key, [...(byEnsemble.get(key) ?? []), m]);
+  }
+  for (const group of byEnsemble.values()) {
+    const leader = group.find((m) => m.zk?.mode === 'leader' || m.zk?.mode === 'standalone');
+    quorums.push({ members: group.map((m) => m.name), ...(leader ? { leader: leader.name } : {}) });
+  }
+}
+
+/** The servers that serve (leader, follower, standalone or observer), for a re-plan to continue from. */
+export function zookeeperServing(o: ClusterObservation): string[] {
+  return o.nodes.filter((n) => n.zk && SERVING.includes(n.zk.mode)).map((n) => n.name);
+}
+
+/** A node's ZooKeeper facts as observed: its zxid. */
+export function withZookeeperFacts(next: NodeFacts, n: NodeObservation): void {
+  if (n.zk?.zxid !== undefined) next.zkZxid = n.zk.zxid;
+}
+
+/** A lost-DC server that answers is a member still alive. */
+export function zookeeperMemberAnswers(o: NodeObservation): string[] {
+  return o.zk && o.zk.mode !== 'down' ? [`ZooKeeper on ${o.name} answers (${o.zk.mode})`] : [];
+}
+
+/** A survivor that serves in an ensemble with the lost DC's servers: the lost DC still counts. */
+export function zookeeperServesWithLost(o: NodeObservation, lost: readonly TopologyNode[], lostDc: string): string[] {
+  return o.zk &&
+    (o.zk.mode === 'follower' || o.zk.mode === 'leader') &&
+    o.config?.ensemble &&
+    lost.some((n) => o.config!.ensemble!.split(',').some((p) => p.endsWith(`:${n.address}`)))
+    ? [`ZooKeeper on ${o.name} serves in an ensemble with ${lostDc}'s servers`]
+    : [];
+}
+
+/** Where a survivor's ZooKeeper stood when the failover began (the failover point). */
+export function zookeeperPoint(n: NodeObservation): { zkZxid?: string } {
+  return n.zk?.zxid ? { zkZxid: n.zk.zxid } : {};
+}
+
+/** The newest epoch among the failover point's zxids. */
+export function zookeeperPointEpoch(points: readonly { zkZxid?: string }[]): bigint | undefined {
+  const zxids = points.map((p) => (p.zkZxid ? BigInt(p.zkZxid) : 0n));
+  return zxids.length > 0 ? zxids.reduce((a, b) => (a > b ? a : b)) >> 32n : undefined;
+}
+
+/**
+ * A returning server that serves an ensemble the survivors do not hold, or whose data has an
+ * epoch newer than the failover point's, ran a quorum of its own after the failover.
+ */
+export function zookeeperDivergence(
+  n: NodeObservation,
+  o: ClusterObservation,
+  returningDc: string,
+  pointEpoch: bigint | undefined,
+): string[] {
+  if (
+    n.zk &&
+    ['leader', 'follower'].includes(n.zk.mode) &&
+    n.config?.ensemble !== undefined &&
+    o.nodes.some(
+      (x) => x.dc !== returningDc && x.config?.ensemble !== undefined && x.config.ensemble !== n.config!.ensemble,
+    )
+  ) {
+    return [
+      `ZooKeeper on ${n.name} serves its own quorum (${n.zk.mode}, zxid 0x${BigInt(n.zk.zxid ?? '0').toString(16)})`,
+    ];
+  }
+  if (
+    n.zk?.zxid &&
+    pointEpoch !== undefined &&
+    BigInt(n.zk.zxid) >> 32n > pointEpoch &&
+    n.config?.ensemble !== undefined &&
+    !o.nodes.some((x) => x.dc !== returningDc && x.config?.ensemble === n.config!.ensemble)
+  ) {
+    return [
+      `ZooKeeper data on ${n.name} has epoch ${BigInt(n.zk.zxid) >> 32n}, newer than the failover point's ${pointEpoch}`,
+    ];
+  }
+  return [];
+}

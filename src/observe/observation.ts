@@ -1,0 +1,40 @@
+/**
+ * What an observation of the cluster holds: plain data, read from the nodes by observe.ts and
+ * judged by pure functions (judge.ts, the components' judge.ts). Types only.
+ */
+import type { ClusterName } from '../core/clusters.js';
+import type { EtcdEndpointStatus, EtcdMemberInfo } from '../components/etcd/probe.js';
+import type { MesosMasterStatus } from '../components/mesos/probe.js';
+import type { TcpResult } from '../probes/tcp.js';
+import type { ZkServerStatus } from '../components/zookeeper/probe.js';
+import type { NodeConfig } from '../plan/facts.js';
+
+export type UnitState = 'active' | 'inactive' | 'unknown';
+
+export interface NodeObservation {
+  name: string;
+  dc: string;
+  address: string;
+  roles: readonly string[];
+  ssh: { ok: boolean; error?: string; code?: string };
+  ports: Partial<Record<'ssh' | ClusterName, TcpResult['kind']>>;
+  /** Settings the node's files hold (null: could not be read, SSH down). */
+  config: NodeConfig | null;
+  fileErrors: string[];
+  etcdEnv?: { name?: string; dataDir?: string; peerUrl?: string };
+  units: Partial<Record<ClusterName, UnitState>>;
+  etcd?: EtcdEndpointStatus;
+  zk?: ZkServerStatus & { zxidSource?: 'srvr' | 'files' };
+  mesos?: MesosMasterStatus;
+  /** The failover marker dcfail leaves on survivors (raw JSON), if any. */
+  marker?: string;
+}
+
+export interface ClusterObservation {
+  cluster: string;
+  observedAt: string;
+  nodes: NodeObservation[];
+  /** etcd's member list as one reachable member reports it. */
+  etcdMembers?: EtcdMemberInfo[];
+  etcdMembersError?: string;
+}
