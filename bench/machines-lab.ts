@@ -65,7 +65,11 @@ async function main(): Promise<void> {
     // Where a slow first boot went: registrar recoveries that aborted (each costs the 60 s fetch timeout + RestartSec 15 s).
     let aborts = 0;
     for (const n of lab.layout.nodes) {
-      const j = await labExec(n.name, ['sh', '-c', 'journalctl -u dcos-mesos-master --no-pager | grep -c "Recovery failed" || true'], { dir: DIR });
+      const j = await labExec(
+        n.name,
+        ['sh', '-c', 'journalctl -u dcos-mesos-master --no-pager | grep -c "Recovery failed" || true'],
+        { dir: DIR },
+      );
       aborts += Number(j.stdout.trim() || 0);
     }
     if (aborts > 0) process.stdout.write(`run ${i + 1}: ${aborts} registrar recovery abort(s) during the first boot\n`);
@@ -75,7 +79,12 @@ async function main(): Promise<void> {
     const t0 = Date.now();
     await powerOn('madrid', { dir: DIR });
     await powerOn('barcelona', { dir: DIR });
-    await waitFor('every cluster ready after the power-on', async () => (await clustersReady(lab.layout)) === true, 240_000, 500);
+    await waitFor(
+      'every cluster ready after the power-on',
+      async () => (await clustersReady(lab.layout)) === true,
+      240_000,
+      500,
+    );
     reboots.push((Date.now() - t0) / 1000);
     process.stdout.write(
       `run ${i + 1}: up in ${lab.durationMs / 1000} s (first boot), ready again ${reboots.at(-1)!.toFixed(1)} s after a power-on of both DCs; ` +

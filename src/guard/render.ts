@@ -35,18 +35,18 @@ export interface GuardPaths {
   readonly systemdDir: string;
 }
 
-export const DEFAULT_PORTS: GuardPorts = { exhibitor: 8181, etcdClient: 2379, beacon: 8186 };
-export const DEFAULT_PATHS: GuardPaths = {
+const DEFAULT_PORTS: GuardPorts = { exhibitor: 8181, etcdClient: 2379, beacon: 8186 };
+const DEFAULT_PATHS: GuardPaths = {
   script: '/opt/dcfail/guard/dcfail-guard.sh',
   conf: '/etc/dcfail/guard.conf',
   stateDir: '/var/lib/dcfail/guard',
   systemdDir: '/etc/systemd/system',
 };
 /** DC/OS's curl; the lab (and a plain Linux) has /usr/bin/curl. */
-export const DCOS_CURL = '/opt/mesosphere/bin/curl';
-export const DROPIN_NAME = 'dcfail-guard.conf';
-export const BEACON_SOCKET = 'dcfail-guard-beacon.socket';
-export const BEACON_SERVICE = 'dcfail-guard-beacon@.service';
+const DCOS_CURL = '/opt/mesosphere/bin/curl';
+const DROPIN_NAME = 'dcfail-guard.conf';
+const BEACON_SOCKET = 'dcfail-guard-beacon.socket';
+const BEACON_SERVICE = 'dcfail-guard-beacon@.service';
 
 export interface GuardNodeSpec {
   readonly node: string;
@@ -90,7 +90,7 @@ function safe(what: string, v: string): string {
   return v;
 }
 
-export const unitName = (u: string): string => (u.endsWith('.service') ? u : `${u}.service`);
+const unitName = (u: string): string => (u.endsWith('.service') ? u : `${u}.service`);
 const shortUnit = (u: string): string => u.replace(/\.service$/, '');
 
 function pathsOf(spec: GuardNodeSpec): GuardPaths {
@@ -110,7 +110,8 @@ export function renderGuardConf(spec: GuardNodeSpec): string {
   const ports = portsOf(spec);
   const paths = pathsOf(spec);
   if (spec.otherMasters.length === 0) throw new Error(`guard: ${spec.node} has no masters in the other DC to ask`);
-  if (spec.units.some((u) => u.cluster === 'etcd') && !spec.etcdPeerUrl) throw new Error(`guard: ${spec.node} guards etcd but has no etcd peer URL`);
+  if (spec.units.some((u) => u.cluster === 'etcd') && !spec.etcdPeerUrl)
+    throw new Error(`guard: ${spec.node} guards etcd but has no etcd peer URL`);
   const kv: [string, string][] = [
     ['GUARD_VERSION', String(GUARD_VERSION)],
     ['NODE_NAME', safe('node name', spec.node)],
@@ -159,7 +160,7 @@ export function renderDropIn(spec: GuardNodeSpec, u: GuardUnit): string {
 }
 
 /** The beacon: a socket on every master, one short-lived instance per connection, answering its failover state. */
-export function renderBeaconSocket(spec: GuardNodeSpec): string {
+function renderBeaconSocket(spec: GuardNodeSpec): string {
   return [
     `# dcfail return guard v${GUARD_VERSION}: the beacon, read without credentials by the other DC's guards.`,
     '[Unit]',
@@ -176,7 +177,7 @@ export function renderBeaconSocket(spec: GuardNodeSpec): string {
   ].join('\n');
 }
 
-export function renderBeaconService(spec: GuardNodeSpec): string {
+function renderBeaconService(spec: GuardNodeSpec): string {
   return [
     `# dcfail return guard v${GUARD_VERSION}: one beacon answer.`,
     '[Unit]',
@@ -201,7 +202,11 @@ export function guardInstall(spec: GuardNodeSpec, script: string = GUARD_SCRIPT)
   const files: GuardFile[] = [
     { path: paths.script, mode: 0o755, content: script },
     { path: paths.conf, mode: 0o644, content: renderGuardConf(spec) },
-    ...spec.units.map((u) => ({ path: `${sd}/${unitName(u.unit)}.d/${DROPIN_NAME}`, mode: 0o644, content: renderDropIn(spec, u) })),
+    ...spec.units.map((u) => ({
+      path: `${sd}/${unitName(u.unit)}.d/${DROPIN_NAME}`,
+      mode: 0o644,
+      content: renderDropIn(spec, u),
+    })),
     { path: `${sd}/${BEACON_SOCKET}`, mode: 0o644, content: renderBeaconSocket(spec) },
     { path: `${sd}/${BEACON_SERVICE}`, mode: 0o644, content: renderBeaconService(spec) },
   ];
@@ -228,7 +233,13 @@ function heredoc(content: string, n: number): { open: string; body: string } {
  * nothing was. Run as root: `sh -s < script`.
  */
 export function renderInstallScript(install: GuardInstall): string {
-  const lines = ['#!/bin/sh', `# dcfail return guard v${install.version}: install or upgrade in place (idempotent).`, 'set -eu', 'changed=0', 'units=0'];
+  const lines = [
+    '#!/bin/sh',
+    `# dcfail return guard v${install.version}: install or upgrade in place (idempotent).`,
+    'set -eu',
+    'changed=0',
+    'units=0',
+  ];
   lines.push(`mkdir -p ${install.dirs.map((d) => `'${safe('dir', d)}'`).join(' ')}`);
   install.files.forEach((f, i) => {
     const p = `'${safe('path', f.path)}'`;
@@ -245,11 +256,15 @@ export function renderInstallScript(install: GuardInstall): string {
   for (const l of install.symlinks) {
     const p = `'${safe('path', l.path)}'`;
     const t = `'${safe('path', l.target)}'`;
-    lines.push(`if [ "$(readlink ${p} 2>/dev/null || true)" != ${t} ]; then ln -sfn ${t} ${p}; echo "changed ${l.path}"; changed=1; units=1; fi`);
+    lines.push(
+      `if [ "$(readlink ${p} 2>/dev/null || true)" != ${t} ]; then ln -sfn ${t} ${p}; echo "changed ${l.path}"; changed=1; units=1; fi`,
+    );
   }
   lines.push(
     'if [ "$units" = 1 ]; then systemctl daemon-reload; fi',
-    ...install.sockets.map((s) => `if [ "$units" = 1 ] || ! systemctl is-active --quiet ${s}; then systemctl restart ${s}; fi`),
+    ...install.sockets.map(
+      (s) => `if [ "$units" = 1 ] || ! systemctl is-active --quiet ${s}; then systemctl restart ${s}; fi`,
+    ),
     'if [ "$changed" = 0 ]; then echo unchanged; fi',
     '',
   );
@@ -261,7 +276,7 @@ export function renderInstallScript(install: GuardInstall): string {
 export type FailoverState = { kind: 'failed-over' | 'failing-back'; dc: string; run: string } | { kind: 'normal' };
 
 /** The failover state file's content (the beacon serves it; a survivor's own guard reads it). */
-export function renderFailoverState(s: FailoverState): string {
+function renderFailoverState(s: FailoverState): string {
   return s.kind === 'normal' ? '' : `${s.kind} ${safe('dc', s.dc)} ${safe('run id', s.run)}\n`;
 }
 

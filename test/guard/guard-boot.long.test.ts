@@ -36,10 +36,15 @@ describe('return guard: boot cost', () => {
       const us: number[] = [];
       for (const n of MADRID) {
         for (const u of ['etcd', 'dcos-exhibitor']) {
-          const got = await waitFor(`${n} ${u} main process`, async () => {
-            const v = await preStartUs(n, u, o);
-            return v === undefined ? undefined : { v };
-          }, 60_000, 250);
+          const got = await waitFor(
+            `${n} ${u} main process`,
+            async () => {
+              const v = await preStartUs(n, u, o);
+              return v === undefined ? undefined : { v };
+            },
+            60_000,
+            250,
+          );
           us.push(got.v);
         }
       }
@@ -52,17 +57,24 @@ describe('return guard: boot cost', () => {
     const withGuard: number[] = [];
     for (let i = 0; i < 3; i++) withGuard.push(...(await boot()).us);
     const t = (await nowSec('master-1', o)) - 60;
-    expect((await guardLines('master-1', 'etcd', t, o)).join('\n')).toMatch(/starting: no failover evidence in barcelona/);
+    expect((await guardLines('master-1', 'etcd', t, o)).join('\n')).toMatch(
+      /starting: no failover evidence in barcelona/,
+    );
     console.log(
       `guard boot cost (µs between leaving inactive and the main process, etcd and dcos-exhibitor on master-1/2, 3 boots): ` +
         `without: median ${median(without)} max ${Math.max(...without)} [${without.join(', ')}]; ` +
         `with: median ${median(withGuard)} max ${Math.max(...withGuard)} [${withGuard.join(', ')}]`,
     );
     expect(median(withGuard)).toBeLessThan(1_000_000);
-    await waitFor('every cluster ready after the guarded boots', async () => {
-      const r = await clustersReady(lab.layout);
-      if (r !== true) throw new Error(r);
-      return true;
-    }, 150_000, 1000);
+    await waitFor(
+      'every cluster ready after the guarded boots',
+      async () => {
+        const r = await clustersReady(lab.layout);
+        if (r !== true) throw new Error(r);
+        return true;
+      },
+      150_000,
+      1000,
+    );
   }, 420_000);
 });

@@ -16,7 +16,17 @@ import { sleep, waitFor } from '../../lab/machines/run.js';
 import { ZkSession } from '../../lab/standins/zk-client.js';
 import { GUARD_SCRIPT } from '../../src/guard/script.js';
 import { GUARD_VERSION, guardInstall, holdCommand } from '../../src/guard/render.js';
-import { guardLines, installGuard, isActive, journalCursor, labGuardSpec, manualFailover, nowSec, preStartUs, sh } from './support.js';
+import {
+  guardLines,
+  installGuard,
+  isActive,
+  journalCursor,
+  labGuardSpec,
+  manualFailover,
+  nowSec,
+  preStartUs,
+  sh,
+} from './support.js';
 
 const DIR = `${process.cwd()}/.lab-test-guard`;
 const o = { dir: DIR };
@@ -27,11 +37,16 @@ const addr = (name: string) => lab.layout.nodes.find((n) => n.name === name)!.ad
 const figures: Record<string, unknown> = {};
 
 async function ready(timeoutMs = 150_000): Promise<void> {
-  await waitFor('every cluster ready', async () => {
-    const r = await clustersReady(lab.layout);
-    if (r !== true) throw new Error(r);
-    return true;
-  }, timeoutMs, 1000);
+  await waitFor(
+    'every cluster ready',
+    async () => {
+      const r = await clustersReady(lab.layout);
+      if (r !== true) throw new Error(r);
+      return true;
+    },
+    timeoutMs,
+    1000,
+  );
 }
 
 async function installAll(whenUnsure: 'start' | 'wait', names = ALL): Promise<void> {
@@ -57,16 +72,27 @@ describe('return guard on the machines lab', () => {
     const spec = labGuardSpec(lab.layout, 'master-1', 'start');
     const cur = guardInstall(spec, GUARD_SCRIPT);
     const age = (c: string) =>
-      c.replaceAll(`version: ${GUARD_VERSION}`, 'version: 0').replaceAll(`GUARD_SCRIPT_VERSION=${GUARD_VERSION}`, 'GUARD_SCRIPT_VERSION=0').replaceAll(`v${GUARD_VERSION} `, 'v0 ');
+      c
+        .replaceAll(`version: ${GUARD_VERSION}`, 'version: 0')
+        .replaceAll(`GUARD_SCRIPT_VERSION=${GUARD_VERSION}`, 'GUARD_SCRIPT_VERSION=0')
+        .replaceAll(`v${GUARD_VERSION} `, 'v0 ');
     for (const n of ALL) {
       const inst = guardInstall(labGuardSpec(lab.layout, n, 'start'), GUARD_SCRIPT);
-      await installGuard(lab.layout, n, 'start', o, { ...inst, version: 0, files: inst.files.map((f) => ({ ...f, content: age(f.content) })) });
+      await installGuard(lab.layout, n, 'start', o, {
+        ...inst,
+        version: 0,
+        files: inst.files.map((f) => ({ ...f, content: age(f.content) })),
+      });
     }
-    expect((await sh('master-1', 'sh /opt/dcfail/guard/dcfail-guard.sh version', o)).stdout.trim()).toBe('dcfail-guard 0');
+    expect((await sh('master-1', 'sh /opt/dcfail/guard/dcfail-guard.sh version', o)).stdout.trim()).toBe(
+      'dcfail-guard 0',
+    );
     const up = await installGuard(lab.layout, 'master-1', 'start', o);
     expect(up).toContain('changed /opt/dcfail/guard/dcfail-guard.sh');
     expect(up).toContain('changed /etc/systemd/system/etcd.service.d/dcfail-guard.conf');
-    expect((await sh('master-1', 'sh /opt/dcfail/guard/dcfail-guard.sh version', o)).stdout.trim()).toBe(`dcfail-guard ${GUARD_VERSION}`);
+    expect((await sh('master-1', 'sh /opt/dcfail/guard/dcfail-guard.sh version', o)).stdout.trim()).toBe(
+      `dcfail-guard ${GUARD_VERSION}`,
+    );
     for (const n of ['master-2', 'master-3']) await installGuard(lab.layout, n, 'start', o);
     const paths = cur.files.map((f) => f.path).join(' ');
     const before = (await sh('master-1', `stat -c '%n %Y.%y %a' ${paths} && md5sum ${paths}`, o)).stdout;
@@ -79,7 +105,9 @@ describe('return guard on the machines lab', () => {
     // Installed on a running cluster, the guard lets a restart through.
     const t = await journalCursor('master-1', o);
     expect((await sh('master-1', 'systemctl restart etcd', { ...o, timeoutMs: 60_000 })).exitCode).toBe(0);
-    expect((await guardLines('master-1', 'etcd', t, o)).join('\n')).toMatch(/dcfail-guard\[etcd\]: starting: no failover evidence in barcelona/);
+    expect((await guardLines('master-1', 'etcd', t, o)).join('\n')).toMatch(
+      /dcfail-guard\[etcd\]: starting: no failover evidence in barcelona/,
+    );
   }, 120_000);
 
   it('a hold keeps the unit down across systemctl start (retried every RestartSec); lifting it lets it start', async () => {
@@ -92,7 +120,12 @@ describe('return guard on the machines lab', () => {
     const held = await guardLines('master-1', 'etcd', t, o);
     expect(held.filter((l) => l.includes('staying down: held by dcfail')).length).toBeGreaterThanOrEqual(3);
     await sh('master-1', holdCommand('lift', 'etcd'), o);
-    await waitFor('etcd active once lifted', async () => (await isActive('master-1', 'etcd', o)) === 'active', 30_000, 500);
+    await waitFor(
+      'etcd active once lifted',
+      async () => (await isActive('master-1', 'etcd', o)) === 'active',
+      30_000,
+      500,
+    );
   }, 90_000);
 
   it('a check that cannot run (script missing, curl missing) does what whenUnsure says, with one log line', async () => {
@@ -100,7 +133,9 @@ describe('return guard on the machines lab', () => {
     let t = await journalCursor('master-1', o);
     await sh('master-1', 'mv /opt/dcfail/guard/dcfail-guard.sh /opt/dcfail/guard/moved', o);
     expect(await restart()).toBe(0);
-    expect(await guardLines('master-1', 'etcd', t, o)).toEqual(['dcfail-guard[etcd]: starting: cannot run the check: /opt/dcfail/guard/dcfail-guard.sh missing (whenUnsure=start)']);
+    expect(await guardLines('master-1', 'etcd', t, o)).toEqual([
+      'dcfail-guard[etcd]: starting: cannot run the check: /opt/dcfail/guard/dcfail-guard.sh missing (whenUnsure=start)',
+    ]);
     await sh('master-1', 'mv /opt/dcfail/guard/moved /opt/dcfail/guard/dcfail-guard.sh', o);
 
     await installGuard(lab.layout, 'master-1', 'wait', o);
@@ -108,19 +143,30 @@ describe('return guard on the machines lab', () => {
     await sh('master-1', 'mv /opt/dcfail/guard/dcfail-guard.sh /opt/dcfail/guard/moved', o);
     expect(await restart()).not.toBe(0);
     expect(await isActive('master-1', 'etcd', o)).not.toBe('active');
-    expect(await guardLines('master-1', 'etcd', t, o)).toEqual(['dcfail-guard[etcd]: staying down: cannot run the check: /opt/dcfail/guard/dcfail-guard.sh missing (whenUnsure=wait)']);
+    expect(await guardLines('master-1', 'etcd', t, o)).toEqual([
+      'dcfail-guard[etcd]: staying down: cannot run the check: /opt/dcfail/guard/dcfail-guard.sh missing (whenUnsure=wait)',
+    ]);
     await sh('master-1', 'mv /opt/dcfail/guard/moved /opt/dcfail/guard/dcfail-guard.sh', o);
-    await waitFor('etcd active once the script is back', async () => (await isActive('master-1', 'etcd', o)) === 'active', 30_000, 500);
+    await waitFor(
+      'etcd active once the script is back',
+      async () => (await isActive('master-1', 'etcd', o)) === 'active',
+      30_000,
+      500,
+    );
 
     t = await journalCursor('master-1', o);
     await sh('master-1', 'mv /usr/bin/curl /usr/bin/curl.moved', o);
     try {
       expect(await restart()).not.toBe(0);
-      expect(await guardLines('master-1', 'etcd', t, o)).toEqual(['dcfail-guard[etcd]: staying down: cannot run the check: curl missing (/usr/bin/curl) (whenUnsure=wait)']);
+      expect(await guardLines('master-1', 'etcd', t, o)).toEqual([
+        'dcfail-guard[etcd]: staying down: cannot run the check: curl missing (/usr/bin/curl) (whenUnsure=wait)',
+      ]);
       await installGuard(lab.layout, 'master-1', 'start', o);
       t = await journalCursor('master-1', o);
       expect(await restart()).toBe(0);
-      expect(await guardLines('master-1', 'etcd', t, o)).toEqual(['dcfail-guard[etcd]: starting: cannot run the check: curl missing (/usr/bin/curl) (whenUnsure=start)']);
+      expect(await guardLines('master-1', 'etcd', t, o)).toEqual([
+        'dcfail-guard[etcd]: starting: cannot run the check: curl missing (/usr/bin/curl) (whenUnsure=start)',
+      ]);
     } finally {
       await sh('master-1', 'mv /usr/bin/curl.moved /usr/bin/curl', o);
     }
@@ -138,14 +184,22 @@ describe('return guard on the machines lab', () => {
         expect((await zkMode(addr(n), 500)) ?? 'down').toBe('down');
       }
       const lines = await guardLines('master-1', 'etcd', t - 30, o);
-      expect(lines.some((l) => /staying down: barcelona \(\S+\) does not answer \(whenUnsure=wait\)/.test(l)), lines.join('\n')).toBe(true);
+      expect(
+        lines.some((l) => /staying down: barcelona \(\S+\) does not answer \(whenUnsure=wait\)/.test(l)),
+        lines.join('\n'),
+      ).toBe(true);
     } catch (e) {
       await heal(o);
       throw e;
     }
     const healedAt = Date.now();
     await heal(o);
-    await waitFor('madrid etcd active after heal', async () => (await Promise.all(MADRID.map((n) => isActive(n, 'etcd', o)))).every((s) => s === 'active'), 40_000, 500);
+    await waitFor(
+      'madrid etcd active after heal',
+      async () => (await Promise.all(MADRID.map((n) => isActive(n, 'etcd', o)))).every((s) => s === 'active'),
+      40_000,
+      500,
+    );
     figures['waitStartAfterHealMs'] = Date.now() - healedAt;
 
     // whenUnsure=start; master-2's etcd is held meanwhile: the hold outlives the reboot. (etcd is Type=notify and
@@ -156,15 +210,29 @@ describe('return guard on the machines lab', () => {
     try {
       await powerCycleMadrid();
       const t2 = (await nowSec('master-1', o)) - 30;
-      const mainPid = async (n: string) => Number((await sh(n, 'systemctl show etcd -p MainPID --value', o)).stdout.trim());
-      await waitFor('master-1 etcd running with whenUnsure=start', async () => (await mainPid('master-1')) > 0, 40_000, 500);
+      const mainPid = async (n: string) =>
+        Number((await sh(n, 'systemctl show etcd -p MainPID --value', o)).stdout.trim());
+      await waitFor(
+        'master-1 etcd running with whenUnsure=start',
+        async () => (await mainPid('master-1')) > 0,
+        40_000,
+        500,
+      );
       const lines2 = await guardLines('master-1', 'etcd', t2, o);
-      expect(lines2.some((l) => /starting: barcelona \(\S+\) does not answer \(whenUnsure=start\)/.test(l)), lines2.join('\n')).toBe(true);
+      expect(
+        lines2.some((l) => /starting: barcelona \(\S+\) does not answer \(whenUnsure=start\)/.test(l)),
+        lines2.join('\n'),
+      ).toBe(true);
       await sleep(12_000);
       expect(await mainPid('master-2')).toBe(0);
       expect((await guardLines('master-2', 'etcd', t2, o)).join('\n')).toMatch(/staying down: held by dcfail/);
       await sh('master-2', holdCommand('lift', 'etcd'), o);
-      await waitFor('madrid etcd active once master-2 is lifted', async () => (await Promise.all(MADRID.map((n) => isActive(n, 'etcd', o)))).every((x) => x === 'active'), 40_000, 500);
+      await waitFor(
+        'madrid etcd active once master-2 is lifted',
+        async () => (await Promise.all(MADRID.map((n) => isActive(n, 'etcd', o)))).every((x) => x === 'active'),
+        40_000,
+        500,
+      );
     } finally {
       await sh('master-2', holdCommand('lift', 'etcd'), o);
       await heal(o);
@@ -178,7 +246,9 @@ describe('return guard on the machines lab', () => {
     const t = (await nowSec('master-1', o)) - 120;
     for (const n of MADRID) {
       for (const u of ['etcd', 'dcos-exhibitor', 'dcos-mesos-master']) {
-        expect((await guardLines(n, u, t, o)).join('\n'), `${n} ${u}`).toMatch(/starting: no failover evidence in barcelona/);
+        expect((await guardLines(n, u, t, o)).join('\n'), `${n} ${u}`).toMatch(
+          /starting: no failover evidence in barcelona/,
+        );
         figures[`preStartUs:${n}:${u}`] = await preStartUs(n, u, o);
       }
     }
@@ -189,7 +259,12 @@ describe('return guard on the machines lab', () => {
     await powerOff('madrid', o);
     await manualFailover(lab.layout, o);
     const s = addr('master-3');
-    await waitFor('a Mesos leader on the survivor', async () => (await mesosMetrics(s))?.['master/elected'] === 1, 90_000, 500);
+    await waitFor(
+      'a Mesos leader on the survivor',
+      async () => (await mesosMetrics(s))?.['master/elected'] === 1,
+      90_000,
+      500,
+    );
 
     const violations: string[] = [];
     let polls = 0;
@@ -202,7 +277,11 @@ describe('return guard on the machines lab', () => {
           lab.layout.nodes.map(async (n) => {
             const [zk, etcd, mesos] = await Promise.all([
               zkMode(n.address, 300),
-              httpGet(`http://${n.address}:${PORTS.etcdClient}/v3/maintenance/status`, { method: 'POST', body: '{}', timeoutMs: 300 }),
+              httpGet(`http://${n.address}:${PORTS.etcdClient}/v3/maintenance/status`, {
+                method: 'POST',
+                body: '{}',
+                timeoutMs: 300,
+              }),
               httpGet(`http://${n.address}:${PORTS.mesos}/metrics/snapshot`, { timeoutMs: 300 }),
             ]);
             let etcdLeader: string | undefined;
@@ -212,8 +291,17 @@ describe('return guard on the machines lab', () => {
               etcdLeader = j.leader;
               etcdSelf = j.header?.member_id;
             }
-            const elected = mesos?.status === 200 ? (JSON.parse(mesos.body) as Record<string, number>)['master/elected'] === 1 : false;
-            return { n, zk, etcdAnswers: etcd?.status === 200, etcdLeads: etcdLeader !== undefined && etcdLeader !== '0' && etcdLeader === etcdSelf, elected };
+            const elected =
+              mesos?.status === 200
+                ? (JSON.parse(mesos.body) as Record<string, number>)['master/elected'] === 1
+                : false;
+            return {
+              n,
+              zk,
+              etcdAnswers: etcd?.status === 200,
+              etcdLeads: etcdLeader !== undefined && etcdLeader !== '0' && etcdLeader === etcdSelf,
+              elected,
+            };
           }),
         );
         polls++;
@@ -225,7 +313,8 @@ describe('return guard on the machines lab', () => {
             if (v.elected) violations.push(`${at} ${v.n.name} Mesos elected`);
           }
         }
-        if (views.filter((v) => v.zk === 'leader' || v.zk === 'standalone').length > 1) violations.push(`${at} two ZooKeeper leaders`);
+        if (views.filter((v) => v.zk === 'leader' || v.zk === 'standalone').length > 1)
+          violations.push(`${at} two ZooKeeper leaders`);
         if (views.filter((v) => v.etcdLeads).length > 1) violations.push(`${at} two etcd leaders`);
         if (views.filter((v) => v.elected).length > 1) violations.push(`${at} two Mesos leaders`);
         await sleep(Math.max(0, 200 - (Date.now() - started)));
@@ -239,7 +328,11 @@ describe('return guard on the machines lab', () => {
     const writer = (async () => {
       for (let i = 0; writing; i++) {
         const b64 = (x: string) => Buffer.from(x).toString('base64');
-        const put = await httpGet(`http://${s}:${PORTS.etcdClient}/v3/kv/put`, { method: 'POST', body: JSON.stringify({ key: b64(`guard-test/${i}`), value: b64(String(Date.now())) }), timeoutMs: 2000 });
+        const put = await httpGet(`http://${s}:${PORTS.etcdClient}/v3/kv/put`, {
+          method: 'POST',
+          body: JSON.stringify({ key: b64(`guard-test/${i}`), value: b64(String(Date.now())) }),
+          timeoutMs: 2000,
+        });
         if (put?.status === 200) writes.ok++;
         else writes.failed.push(`etcd put ${i}: ${put?.status ?? 'no answer'}`);
         try {
@@ -267,10 +360,15 @@ describe('return guard on the machines lab', () => {
     expect(writes.ok).toBeGreaterThan(80);
     expect(polls).toBeGreaterThan(300);
     for (const n of MADRID) {
-      for (const u of ['etcd', 'dcos-exhibitor', 'dcos-mesos-master']) expect(await isActive(n, u, o), `${n} ${u}`).not.toBe('active');
+      for (const u of ['etcd', 'dcos-exhibitor', 'dcos-mesos-master'])
+        expect(await isActive(n, u, o), `${n} ${u}`).not.toBe('active');
     }
     const since = (await nowSec('master-1', o)) - 150;
-    expect((await guardLines('master-1', 'dcos-exhibitor', since, o)).join('\n')).toMatch(/staying down: failover marker on \S+ \(barcelona\)/);
-    expect((await guardLines('master-1', 'etcd', since, o)).join('\n')).toMatch(/staying down: failover marker on \S+ \(barcelona\)/);
+    expect((await guardLines('master-1', 'dcos-exhibitor', since, o)).join('\n')).toMatch(
+      /staying down: failover marker on \S+ \(barcelona\)/,
+    );
+    expect((await guardLines('master-1', 'etcd', since, o)).join('\n')).toMatch(
+      /staying down: failover marker on \S+ \(barcelona\)/,
+    );
   }, 400_000);
 });

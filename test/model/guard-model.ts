@@ -23,7 +23,8 @@ const CS: C[] = ['exhibitor', 'mesos', 'etcd'];
 
 export type Published = 'normal' | 'failed-over' | 'failing-back';
 
-export type GuardEvent = { kind: 'publish'; state: Published } | { kind: 'step'; step: PlanStepJson } | { kind: 'write' };
+export type GuardEvent =
+  { kind: 'publish'; state: Published } | { kind: 'step'; step: PlanStepJson } | { kind: 'write' };
 
 export interface GuardRunOptions {
   /** The guard installed on the lost DC (false: the units start as DC/OS starts them). */
@@ -35,13 +36,21 @@ export interface GuardRunOptions {
 type ModelNode = ClusterModel['nodes'] extends Map<string, infer N> ? N : never;
 
 /** The guard's decision for a unit of a node of `lostDc`. */
-export function guardAllows(model: ClusterModel, n: ModelNode, c: C, published: Published, marker: boolean): { start: boolean; why: string } {
+function guardAllows(
+  model: ClusterModel,
+  n: ModelNode,
+  c: C,
+  published: Published,
+  marker: boolean,
+): { start: boolean; why: string } {
   if (n.masked[c]) return { start: false, why: 'held' };
   if (marker && published === 'failed-over') return { start: false, why: 'failover marker' };
   for (const s of model.nodes.values()) {
     if (s.dc === n.dc) continue;
-    if (c !== 'etcd' && s.up.exhibitor && s.zkRunning && !s.zkRunning.includes(n.name)) return { start: false, why: `ensemble of ${s.name} without it` };
-    if (c === 'etcd' && s.up.etcd && s.etcdMembers && !s.etcdMembers.some((e) => e.name === n.name)) return { start: false, why: `etcd members of ${s.name} without it` };
+    if (c !== 'etcd' && s.up.exhibitor && s.zkRunning && !s.zkRunning.includes(n.name))
+      return { start: false, why: `ensemble of ${s.name} without it` };
+    if (c === 'etcd' && s.up.etcd && s.etcdMembers && !s.etcdMembers.some((e) => e.name === n.name))
+      return { start: false, why: `etcd members of ${s.name} without it` };
   }
   return { start: true, why: 'no evidence' };
 }
@@ -50,7 +59,8 @@ export function guardAllows(model: ClusterModel, n: ModelNode, c: C, published: 
 export function guardEvents(failover: readonly PlanStepJson[], failback: readonly PlanStepJson[]): GuardEvent[] {
   const firstAfterQuarantine = failback.findIndex((s) => !s.id.startsWith('quarantine'));
   if (firstAfterQuarantine < 0) throw new Error('a failback without steps after its quarantine');
-  if (failback.slice(firstAfterQuarantine).some((s) => s.id.startsWith('quarantine'))) throw new Error('quarantine steps are not all first');
+  if (failback.slice(firstAfterQuarantine).some((s) => s.id.startsWith('quarantine')))
+    throw new Error('quarantine steps are not all first');
   return [
     { kind: 'publish', state: 'failed-over' },
     ...failover.map((step) => ({ kind: 'step' as const, step })),
@@ -67,7 +77,13 @@ export function guardEvents(failover: readonly PlanStepJson[], failback: readonl
  * Throws ModelError when an invariant of cluster-model.ts breaks, when a lost-DC quorum forms while the cluster
  * is failed over, or when the guard would block a start the failback makes.
  */
-export function runGuarded(t: Topology, lostDc: string, events: readonly GuardEvent[], powerOnAfter: number | undefined, opts: GuardRunOptions): ClusterModel {
+export function runGuarded(
+  t: Topology,
+  lostDc: string,
+  events: readonly GuardEvent[],
+  powerOnAfter: number | undefined,
+  opts: GuardRunOptions,
+): ClusterModel {
   const model = new ClusterModel(t);
   model.loseDc(lostDc);
   let published: Published = 'normal';
@@ -78,7 +94,13 @@ export function runGuarded(t: Topology, lostDc: string, events: readonly GuardEv
   const startLost = (n: ModelNode, c: C, why: string) => {
     n.lost = false; // the model refuses steps on lost nodes: this one is powered and its unit starts
     try {
-      model.apply({ id: `power-on:${n.name}:${c}`, cluster: c, node: n.name, action: 'start', summary: `${c} starts on powered-on ${n.name} (${why})` });
+      model.apply({
+        id: `power-on:${n.name}:${c}`,
+        cluster: c,
+        node: n.name,
+        action: 'start',
+        summary: `${c} starts on powered-on ${n.name} (${why})`,
+      });
     } finally {
       n.lost = true;
     }
@@ -96,7 +118,10 @@ export function runGuarded(t: Topology, lostDc: string, events: readonly GuardEv
     if (failedOver) {
       for (const c of CS) {
         for (const g of model.capableGroups(c)) {
-          if (g.every((x) => x.dc === lostDc)) throw new ModelError(`${c}: the powered-on lost DC forms a quorum {${g.map((x) => x.name).join(',')}} while failed over`);
+          if (g.every((x) => x.dc === lostDc))
+            throw new ModelError(
+              `${c}: the powered-on lost DC forms a quorum {${g.map((x) => x.name).join(',')}} while failed over`,
+            );
         }
       }
     }
@@ -121,8 +146,17 @@ export function runGuarded(t: Topology, lostDc: string, events: readonly GuardEv
       if ((s.action === 'start' || s.action === 'restart') && s.node !== null && opts.guard) {
         const n = model.nodes.get(s.node)!;
         if (n.dc === lostDc && s['enableFirst'] && s.cluster) {
-          const d = guardAllows(model, { ...n, masked: { ...n.masked, [s.cluster]: false } } as ModelNode, s.cluster as C, published, opts.marker);
-          if (!d.start) throw new ModelError(`${s.id}: the guard would keep ${s.cluster} down on ${n.name} (${d.why}): the failback could not start it`);
+          const d = guardAllows(
+            model,
+            { ...n, masked: { ...n.masked, [s.cluster]: false } } as ModelNode,
+            s.cluster as C,
+            published,
+            opts.marker,
+          );
+          if (!d.start)
+            throw new ModelError(
+              `${s.id}: the guard would keep ${s.cluster} down on ${n.name} (${d.why}): the failback could not start it`,
+            );
         }
       }
       model.apply(s);

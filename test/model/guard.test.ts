@@ -9,11 +9,11 @@
 import { describe, expect, it } from 'vitest';
 import { parseTopology } from '../../src/topology/load.js';
 import type { Topology } from '../../src/topology/model.js';
-import { offlineFacts } from '../../src/runbooks/facts.js';
-import { planFailover } from '../../src/runbooks/failover.js';
-import { failedOverFacts, planFailback } from '../../src/runbooks/failback.js';
-import type { Plan } from '../../src/runbooks/plan.js';
-import { sectionsOf } from '../../src/runbooks/run.js';
+import { offlineFacts } from '../../src/plan/facts.js';
+import { planFailover } from '../../src/plan/failover.js';
+import { failedOverFacts, planFailback } from '../../src/plan/failback.js';
+import type { Plan } from '../../src/plan/plan.js';
+import { sectionsOf } from '../../src/plan/batches.js';
 import { ModelError, type PlanStepJson } from './cluster-model.js';
 import { guardEvents, runGuarded, type GuardEvent, type GuardRunOptions } from './guard-model.js';
 import { topologyFor, type Shape } from './topologies.js';
@@ -34,7 +34,8 @@ function shapes(max: number): Shape[] {
 }
 
 const json = (steps: Plan['steps']): PlanStepJson[] => JSON.parse(JSON.stringify(steps)) as PlanStepJson[];
-const reversed = (plan: Plan): PlanStepJson[] => json(sectionsOf(plan.steps).flatMap((section) => [...section.tracks].reverse().flat(2)));
+const reversed = (plan: Plan): PlanStepJson[] =>
+  json(sectionsOf(plan.steps).flatMap((section) => [...section.tracks].reverse().flat(2)));
 
 interface Case {
   label: string;
@@ -54,7 +55,11 @@ function cases(max: number): Case[] {
     const plan = planFailover(offlineFacts(t), { lostDc: 'madrid', fenceCommand: './fence.sh madrid' });
     if (!plan.safe || plan.steps.length === 0) continue;
     const back = planFailback(failedOverFacts(offlineFacts(t), 'madrid'), { returningDc: 'madrid' });
-    out.push({ label: JSON.stringify(s), t, events: [guardEvents(json(plan.steps), json(back.steps)), guardEvents(reversed(plan), reversed(back))] });
+    out.push({
+      label: JSON.stringify(s),
+      t,
+      events: [guardEvents(json(plan.steps), json(back.steps)), guardEvents(reversed(plan), reversed(back))],
+    });
   }
   return out;
 }
@@ -92,8 +97,12 @@ function firstBreak(c: Case, opts: GuardRunOptions): string | undefined {
 }
 
 const ALL = cases(5);
-const THREE = ALL.find((c) => c.label === JSON.stringify({ masters: 3, mastersInMain: 2, etcd: 3, etcdInMain: 2, colocated: true }))!;
-const FIVE = ALL.find((c) => c.label === JSON.stringify({ masters: 5, mastersInMain: 3, etcd: 5, etcdInMain: 3, colocated: true }))!;
+const THREE = ALL.find(
+  (c) => c.label === JSON.stringify({ masters: 3, mastersInMain: 2, etcd: 3, etcdInMain: 2, colocated: true }),
+)!;
+const FIVE = ALL.find(
+  (c) => c.label === JSON.stringify({ masters: 5, mastersInMain: 3, etcd: 5, etcdInMain: 3, colocated: true }),
+)!;
 
 describe('the return guard in the model', () => {
   it('with the guard and the published state, a powered-on lost DC never forms a quorum at any prefix of failover and failback', () => {
@@ -110,13 +119,16 @@ describe('the return guard in the model', () => {
   }, 300_000);
 
   it('without the guard, the powered-on lost DC breaks the cluster (3 and 5 masters)', () => {
-    for (const c of [THREE, FIVE]) expect(firstBreak(c, { guard: false, marker: false }), c.label).toMatch(/power-on after publish failed-over/);
+    for (const c of [THREE, FIVE])
+      expect(firstBreak(c, { guard: false, marker: false }), c.label).toMatch(/power-on after publish failed-over/);
   });
 
   it('without the published state, membership evidence alone leaves a window between the first change and the survivors restarting', () => {
     for (const c of [THREE, FIVE]) {
       const b = breaks(c, { guard: true, marker: false });
-      console.log(`guard model without the marker, ${c.label}: ${b.length} of ${c.events[0]!.length} power-on points break, after: ${b.join(', ')}`);
+      console.log(
+        `guard model without the marker, ${c.label}: ${b.length} of ${c.events[0]!.length} power-on points break, after: ${b.join(', ')}`,
+      );
       expect(b.length).toBeGreaterThan(0);
       // Once the survivors run their new membership, it alone keeps the lost DC down.
       expect(b).not.toContain('write');

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fourLetterWord } from '../../../lab/machines/standins/dcos-paths.js';
 
-export const REPO = fileURLToPath(new URL('../../..', import.meta.url)).replace(/\/$/, '');
-export const STANDINS = join(REPO, 'dist/lab/machines/standins');
+const REPO = fileURLToPath(new URL('../../..', import.meta.url)).replace(/\/$/, '');
+const STANDINS = join(REPO, 'dist/lab/machines/standins');
 
 export function requireBuilt(): void {
   for (const f of ['exhibitor.js', 'mesos-prestart.js', 'dcos-paths.js']) {
@@ -56,7 +56,7 @@ export function nodeDirs(root: string, masterCountFile: string, ip: string): Nod
 }
 
 /** The environment a node's stand-ins get in place of the machine's files. */
-export function nodeEnv(n: NodeDirs, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+function nodeEnv(n: NodeDirs, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return {
     PATH: process.env['PATH'] ?? '/usr/bin:/bin',
     DCFAIL_LAB_DETECTED_IP: n.ip,
