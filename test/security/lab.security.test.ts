@@ -115,8 +115,8 @@ describe('item 1: apply executes only the steps dcfail plans now', () => {
     const zkParent = `${secondaryNodes(lab)[0]!.root}/var/lib/dcos/exhibitor`;
     await chmod(zkParent, 0o700);
     await writeFile(`${zkParent}/zookeeper/planted-suid`, '#!/bin/sh\n', { mode: 0o4755 });
-    await chmod(`${zkParent}/zookeeper/planted-suid`, 0o4755);
     await chown(`${zkParent}/zookeeper/planted-suid`, 1001, 1001);
+    await chmod(`${zkParent}/zookeeper/planted-suid`, 0o4755); // after chown, which clears setuid
     const r = await dcfail(['plan', 'failover', '--to', 'secondary', '-t', fast, '--out', planFile]);
     expect(r.exitCode, describeRun(r)).toBe(0);
     plan = JSON.parse(await readFile(planFile, 'utf8'));
