@@ -44,6 +44,8 @@ beforeAll(async () => {
   lab = await labUp({ masters: 3, dir: DIR });
   log(`lab up in ${secs(lab.durationMs)}; dcfail built in ${secs(await buildPrivately(DIR))}`);
   fast = await topologyCopy(lab, TOPOS, 'fast');
+  // Copies and markers of an earlier run of this file would stand in for this run's.
+  for (const n of lab.nodes) await rm(`${n.root}/var/lib/dcfail`, { recursive: true, force: true });
 }, 300_000);
 
 afterAll(async () => {
@@ -56,6 +58,8 @@ describe('item 3: command templates run only service managers', () => {
     await rm(planted, { force: true });
     const evil = await topologyCopy(lab, TOPOS, 'evil-template', (t) => {
       t.services.commands.isActive = `/usr/bin/touch ${planted}`;
+      // Without the opt-in the issue asks for (the lab's own labctl templates will need it).
+      for (const k of Object.keys(t.services.commands)) if (!/^(start|stop|restart|disable|enable|isActive|exists)$/.test(k)) delete t.services.commands[k];
     });
     const r = await dcfail(['status', '-t', evil]);
     // Today: the template passes the schema, status runs it as root through sudo on every node

@@ -138,7 +138,7 @@ describe('item 7: every remote read and probe has a size cap and an overall dead
   it('a config path that is a FIFO fails within the deadline and leaves no remote cat behind', async () => {
     const fifo = join(dir, 'fifo-etcd.conf');
     execFileSync('mkfifo', ['-m', '0644', fifo]);
-    const r = await within(remote.readFile(fifo), 20_000);
+    const r = await within(remote.readFile(fifo), 10_000);
     const left = processesWith(fifo);
     // Cleanup of what today's read leaves: the cat processes this test started on the node.
     for (const p of left) {
@@ -149,7 +149,7 @@ describe('item 7: every remote read and probe has a size cap and an overall dead
       }
     }
     // Today: the read never returns (no deadline), and `cat -- <fifo>` waits on the node.
-    expect(r, 'the read of a FIFO is still pending after 20 s').not.toBe('pending');
+    expect(r, 'the read of a FIFO is still pending after 10 s').not.toBe('pending');
     expect(r !== 'pending' && 'err' in r).toBe(true);
     expect(left.map((p) => p.cmd)).toEqual([]);
   }, 60_000);
@@ -197,7 +197,7 @@ describe('item 7: every remote read and probe has a size cap and an overall dead
     }
     const seen = `${killedFor || 'exited'} after ${Date.now() - t0} ms, peak ${Math.round(peakKiB / 1024)} MiB: ${out.trim()}`;
     expect(killedFor, seen).toBe('');
-    expect(out, seen).toMatch(/^ERR .*(too large|larger than|size|cap|limit)/im);
+    expect(out, seen).toMatch(/^ERR .*(too large|larger than|size|cap|limit|not a regular file|regular)/im);
     expect(peakKiB, seen).toBeLessThan(256 * 1024);
     expect(left.map((p) => p.cmd), seen).toEqual([]);
   }, 60_000);
@@ -226,10 +226,28 @@ describe('item 7: every remote read and probe has a size cap and an overall dead
 });
 
 describe('item 8: the node lock is atomic', () => {
+  it('a lock on the node whose owner is not written yet (the instant after mkdir) is held, not free', async () => {
+    const stateDir = join(dir, 'node-state-half');
+    execFileSync('rm', ['-rf', stateDir]);
+    mkdirSync(join(stateDir, 'lock'), { recursive: true });
+    const node = { ...target(), services: { dcfail: { stateDir } } };
+    process.env['DCFAIL_STATE_DIR'] = join(dir, 'local-state-half');
+    const { RunLock } = await import('../../src/apply/lock.js');
+    const lock = new RunLock({ cluster: 'sec' } as never, pool, { host: 'h2', pid: 1, runId: 'late', operator: 'op', at: '' });
+    let error: (Error & { code?: string }) | undefined;
+    const notes = await lock.acquire([node as never], false).catch((e: Error) => {
+      error = e;
+      return [];
+    });
+    // Today: "took over the lock of an unknown run": a run between mkdir and the owner write wins too.
+    expect((error as { code?: string } | undefined)?.code, JSON.stringify(notes)).toBe('locked');
+    if (!error) await lock.release();
+  }, 30_000);
+
   it('20 runs taking the lock on a node at the same instant: exactly one wins, every time', async () => {
     const stateDir = join(dir, 'node-state');
     const trials: string[][] = [];
-    for (let trial = 0; trial < 3; trial++) {
+    for (let trial = 0; trial < 5; trial++) {
       execFileSync('rm', ['-rf', stateDir]);
       const node = { ...target(), services: { dcfail: { stateDir } } };
       const script = (i: number) => `
@@ -267,6 +285,6 @@ describe('item 8: the node lock is atomic', () => {
     const winners = trials.map((t) => t.filter((r) => r === 'WON').length);
     // Today: mkdir, then the owner written in a second exec; a run that finds the directory
     // before its owner reads "{}" as free and takes the lock too.
-    expect(winners, JSON.stringify(trials, null, 1).slice(0, 4000)).toEqual([1, 1, 1]);
+    expect(winners, JSON.stringify(trials, null, 1).slice(0, 4000)).toEqual([1, 1, 1, 1, 1]);
   }, 120_000);
 });
