@@ -59,7 +59,8 @@ describe('item 3: command templates run only service managers', () => {
     const evil = await topologyCopy(lab, TOPOS, 'evil-template', (t) => {
       t.services.commands.isActive = `/usr/bin/touch ${planted}`;
       // Without the opt-in the issue asks for (the lab's own labctl templates will need it).
-      for (const k of Object.keys(t.services.commands)) if (!/^(start|stop|restart|disable|enable|isActive|exists)$/.test(k)) delete t.services.commands[k];
+      for (const k of Object.keys(t.services.commands))
+        if (!/^(start|stop|restart|disable|enable|isActive|exists)$/.test(k)) delete t.services.commands[k];
     });
     const r = await dcfail(['status', '-t', evil]);
     // Today: the template passes the schema, status runs it as root through sudo on every node
@@ -71,7 +72,7 @@ describe('item 3: command templates run only service managers', () => {
 });
 
 describe('item 10: the failover marker read back from a node is checked', () => {
-  it("a marker whose saved files hold a line break is refused naming the node and the field", async () => {
+  it('a marker whose saved files hold a line break is refused naming the node and the field', async () => {
     const node = secondaryNodes(lab)[0]!;
     const markerPath = `${node.root}/var/lib/dcfail/failover-marker.json`;
     await mkdir(`${node.root}/var/lib/dcfail`, { recursive: true });
@@ -165,7 +166,9 @@ describe('item 1: apply executes only the steps dcfail plans now', () => {
     await writeFile(progress, JSON.stringify({ done: plan.plan.steps.map((s: { id: string }) => s.id) }));
     const r = await dcfail(['apply', file, '-t', fast, '--yes', '--verify-timeout', '30000']);
     // Today: a resumed apply skips the fingerprint and runs the one step left, as root.
-    expect(await readFile(victim2, 'utf8'), `the resumed apply wrote the victim\n${describeRun(r)}`).toBe('root crontab\n');
+    expect(await readFile(victim2, 'utf8'), `the resumed apply wrote the victim\n${describeRun(r)}`).toBe(
+      'root crontab\n',
+    );
     expect(r.exitCode, describeRun(r)).toBe(3);
     expect(r.stderr).toMatch(/99:evil/);
   }, 180_000);
@@ -186,7 +189,12 @@ async function walk(root: string): Promise<{ path: string; mode: number; uid: nu
     for (const e of await readdir(d)) {
       const p = join(d, e);
       const st = await lstat(p);
-      out.push({ path: p, mode: st.mode & 0o7777, uid: st.uid, openToAll: (st.mode & 0o004) !== 0 && (await ancestorsOpen(p)) });
+      out.push({
+        path: p,
+        mode: st.mode & 0o7777,
+        uid: st.uid,
+        openToAll: (st.mode & 0o004) !== 0 && (await ancestorsOpen(p)),
+      });
       if (st.isDirectory()) await go(p);
     }
   };
@@ -207,7 +215,10 @@ describe('item 9: replica copies stay private and owned by root', () => {
     expect(entries.length, 'the run copied the ZooKeeper replica').toBeGreaterThan(0);
     const bad = entries
       .filter((e) => e.openToAll || (e.mode & 0o6000) !== 0 || e.uid !== 0)
-      .map((e) => `${e.path.slice(copies.length)} mode ${e.mode.toString(8)} uid ${e.uid}${e.openToAll ? ' readable by anyone' : ''}`);
+      .map(
+        (e) =>
+          `${e.path.slice(copies.length)} mode ${e.mode.toString(8)} uid ${e.uid}${e.openToAll ? ' readable by anyone' : ''}`,
+      );
     // Today: cp -a under 0755 directories: every copied file is world-readable, and the planted
     // file keeps its setuid bit and its owner (uid 1001).
     expect(bad).toEqual([]);

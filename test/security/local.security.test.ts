@@ -12,7 +12,17 @@
  */
 import { execa } from 'execa';
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -32,7 +42,11 @@ beforeAll(async () => {
 
 async function dcfail(args: string[], timeoutMs = 20_000) {
   const t0 = Date.now();
-  const r = await execa(process.execPath, [BIN, ...args], { reject: false, timeout: timeoutMs, env: { NO_COLOR: '1' } });
+  const r = await execa(process.execPath, [BIN, ...args], {
+    reject: false,
+    timeout: timeoutMs,
+    env: { NO_COLOR: '1' },
+  });
   return { ...r, took: Date.now() - t0, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
 
@@ -116,7 +130,9 @@ describe('item 11: hooks get a minimal environment and shell-like arguments, wit
     expect(got.env['OPS_SECRET_TOKEN']).toBeUndefined();
     expect(got.env['DCFAIL_RUN_ID']).toBe('r3');
     const extra = Object.keys(got.env).filter(
-      (k) => !k.startsWith('DCFAIL_') && !['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'USER', 'LOGNAME', 'PWD', 'SHLVL', '_'].includes(k),
+      (k) =>
+        !k.startsWith('DCFAIL_') &&
+        !['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'USER', 'LOGNAME', 'PWD', 'SHLVL', '_'].includes(k),
     );
     expect(extra).toEqual([]);
   });
@@ -126,12 +142,21 @@ describe('item 11: no shell', () => {
   it('shell syntax in a hook command is never run by a shell (refused or passed literally)', async () => {
     const hook = join(dir, 'args-hook.sh');
     const seen = join(dir, 'args-saw.json');
-    writeFileSync(hook, `#!/bin/sh\nnode -e 'require("fs").writeFileSync(process.argv[1], JSON.stringify(process.argv.slice(2)))' ${seen} "$@"\n`);
-    chmodSync(hook, 0o755);
-    const r = await runHook('fence', `${hook} $(touch ${dir}/pwned) \`touch ${dir}/pwned2\` ; touch ${dir}/pwned3`, dir, {}).catch(
-      (e: Error) => ({ refused: e.message }),
+    writeFileSync(
+      hook,
+      `#!/bin/sh\nnode -e 'require("fs").writeFileSync(process.argv[1], JSON.stringify(process.argv.slice(2)))' ${seen} "$@"\n`,
     );
-    expect(existsSync(join(dir, 'pwned')) || existsSync(join(dir, 'pwned2')) || existsSync(join(dir, 'pwned3')), JSON.stringify(r)).toBe(false);
+    chmodSync(hook, 0o755);
+    const r = await runHook(
+      'fence',
+      `${hook} $(touch ${dir}/pwned) \`touch ${dir}/pwned2\` ; touch ${dir}/pwned3`,
+      dir,
+      {},
+    ).catch((e: Error) => ({ refused: e.message }));
+    expect(
+      existsSync(join(dir, 'pwned')) || existsSync(join(dir, 'pwned2')) || existsSync(join(dir, 'pwned3')),
+      JSON.stringify(r),
+    ).toBe(false);
   });
 });
 
@@ -195,7 +220,13 @@ describe('item 6: every pattern runs in linear time', () => {
   it('validate of a path with a typo (trailing space) returns exit 2 promptly', async () => {
     const base = readFileSync(`${REPO}/fixtures/topologies/example.yaml`, 'utf8');
     const file = join(dir, 'typo.yaml');
-    writeFileSync(file, base.replace('envFile: /opt/mesosphere/etc/mesos-master', `envFile: "/opt/mesosphere/etc/mesos-master-config-of-this-cluster "`));
+    writeFileSync(
+      file,
+      base.replace(
+        'envFile: /opt/mesosphere/etc/mesos-master',
+        `envFile: "/opt/mesosphere/etc/mesos-master-config-of-this-cluster "`,
+      ),
+    );
     const r = await dcfail(['validate', '-t', file], 10_000);
     expect(r.timedOut, `validate still running after ${r.took} ms`).toBe(false);
     expect(r.exitCode).toBe(2);
@@ -204,12 +235,24 @@ describe('item 6: every pattern runs in linear time', () => {
   it('a Marathon LIKE pattern from the cluster cannot hang survival', async () => {
     const apps = JSON.parse(readFileSync(`${REPO}/fixtures/survival/apps.json`, 'utf8'));
     const agents = JSON.parse(readFileSync(`${REPO}/fixtures/survival/agents.json`, 'utf8'));
-    for (const a of apps.apps) a.constraints = [['rack', 'LIKE', '(a+)+'], ['rack', 'UNLIKE', '(a|aa)+']];
+    for (const a of apps.apps)
+      a.constraints = [
+        ['rack', 'LIKE', '(a+)+'],
+        ['rack', 'UNLIKE', '(a|aa)+'],
+      ];
     for (const s of agents.slaves) s.attributes.rack = `${'a'.repeat(40)}!`;
     writeFileSync(join(dir, 'apps-redos.json'), JSON.stringify(apps));
     writeFileSync(join(dir, 'agents-redos.json'), JSON.stringify(agents));
     const r = await dcfail(
-      ['survival', '-t', `${REPO}/fixtures/survival/topology.yaml`, '--apps', join(dir, 'apps-redos.json'), '--agents', join(dir, 'agents-redos.json')],
+      [
+        'survival',
+        '-t',
+        `${REPO}/fixtures/survival/topology.yaml`,
+        '--apps',
+        join(dir, 'apps-redos.json'),
+        '--agents',
+        join(dir, 'agents-redos.json'),
+      ],
       15_000,
     );
     // Today: (a+)+ against 40 a's and a '!' backtracks for ever; the report never comes.
@@ -226,12 +269,24 @@ describe('item 5: control characters from the cluster never reach the terminal r
     const evilId = `/web/frontend\r\u001b[2K  survives           /web/frontend\u001b]52;c;cm0gLXJmIH4K\u0007`;
     degraded.id = evilId;
     writeFileSync(join(dir, 'apps-esc.json'), JSON.stringify(apps));
-    const args = ['survival', '-t', `${REPO}/fixtures/survival/topology.yaml`, '--apps', join(dir, 'apps-esc.json'), '--agents', `${REPO}/fixtures/survival/agents.json`, '--assume-down', 'madrid'];
+    const args = [
+      'survival',
+      '-t',
+      `${REPO}/fixtures/survival/topology.yaml`,
+      '--apps',
+      join(dir, 'apps-esc.json'),
+      '--agents',
+      `${REPO}/fixtures/survival/agents.json`,
+      '--assume-down',
+      'madrid',
+    ];
     const human = await dcfail(args);
     // Today: ESC, BEL and CR reach stdout as they are: the line reads "survives" on a terminal
     // and OSC 52 sets the clipboard.
     // eslint-disable-next-line no-control-regex
-    const raw = [...`${human.stdout}${human.stderr}`.matchAll(/[\u0000-\u0008\u000b-\u001f\u007f\u009b]/g)].map((m) => m[0].codePointAt(0));
+    const raw = [...`${human.stdout}${human.stderr}`.matchAll(/[\u0000-\u0008\u000b-\u001f\u007f\u009b]/g)].map((m) =>
+      m[0].codePointAt(0),
+    );
     expect(raw, human.stdout).toEqual([]);
     const json = await dcfail([...args, '--json']);
     expect(json.stdout).toContain(JSON.stringify(evilId).slice(1, -1));
@@ -244,7 +299,13 @@ describe('item 8: the local run lock is atomic', () => {
     mkdirSync(join(state, 'locks', 'sec'), { recursive: true });
     process.env['DCFAIL_STATE_DIR'] = state;
     const { RunLock } = await import('../../src/apply/lock.js');
-    const lock = new RunLock({ cluster: 'sec' } as never, null as never, { host: 'h', pid: process.pid, runId: 'late', operator: 'op', at: '' });
+    const lock = new RunLock({ cluster: 'sec' } as never, null as never, {
+      host: 'h',
+      pid: process.pid,
+      runId: 'late',
+      operator: 'op',
+      at: '',
+    });
     let error: Error | undefined;
     const notes = await lock.acquire([], false).catch((e: Error) => {
       error = e;

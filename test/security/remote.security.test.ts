@@ -9,7 +9,7 @@
  */
 process.env['DCFAIL_LAB_NET'] = '6';
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -89,7 +89,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await pool?.close?.();
+  await pool?.closeAll();
   await sshd?.stop();
 });
 
@@ -113,7 +113,10 @@ describe('item 4: the remote atomic write resolves once and never writes through
     // The attacker, as that user, swaps the link between its file and root's, as fast as it can.
     const racer = spawn(
       '/bin/sh',
-      ['-c', `while :; do ln -sfn ${victim} ${work}/.x && mv -Tf ${work}/.x ${link}; ln -sfn ${real} ${work}/.y && mv -Tf ${work}/.y ${link}; done`],
+      [
+        '-c',
+        `while :; do ln -sfn ${victim} ${work}/.x && mv -Tf ${work}/.x ${link}; ln -sfn ${real} ${work}/.y && mv -Tf ${work}/.y ${link}; done`,
+      ],
       { uid: labUid, gid: labUid, stdio: 'ignore' },
     );
     const outcomes: string[] = [];
@@ -129,7 +132,10 @@ describe('item 4: the remote atomic write resolves once and never writes through
     // Today: the victim is overwritten with MESOS_QUORUM=... within the first tries.
     expect(readFileSync(victim, 'utf8'), seen).toBe('root original\n');
     // A directory writable by someone other than root is refused, and the refusal says so.
-    expect(outcomes.every((o) => o.startsWith('refused')), seen).toBe(true);
+    expect(
+      outcomes.every((o) => o.startsWith('refused')),
+      seen,
+    ).toBe(true);
     expect(seen).toMatch(/writable|owned by/);
   }, 120_000);
 });
@@ -199,7 +205,10 @@ describe('item 7: every remote read and probe has a size cap and an overall dead
     expect(killedFor, seen).toBe('');
     expect(out, seen).toMatch(/^ERR .*(too large|larger than|size|cap|limit|not a regular file|regular)/im);
     expect(peakKiB, seen).toBeLessThan(256 * 1024);
-    expect(left.map((p) => p.cmd), seen).toEqual([]);
+    expect(
+      left.map((p) => p.cmd),
+      seen,
+    ).toEqual([]);
   }, 60_000);
 
   it('a ZooKeeper port that trickles a byte every 400 ms is given up at the probe deadline', async () => {
@@ -233,7 +242,13 @@ describe('item 8: the node lock is atomic', () => {
     const node = { ...target(), services: { dcfail: { stateDir } } };
     process.env['DCFAIL_STATE_DIR'] = join(dir, 'local-state-half');
     const { RunLock } = await import('../../src/apply/lock.js');
-    const lock = new RunLock({ cluster: 'sec' } as never, pool, { host: 'h2', pid: 1, runId: 'late', operator: 'op', at: '' });
+    const lock = new RunLock({ cluster: 'sec' } as never, pool, {
+      host: 'h2',
+      pid: 1,
+      runId: 'late',
+      operator: 'op',
+      at: '',
+    });
     let error: (Error & { code?: string }) | undefined;
     const notes = await lock.acquire([node as never], false).catch((e: Error) => {
       error = e;
