@@ -9,8 +9,9 @@
  * Each asserts the safe behaviour the issue asks for; today each fails (see FIXES.md).
  */
 process.env['DCFAIL_LAB_NET'] = '6';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
-import { chmod, chown, lstat, mkdir, readdir, readFile, writeFile, rm } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -152,6 +153,43 @@ describe('item 1: apply executes only the steps dcfail plans now', () => {
     expect(r.exitCode, describeRun(r)).toBe(3);
     expect(r.stderr).toMatch(/0:evil/);
   }, 180_000);
+
+  it('item 2: plan --out of the binary does not write through links planted at its predictable temp name', async () => {
+    const victim3 = join(DIR, 'victim-profile');
+    await writeFile(victim3, 'export PATH=/usr/bin\n');
+    const out = join(TOPOS, 'shared-out.json');
+    // `.shared-out.json.<pid>.<n>.tmp`: the shell execs dcfail, so its pid is known before dcfail starts.
+    const child = spawn(
+      '/bin/sh',
+      [
+        '-c',
+        'read _; exec "$0" "$@"',
+        process.execPath,
+        `${DIR}/dist/bin/dcfail.js`,
+        'plan',
+        'failover',
+        '--to',
+        'secondary',
+        '-t',
+        fast,
+        '--out',
+        out,
+      ],
+      { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, DCFAIL_OPERATOR: 'e2e-test' } },
+    );
+    for (let n = 1; n <= 5; n++) await symlink(victim3, join(TOPOS, `.shared-out.json.${child.pid}.${n}.tmp`));
+    let err = '';
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    child.stdout.resume();
+    child.stdin.end('go\n');
+    const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+    // Today: the plan (JSON) lands in the victim, and the out file is the planted link.
+    expect(await readFile(victim3, 'utf8'), `exit ${code}: ${err}`).toBe('export PATH=/usr/bin\n');
+    if (existsSync(out)) {
+      expect((await lstat(out)).isSymbolicLink()).toBe(false);
+      expect(((await lstat(out)).mode & 0o777).toString(8)).toBe('600');
+    }
+  }, 60_000);
 
   it('a resumed apply re-plans too: a step the record does not cover is refused, no fingerprint skipped', async () => {
     const tampered = structuredClone(plan);
