@@ -293,6 +293,24 @@ describe('item 5: control characters from the cluster never reach the terminal r
   }, 30_000);
 });
 
+describe('item 5: control characters in files and their names never reach the terminal raw', () => {
+  it('a topology whose name and values hold escapes is reported with them escaped', async () => {
+    const { parse, stringify } = await import('yaml');
+    const t = parse(readFileSync(`${REPO}/fixtures/topologies/example.yaml`, 'utf8'));
+    t.nodes[0].dc = 'madrid\u001b]52;c;cm0gLXJmIH4K\u0007\r';
+    const file = join(dir, 'topology-\u001b[2K\u001b]0;pwned\u0007.yaml');
+    writeFileSync(file, stringify(t));
+    const r = await dcfail(['validate', '-t', file]);
+    // Today: the file name (ESC [2K, OSC 0 window title) and the node's dc (OSC 52) print raw.
+    // eslint-disable-next-line no-control-regex
+    const raw = [...`${r.stdout}${r.stderr}`.matchAll(/[\u0000-\u0008\u000b-\u001f\u007f\u009b]/g)].map((m) =>
+      m[0].codePointAt(0),
+    );
+    expect(raw, JSON.stringify(`${r.stdout}${r.stderr}`)).toEqual([]);
+    expect(r.exitCode).toBe(2);
+  });
+});
+
 describe('item 8: the local run lock is atomic', () => {
   it('a local lock whose owner is not written yet (the instant after mkdir) is held, not free', async () => {
     const state = mkdtempSync(join(dir, 'lock-half-'));
