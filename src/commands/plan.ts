@@ -77,7 +77,8 @@ export async function plan(opts: PlanOptions, io: Io): Promise<ExitCode> {
       );
     if (opts.runbook === 'failover' && !opts.to) throw new UserError('bad-flag', 'plan failover needs --to <dc>');
     const to = opts.runbook === 'failover' ? resolveDc(t, opts.to!, '--to') : t.datacenters.main;
-    const { planOnline } = await import('./runbook.js');
+    // Loaded only for an online plan: an offline one must not pay for ssh2 and the probes.
+    const { planOnline } = await import('./plan-online.js');
     const { plan: p, saved } = await planOnline(t, opts.topology, opts.runbook, to);
     if (opts.out) {
       const { writeFileAtomic } = await import('../apply/local-files.js');
