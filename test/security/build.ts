@@ -1,6 +1,6 @@
 /** Builds this checkout once into .lab-hardening-build/dist (others rebuild the shared dist/ meanwhile). */
 import { existsSync } from 'node:fs';
-import { buildPrivately, REPO } from '../e2e/helpers.js';
+import { buildPrivately, REPO } from '../support/e2e.js';
 
 export const BUILD_DIR = `${REPO}/.lab-hardening-build`;
 export const BIN = `${BUILD_DIR}/dist/bin/dcfail.js`;

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killDc, labDown, labUp, type Lab } from '../../lab/lab.js';
-import { waitForForeignLab } from '../observe/server-truth.js';
+import { waitForForeignLab } from '../support/server-truth.js';
 import {
   buildPrivately,
   dcfail,
@@ -28,7 +28,7 @@ import {
   runFailover,
   topologyCopy,
   waitSurvivorsLostQuorum,
-} from '../e2e/helpers.js';
+} from '../support/e2e.js';
 
 const DIR = `${REPO}/.lab-hardening-lab`;
 process.env['DCFAIL_LAB_DIR'] = DIR;

@@ -29,7 +29,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { writeFileAtomic } from '../../src/apply/local-files.js';
 import { runHook } from '../../src/apply/hooks.js';
 import { auditLog } from '../../src/views/audit-log.js';
-import { REPO } from '../e2e/helpers.js';
+import { REPO } from '../support/e2e.js';
 import { BUILD_DIR, ensureBuilt } from './build.js';
 
 const DIST = `${BUILD_DIR}/dist/src`;

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RemotePool, type SshTarget } from '../../src/remote/ssh.js';
 import type { Remote } from '../../src/remote/types.js';
 import { probeZkServer } from '../../src/components/zookeeper/probe.js';
-import { LAB_USER, makeKey, makeTempDir, startSshd, type KeyPair, type Sshd } from '../remote/helpers/sshd.js';
+import { LAB_USER, makeKey, makeTempDir, startSshd, type KeyPair, type Sshd } from '../support/sshd.js';
 import { BUILD_DIR, ensureBuilt } from './build.js';
 
 const ADDRESS = '127.6.30.1';
