@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { buildPrivately, REPO } from '../support/e2e.js';
 
 export const BUILD_DIR = `${REPO}/.lab-hardening-build`;
-export const BIN = `${BUILD_DIR}/dist/bin/dcfail.js`;
+const BIN = `${BUILD_DIR}/dist/bin/dcfail.js`;
 
 export async function ensureBuilt(): Promise<string> {
   if (!existsSync(BIN) || process.env['DCFAIL_SECURITY_REBUILD']) await buildPrivately(BUILD_DIR);
