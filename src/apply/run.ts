@@ -76,7 +76,7 @@ async function execute(
     runId: s.runId,
     backupRootOf: (node) => `${s.t.nodes.find((n) => n.name === node)!.services.dcfail.stateDir}/backups/${s.runId}`,
     commandTimeoutMs: 30_000,
-    hookEnv: { ...process.env, ...s.hookEnv } as Record<string, string>,
+    hookEnv: s.hookEnv,
     note: (k, v) => {
       s.journal.data.notes[k] = v;
     },

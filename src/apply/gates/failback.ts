@@ -97,7 +97,8 @@ export async function prepareFailback(
       'the safety core refuses this failback',
       plan.refusals.map((r) => `[${r.code}] ${r.message}`),
     );
-  if (plan.steps.length > 0) await preHook('preFailback', t.hooks.preFailback, topologyDirOf(opts.topology), s.hookEnv);
+  if (plan.steps.length > 0)
+    await preHook('preFailback', t.hooks.preFailback, topologyDirOf(opts.topology), s.hookEnv, t.hooks.env);
   const minRegistryVersion = maxRegistry(observation, survivorsOf);
   return {
     plan,

@@ -68,7 +68,8 @@ export async function prepareFailover(
       'the safety core refuses this failover',
       plan.refusals.map((r) => `[${r.code}] ${r.message}`),
     );
-  if (plan.steps.length > 0) await preHook('preFailover', t.hooks.preFailover, topologyDirOf(opts.topology), s.hookEnv);
+  if (plan.steps.length > 0)
+    await preHook('preFailover', t.hooks.preFailover, topologyDirOf(opts.topology), s.hookEnv, t.hooks.env);
   s.journal.data.failoverPoint =
     marker?.point ??
     failoverPointOf(
