@@ -8,7 +8,7 @@ import { seconds } from '../views/progress.js';
 import { DcfailError, EXIT, type ExitCode, RefusedError, UserError } from '../errors.js';
 import type { EffectContext } from './effect-kit.js';
 import { LostDcWatch } from './lost-dc-watch.js';
-import type { Plan } from '../plan/plan.js';
+import type { Plan, Step } from '../plan/plan.js';
 import type { RunHost, RunNote } from './host.js';
 import type { RunbookOptions } from '../commands/options.js';
 import type { SavedPlan } from '../plan/saved-plan.js';
@@ -137,6 +137,42 @@ async function execute(
   return { ok: false, code: e.exitCode === EXIT.refused ? EXIT.refused : EXIT.failed, ms };
 }
 
+/** A step as compared between a saved plan and a re-plan: every field but the display-only summary, keys sorted. */
+function canonicalStep(step: unknown): string {
+  const sort = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(sort)
+      : v !== null && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.keys(v)
+              .filter((k) => k !== 'summary')
+              .sort()
+              .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
+          )
+        : v;
+  return JSON.stringify(sort(step));
+}
+
+/** The refusal naming the first step where the saved plan and dcfail's plan now part, or null when they agree. */
+function firstDifference(saved: readonly { id: string }[], fresh: readonly Step[]): RefusedError | null {
+  const n = Math.max(saved.length, fresh.length);
+  for (let i = 0; i < n; i++) {
+    const a = saved[i];
+    const b = fresh[i];
+    if (a !== undefined && b !== undefined && canonicalStep(a) === canonicalStep(b)) continue;
+    const at = a?.id ?? b!.id;
+    return new RefusedError(
+      'plan-differs',
+      `the saved plan differs from what dcfail plans now at step ${at}: nothing was changed. Make a new plan.`,
+      [
+        `saved:   ${a === undefined ? '(no step)' : canonicalStep(a)}`,
+        `planned: ${b === undefined ? '(no step)' : canonicalStep(b)}`,
+      ],
+    );
+  }
+  return null;
+}
+
 export interface ApplyState {
   saved: SavedPlan;
   progressFile: string;
@@ -203,9 +239,15 @@ export async function runRunbook(
     }
     let plan = prepared.plan;
     if (apply) {
-      // Exactly the saved steps, from the first one not yet done.
+      // The saved plan is not trusted to name what runs: dcfail re-plans from what it observed
+      // now (the same builder as `plan`), and runs its own steps, after checking that they are
+      // the saved ones not yet done, one for one. A step the file adds, drops or alters refuses.
       const done = new Set(apply.done);
-      plan = { ...apply.saved.plan, steps: apply.saved.plan.steps.filter((x) => !done.has(x.id)) };
+      const fresh = prepared.plan.steps.filter((x) => !done.has(x.id));
+      const saved = apply.saved.plan.steps.filter((x) => !done.has(x.id));
+      const differs = firstDifference(saved, fresh);
+      if (differs !== null) throw differs;
+      plan = { ...prepared.plan, steps: fresh };
       if (apply.done.length > 0)
         notify({
           kind: 'notice',
