@@ -26,7 +26,7 @@ export async function prepareFailback(
   observation: ClusterObservation,
 ): Promise<Prepared> {
   const { t } = s;
-  const marker = readMarker(observation);
+  const marker = readMarker(observation, t);
   const status = judge(t, observation);
   const resuming = marker?.lostDc === returningDc && marker.failbackRunId !== undefined;
   const unreachable = observation.nodes.filter((n) => !n.ssh.ok).map((n) => n.name);

@@ -59,7 +59,7 @@ export async function prepareFailover(
       `${lostDc} has no fence hook: it must stay down until failback. Add hooks.fence.${lostDc}, or attest how it is kept down with --attest-fenced "<how>"`,
     );
   }
-  const marker = readMarker(observation);
+  const marker = readMarker(observation, t);
   const facts = factsFromObservation(t, observation, originalFrom(t, marker));
   const plan = planFailover(facts, { lostDc, fenceCommand: fence });
   if (!plan.safe)
