@@ -62,6 +62,7 @@ const NodeConfigSchema = z.strictObject({
   etcdInitialClusterState: z.enum(['new', 'existing', '']).optional(),
   etcdForceNewCluster: z.enum(['true', 'false', '']).optional(),
 });
+// eslint-disable-next-line no-control-regex -- control characters are what it refuses
 const SHORT = z.string().regex(/^[^\u0000-\u001f\u007f]{0,256}$/, 'expected one short line without control characters');
 
 const MarkerSchema = z.looseObject({

@@ -393,14 +393,13 @@ class SshRemote implements Remote {
         let hasExited = false;
         let timedOut = false;
         let settled = false;
-        let timer: NodeJS.Timeout | undefined;
         let outBytes = 0;
         let errBytes = 0;
         let overflow = false;
         const finish = () => {
           if (settled) return;
           settled = true;
-          if (timer) clearTimeout(timer);
+          clearTimeout(timer);
           if (overflow) {
             reject(
               new OperationError(
@@ -458,7 +457,7 @@ class SshRemote implements Remote {
         });
         channel.on('close', finish);
         channel.on('error', () => undefined); // surfaced through close
-        timer = setTimeout(() => {
+        const timer = setTimeout(() => {
           // The remote `timeout` wrapper kills the command itself (see buildExecLine).
           timedOut = true;
           channel.close();
