@@ -261,6 +261,8 @@ export function labTopology(layout: LabLayout): Record<string, unknown> {
         enable: `${ctl} unmask {node} {unit}`,
         isActive: `${ctl} is-active {node} {unit}`,
         exists: `${ctl} exists {node} {unit}`,
+        // labctl is not a service manager: the lab opts in to templates running any program.
+        allowAnyProgram: true,
       },
     },
     nodes: layout.nodes.map((n) => ({

@@ -5,8 +5,8 @@ import { processIo } from './views/io.js';
 import { DcfailError, EXIT } from './errors.js';
 
 async function main(): Promise<number> {
-  const io = processIo();
   const json = process.argv.includes('--json');
+  const io = processIo(json);
   try {
     return await runCli(process.argv.slice(2), io);
   } catch (err) {
@@ -21,7 +21,7 @@ async function main(): Promise<number> {
       return err.exitCode;
     }
     io.err(
-      `dcfail: internal error (a bug in dcfail, please report it): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+      `dcfail: internal error (a bug in dcfail, please report it): ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`,
     );
     return EXIT.failed;
   }

@@ -6,9 +6,9 @@
  * it looks first and does nothing when its effect is already there, so a re-run after a crash
  * is safe.
  */
-import { execa } from 'execa';
 import { dirname, resolve } from 'node:path';
 import { OperationError } from '../errors.js';
+import { runHook } from './hooks.js';
 import { applyEnvChanges, envHolds, parseEnvFile, parseValueFile, renderValueFile } from '../core/env-file.js';
 import { MASTER_COUNT_KEY } from '../components/zookeeper/settings.js';
 import { CLUSTERS } from '../core/clusters.js';
@@ -56,22 +56,21 @@ async function performStep(ctx: EffectContext, step: Step): Promise<string> {
   const timeoutMs = ctx.commandTimeoutMs;
   switch (step.action) {
     case 'fence': {
-      const [cmd, ...args] = step.command.split(/\s+/);
-      const r = await execa(cmd!, args, {
-        cwd: ctx.topologyDir,
-        env: ctx.hookEnv,
-        reject: false,
-        timeout: timeoutMs * 6,
-      });
+      // The command is the topology's, never the plan's: a saved plan is not trusted to name what runs.
+      const command = ctx.topology.hooks.fence?.[step.dc];
+      if (!command) throw new OperationError('fence-failed', `the topology declares no fence hook for ${step.dc}`);
+      const r = await runHook(
+        `fence (${step.dc})`,
+        command,
+        ctx.topologyDir,
+        ctx.hookEnv,
+        timeoutMs * 6,
+        ctx.topology.hooks.env,
+      );
       if (r.exitCode !== 0)
         throw new OperationError(
           'fence-failed',
-          `fence hook for ${step.dc} failed (exit ${r.exitCode}): ${
-            String(r.stderr || r.stdout)
-              .trim()
-              .split('\n')
-              .slice(-1)[0] ?? ''
-          }`,
+          `fence hook for ${step.dc} failed (exit ${r.exitCode}): ${r.output ?? ''}`,
         );
       return `fence hook exited 0`;
     }

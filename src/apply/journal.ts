@@ -9,7 +9,7 @@ import { stateDir } from './state.js';
 import type { Plan } from '../plan/plan.js';
 import type { RunEvent } from './executor.js';
 import type { RunNote } from './host.js';
-import { writeFileAtomic } from './local-files.js';
+import { ensurePrivateDir, writeFileAtomic } from './local-files.js';
 
 export interface JournalStep {
   id: string;
@@ -67,7 +67,8 @@ export class Journal {
   }
 
   private async write(): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
+    ensurePrivateDir(stateDir());
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
     await writeFileAtomic(
       join(this.dir, 'journal.json'),
       `${JSON.stringify(this.data, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`,
@@ -76,7 +77,8 @@ export class Journal {
 
   async savePlan(plan: Plan): Promise<void> {
     this.data.plan = plan;
-    await mkdir(this.dir, { recursive: true });
+    ensurePrivateDir(stateDir());
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
     await writeFileAtomic(this.planFile, `${JSON.stringify(plan, null, 2)}\n`);
     await this.save();
   }

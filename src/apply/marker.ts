@@ -6,7 +6,9 @@ import { z } from 'zod';
 import { markerPathOf, type ClusterObservation } from '../observe/observe.js';
 import { quote } from '../remote/shell.js';
 import type { Remotes } from '../remote/types.js';
-import type { TopologyNode } from '../topology/model.js';
+import type { Topology, TopologyNode } from '../topology/model.js';
+import { formatIssues } from '../topology/load.js';
+import { RefusedError } from '../errors.js';
 import type { NodeConfig } from '../plan/facts.js';
 import { etcdPoint } from '../components/etcd/judge.js';
 import { mesosPoint } from '../components/mesos/judge.js';
@@ -48,37 +50,77 @@ export async function writeMarker(
   );
 }
 
+// eslint-disable-next-line no-control-regex -- control characters (line breaks) are what it refuses
+const SETTING = z.string().regex(/^[^\u0000-\u001f\u007f]{0,4096}$/, 'expected one line without control characters');
+const DIGITS = z.string().regex(/^[0-9]{1,4}$/, 'expected a whole number');
+/** What failback writes back into every node's files: each value held to what such a file holds. */
+const NodeConfigSchema = z.strictObject({
+  masterCount: DIGITS.optional(),
+  ensemble: SETTING.optional(),
+  mesosQuorum: DIGITS.optional(),
+  etcdInitialCluster: SETTING.optional(),
+  etcdInitialClusterState: z.enum(['new', 'existing', '']).optional(),
+  etcdForceNewCluster: z.enum(['true', 'false', '']).optional(),
+});
+// eslint-disable-next-line no-control-regex -- control characters are what it refuses
+const SHORT = z.string().regex(/^[^\u0000-\u001f\u007f]{0,256}$/, 'expected one short line without control characters');
+
 const MarkerSchema = z.looseObject({
-  runId: z.string(),
-  lostDc: z.string(),
-  at: z.string(),
-  operator: z.string(),
-  original: z.record(z.string(), z.record(z.string(), z.string())),
+  runId: SHORT,
+  lostDc: SHORT,
+  at: SHORT,
+  operator: SHORT,
+  original: z.record(z.string(), NodeConfigSchema),
   point: z.record(
     z.string(),
     z.object({
-      etcdAppliedIndex: z.string().optional(),
-      etcdRaftTerm: z.string().optional(),
-      etcdClusterId: z.string().optional(),
-      zkZxid: z.string().optional(),
+      etcdAppliedIndex: SHORT.optional(),
+      etcdRaftTerm: SHORT.optional(),
+      etcdClusterId: SHORT.optional(),
+      zkZxid: SHORT.optional(),
       mesosRegistryVersion: z.number().optional(),
     }),
   ),
-  failbackRunId: z.string().optional(),
+  failbackRunId: SHORT.optional(),
 });
 
-/** The first marker on the survivors that reads as one (one that does not is skipped, as a torn write). */
-export function readMarker(o: ClusterObservation): FailoverMarker | null {
-  const found = o.nodes.map((n) => n.marker).filter((m): m is string => m !== undefined);
-  for (const text of found) {
+/**
+ * The failover marker on the survivors, checked: a node's answer steers what failback writes
+ * into every node's files, so a marker that does not read as one (torn, of the wrong shape,
+ * naming nodes or DCs the topology does not have, values with line breaks) is refused (exit 3)
+ * naming the node and the field, never skipped as "no failover". null when no node has one.
+ */
+export function readMarker(o: ClusterObservation, t: Topology): FailoverMarker | null {
+  let first: FailoverMarker | null = null;
+  for (const n of o.nodes) {
+    if (n.marker === undefined) continue;
+    const where = `${n.name}: the failover marker (${markerPathOf(t.nodes.find((x) => x.name === n.name) ?? t.nodes[0]!)})`;
+    let value: unknown;
     try {
-      const r = MarkerSchema.safeParse(JSON.parse(text));
-      if (r.success) return r.data as FailoverMarker;
+      value = JSON.parse(n.marker);
     } catch {
-      continue;
+      throw new RefusedError('marker-invalid', `${where} is not valid JSON: remove or repair it on ${n.name}`);
     }
+    const r = MarkerSchema.safeParse(value, { reportInput: true });
+    const lines = r.success ? [] : formatIssues(r.error.issues);
+    if (r.success) {
+      const names = new Set(t.nodes.map((x) => x.name));
+      for (const k of Object.keys(r.data.original))
+        if (!names.has(k)) lines.push(`original.${k}: '${k}' is not a node of the topology`);
+      for (const k of Object.keys(r.data.point))
+        if (!names.has(k)) lines.push(`point.${k}: '${k}' is not a node of the topology`);
+      if (r.data.lostDc !== t.datacenters.main && r.data.lostDc !== t.datacenters.secondary)
+        lines.push(`lostDc: '${r.data.lostDc}' is not a declared datacenter`);
+    }
+    if (lines.length > 0)
+      throw new RefusedError(
+        'marker-invalid',
+        `${where} is not valid: ${lines[0]}; remove or repair it on ${n.name}`,
+        lines.slice(1),
+      );
+    first ??= r.data as FailoverMarker;
   }
-  return null;
+  return first;
 }
 
 export async function removeMarker(pool: Remotes, nodes: readonly TopologyNode[], runId: string): Promise<void> {

@@ -20,7 +20,8 @@ export async function copyState(
   await Promise.all(
     nodes.map(async (n) => {
       const remote = await s.pool.get(n);
-      const dest = `${n.services.dcfail.stateDir}/${kind}/${s.runId}`;
+      const kindDir = `${n.services.dcfail.stateDir}/${kind}`;
+      const dest = `${kindDir}/${s.runId}`;
       const etcdData = etcdReplicaPath(
         n,
         o.nodes.find((x) => x.name === n.name),
@@ -31,7 +32,14 @@ export async function copyState(
         n.roles.includes('mesos') ? mesosReplicaPath(n) : undefined,
       ].filter((p): p is string => p !== undefined);
       const r = await remote.exec(
-        `mkdir -p ${quote(dest)} && for p in ${paths.map(quote).join(' ')}; do if [ -e "$p" ]; then mkdir -p ${quote(dest)}"$(dirname "$p")" && cp -a "$p" ${quote(dest)}"$p"; fi; done`,
+        // Private and root's: the copies hold every replica's data (0700 directories, nothing
+        // for group or others), and a copy never carries a foreign owner or a setuid bit over.
+        [
+          `umask 077`,
+          `mkdir -p -m 0700 -- ${quote(kindDir)} ${quote(dest)} && chmod 0700 -- ${quote(kindDir)} ${quote(dest)} || exit 1`,
+          `for p in ${paths.map(quote).join(' ')}; do if [ -e "$p" ]; then mkdir -p -m 0700 -- ${quote(dest)}"$(dirname "$p")" && cp -R --preserve=mode,timestamps --no-preserve=ownership -- "$p" ${quote(dest)}"$p" || exit 1; fi; done`,
+          `chown -R -h 0:0 -- ${quote(dest)} && chmod -R u-s,g-s,go-rwx -- ${quote(dest)}`,
+        ].join('\n'),
         { timeoutMs: 120_000 },
       );
       out[n.name] = r.exitCode === 0 ? dest : `archive failed: ${r.stderr.trim()}`;

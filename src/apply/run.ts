@@ -8,7 +8,9 @@ import { seconds } from '../views/progress.js';
 import { DcfailError, EXIT, type ExitCode, RefusedError, UserError } from '../errors.js';
 import type { EffectContext } from './effect-kit.js';
 import { LostDcWatch } from './lost-dc-watch.js';
-import type { Plan } from '../plan/plan.js';
+import type { Plan, Step } from '../plan/plan.js';
+import { envHolds, parseEnvFile, parseValueFile } from '../core/env-file.js';
+import { MASTER_COUNT_KEY } from '../components/zookeeper/settings.js';
 import type { RunHost, RunNote } from './host.js';
 import type { RunbookOptions } from '../commands/options.js';
 import type { SavedPlan } from '../plan/saved-plan.js';
@@ -76,7 +78,7 @@ async function execute(
     runId: s.runId,
     backupRootOf: (node) => `${s.t.nodes.find((n) => n.name === node)!.services.dcfail.stateDir}/backups/${s.runId}`,
     commandTimeoutMs: 30_000,
-    hookEnv: { ...process.env, ...s.hookEnv } as Record<string, string>,
+    hookEnv: s.hookEnv,
     note: (k, v) => {
       s.journal.data.notes[k] = v;
     },
@@ -135,6 +137,85 @@ async function execute(
     ],
   );
   return { ok: false, code: e.exitCode === EXIT.refused ? EXIT.refused : EXIT.failed, ms };
+}
+
+/** A step as compared between a saved plan and a re-plan: every field but the display-only summary, keys sorted. */
+function canonicalStep(step: unknown): string {
+  const sort = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(sort)
+      : v !== null && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.keys(v)
+              .filter((k) => k !== 'summary')
+              .sort()
+              .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
+          )
+        : v;
+  return JSON.stringify(sort(step));
+}
+
+/**
+ * The refusal naming the first step where the saved plan and dcfail's plan now part, or null when
+ * they agree. On a resumed apply, a saved step may be missing from the re-plan when its effect
+ * landed before the interrupted run could record it: accepted only when `held` confirms it on the
+ * node (a verify, or an edit of one of the node's declared files that the file already holds).
+ */
+async function firstDifference(
+  saved: readonly { id: string }[],
+  fresh: readonly Step[],
+  held: ((step: unknown) => Promise<boolean>) | null,
+): Promise<RefusedError | null> {
+  let j = 0;
+  for (let i = 0; i < saved.length; i++) {
+    const a = saved[i]!;
+    const b = fresh[j];
+    if (b !== undefined && canonicalStep(a) === canonicalStep(b)) {
+      j++;
+      continue;
+    }
+    if (held && (await held(a))) continue;
+    return planDiffers(a.id, a, b);
+  }
+  if (j < fresh.length) return planDiffers(fresh[j]!.id, undefined, fresh[j]);
+  return null;
+}
+
+function planDiffers(at: string, a: unknown, b: unknown): RefusedError {
+  return new RefusedError(
+    'plan-differs',
+    `the saved plan differs from what dcfail plans now at step ${at}: nothing was changed. Make a new plan.`,
+    [
+      `saved:   ${a === undefined ? '(no step)' : canonicalStep(a)}`,
+      `planned: ${b === undefined ? '(no step)' : canonicalStep(b)}`,
+    ],
+  );
+}
+
+/** Whether a saved step (unvalidated: the file's) is one of dcfail's whose effect the node already holds. */
+async function alreadyHeld(s: Session, raw: unknown): Promise<boolean> {
+  const step = raw as Partial<Record<string, unknown>>;
+  if (step['action'] === 'verify') return true; // a check changes nothing
+  if (step['action'] !== 'edit-file' || typeof step['node'] !== 'string' || typeof step['file'] !== 'string')
+    return false;
+  const node = s.t.nodes.find((n) => n.name === step['node']);
+  if (!node) return false;
+  const declared = [
+    node.services.mesos.masterCountFile,
+    node.services.mesos.envFile,
+    node.services.exhibitor.envFile,
+    node.services.etcd.envFile,
+  ];
+  const changes = step['changes'];
+  if (!declared.includes(step['file']) || changes === null || typeof changes !== 'object') return false;
+  const entries = Object.entries(changes);
+  if (!entries.every(([, v]) => v === null || typeof v === 'string')) return false;
+  const text = await (await s.pool.get(node)).readFile(step['file']).catch(() => null);
+  if (text === null) return false;
+  const c = Object.fromEntries(entries) as Record<string, string | null>;
+  return step['format'] === 'value'
+    ? MASTER_COUNT_KEY in c && parseValueFile(text) === c[MASTER_COUNT_KEY]
+    : step['format'] === 'env' && envHolds(parseEnvFile(text), c);
 }
 
 export interface ApplyState {
@@ -203,9 +284,15 @@ export async function runRunbook(
     }
     let plan = prepared.plan;
     if (apply) {
-      // Exactly the saved steps, from the first one not yet done.
+      // The saved plan is not trusted to name what runs: dcfail re-plans from what it observed
+      // now (the same builder as `plan`), and runs its own steps, after checking that they are
+      // the saved ones not yet done, one for one. A step the file adds, drops or alters refuses.
       const done = new Set(apply.done);
-      plan = { ...apply.saved.plan, steps: apply.saved.plan.steps.filter((x) => !done.has(x.id)) };
+      const fresh = prepared.plan.steps.filter((x) => !done.has(x.id));
+      const saved = apply.saved.plan.steps.filter((x) => !done.has(x.id));
+      const differs = await firstDifference(saved, fresh, apply.done.length > 0 ? (x) => alreadyHeld(s, x) : null);
+      if (differs !== null) throw differs;
+      plan = { ...prepared.plan, steps: fresh };
       if (apply.done.length > 0)
         notify({
           kind: 'notice',

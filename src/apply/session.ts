@@ -113,7 +113,14 @@ export async function finish(
   dir: string,
   ok: boolean,
 ): Promise<ExitCode> {
-  const r = await runHook(ok ? 'post' : 'onFailure', ok ? hook.ok : hook.failed, dir, s.hookEnv).catch(() => ({
+  const r = await runHook(
+    ok ? 'post' : 'onFailure',
+    ok ? hook.ok : hook.failed,
+    dir,
+    s.hookEnv,
+    120_000,
+    s.t.hooks.env,
+  ).catch(() => ({
     ran: false,
   }));
   if (r.ran) s.journal.data.notes[ok ? 'postHook' : 'onFailureHook'] = r;

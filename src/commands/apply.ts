@@ -11,6 +11,7 @@ import type { RunbookOptions } from './options.js';
 import { readApplyProgress, readSavedPlan } from '../plan/saved-plan.js';
 import { runRunbook } from '../apply/run.js';
 import { stateDir } from '../apply/state.js';
+import { ensurePrivateDir } from '../apply/local-files.js';
 import { terminalHost } from '../views/runbook.js';
 /** `dcfail apply <plan file>`: a saved online plan, refused when stale, resumed where it stopped. */
 export async function applyPlan(opts: RunbookOptions & { file: string }, io: Io): Promise<ExitCode> {
@@ -25,7 +26,8 @@ export async function applyPlan(opts: RunbookOptions & { file: string }, io: Io)
   }
   const saved = readSavedPlan(text, opts.file);
   const dir = join(stateDir(), 'applied');
-  await mkdir(dir, { recursive: true });
+  ensurePrivateDir(stateDir());
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   const progressFile = join(dir, `${createHash('sha256').update(text).digest('hex').slice(0, 32)}.json`);
   const progressText = await readFile(progressFile, 'utf8').catch(() => null);
   let done: string[] = [];
@@ -39,7 +41,7 @@ export async function applyPlan(opts: RunbookOptions & { file: string }, io: Io)
     }
     done = read;
   }
-  if (done.length === saved.plan.steps.length) {
+  if (saved.plan.steps.every((x) => done.includes(x.id))) {
     io.out(`${opts.file}: every step of this plan was applied already.`);
     return EXIT.ok;
   }

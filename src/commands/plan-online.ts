@@ -25,7 +25,7 @@ export async function planOnline(
   const pool = new RemotePool();
   try {
     const observation = await observeCluster(t, { pool });
-    const marker = readMarker(observation);
+    const marker = readMarker(observation, t);
     const facts = factsFromObservation(t, observation, originalFrom(t, marker));
     const plan =
       runbook === 'failover'

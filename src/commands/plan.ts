@@ -82,7 +82,7 @@ export async function plan(opts: PlanOptions, io: Io): Promise<ExitCode> {
     const { plan: p, saved } = await planOnline(t, opts.topology, opts.runbook, to);
     if (opts.out) {
       const { writeFileAtomic } = await import('../apply/local-files.js');
-      await writeFileAtomic(opts.out, `${JSON.stringify(saved, null, 2)}\n`, 0o644);
+      await writeFileAtomic(opts.out, `${JSON.stringify(saved, null, 2)}\n`);
     }
     io.out(
       opts.json

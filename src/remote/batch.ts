@@ -10,8 +10,8 @@
  */
 import { InternalError } from '../errors.js';
 import { quote } from './shell.js';
-import type { ExecResult } from './types.js';
-import { assertRemotePath, isAbsentRead } from './write-script.js';
+import { READ_MAX_BYTES, READ_TIMEOUT_MS, type ExecResult } from './types.js';
+import { assertRemotePath, isAbsentRead, renderReadCommand } from './write-script.js';
 
 /** `timeoutMs`: the item is killed after this long (its answer then has `timedOut`); the others go on. */
 export type BatchItem = ({ kind: 'read'; path: string } | { kind: 'run'; command: string }) & { timeoutMs?: number };
@@ -36,8 +36,10 @@ export function renderBatchScript(items: readonly BatchItem[]): string {
     switch (item.kind) {
       case 'read':
         assertRemotePath(item.path);
-        // cat under the C locale, so that "absent" is recognisable in its message (isAbsentRead).
-        lines.push(`{ LC_ALL=C ${limit}cat -- ${quote(item.path)} </dev/null ${out}; } &`);
+        // A regular file only, capped (renderReadCommand), under a deadline even when the item has none.
+        lines.push(
+          `{ ${limit || `timeout -k 2 ${(READ_TIMEOUT_MS / 1000).toFixed(3)}s `}sh -c ${quote(renderReadCommand(item.path, READ_MAX_BYTES))} </dev/null ${out}; } &`,
+        );
         break;
       case 'run':
         lines.push(`{ ${limit}sh -c ${quote(item.command)} </dev/null ${out}; } &`);
@@ -96,6 +98,13 @@ export function parseBatchOutput(items: readonly BatchItem[], batch: ExecResult)
           durationMs: batch.durationMs,
         };
     if (item.kind === 'run') return { kind: 'run', result };
+    if (f && result.exitCode === 0 && Buffer.byteLength(result.stdout, 'utf8') > READ_MAX_BYTES)
+      return {
+        kind: 'read',
+        path: item.path,
+        content: null,
+        error: `cannot read ${item.path}: larger than ${READ_MAX_BYTES} bytes`,
+      };
     if (f && result.exitCode === 0) return { kind: 'read', path: item.path, content: result.stdout };
     if (f && isAbsentRead(result)) return { kind: 'read', path: item.path, content: null };
     return {

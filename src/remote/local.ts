@@ -24,9 +24,21 @@ import { dirname, basename, join } from 'node:path';
 import { execa } from 'execa';
 import { OperationError } from '../errors.js';
 import { buildExecLine } from './shell.js';
-import type { ExecOptions, ExecResult, ReadOptions, Remote, WriteOptions, WriteResult } from './types.js';
+import {
+  EXEC_DEFAULT_TIMEOUT_MS,
+  EXEC_MAX_OUTPUT,
+  READ_MAX_BYTES,
+  READ_TIMEOUT_MS,
+  type ExecOptions,
+  type ExecResult,
+  type ReadOptions,
+  type Remote,
+  type WriteOptions,
+  type WriteResult,
+} from './types.js';
 import {
   assertRemotePath,
+  checkReadSize,
   contentDigest,
   isAbsentRead,
   parseWriteResult,
@@ -53,24 +65,27 @@ export class LocalRemote implements Remote {
     // The command runs in its own process group, killed whole on timeout: killing only the
     // shell would leave its children holding the output pipes open. Under sudo the group is
     // root's, so GNU timeout (run as root by buildExecLine) does the killing there.
-    const line = sudo ? buildExecLine(command, { sudo, timeoutMs: opts.timeoutMs }) : command;
+    const timeoutMs = opts.timeoutMs ?? EXEC_DEFAULT_TIMEOUT_MS;
+    const line = sudo ? buildExecLine(command, { sudo, timeoutMs }) : command;
     const started = performance.now();
     const subprocess = execa('/bin/sh', ['-c', line], {
       reject: false,
       stripFinalNewline: false,
       encoding: 'utf8',
       detached: true,
+      maxBuffer: opts.maxOutputBytes ?? EXEC_MAX_OUTPUT,
       ...(opts.stdin !== undefined ? { input: opts.stdin } : { stdin: 'ignore' as const }),
     });
     let timedOut = false;
-    const timer =
-      opts.timeoutMs === undefined
-        ? undefined
-        : setTimeout(() => {
-            timedOut = true;
-            killGroup(subprocess.pid);
-          }, opts.timeoutMs);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup(subprocess.pid);
+    }, timeoutMs);
     const result = await subprocess.finally(() => clearTimeout(timer));
+    if (result.isMaxBuffer) {
+      killGroup(subprocess.pid);
+      throw new OperationError('local-exec', `local: the command's output exceeded its size cap; it was killed`);
+    }
     return {
       exitCode: timedOut ? null : (result.exitCode ?? null),
       signal: result.signal ? result.signal.replace(/^SIG/, '') : null,
@@ -82,15 +97,31 @@ export class LocalRemote implements Remote {
   }
 
   async readFile(path: string, opts: ReadOptions = {}): Promise<string | null> {
+    const max = opts.maxBytes ?? READ_MAX_BYTES;
     if (opts.sudo ?? this.sudo) {
-      const result = await this.exec(renderReadCommand(path), { sudo: true });
-      if (result.exitCode === 0) return result.stdout;
+      const result = await this.exec(renderReadCommand(path, max), {
+        sudo: true,
+        timeoutMs: READ_TIMEOUT_MS,
+        maxOutputBytes: max + 1,
+      });
+      if (result.exitCode === 0) return checkReadSize(result.stdout, max, 'local', path);
       if (isAbsentRead(result)) return null;
       throw new OperationError('local-read', `local: cannot read ${path}: ${result.stderr.trim()}`);
     }
     try {
-      return await readFile(path, 'utf8');
+      // Regular files only (a FIFO would block, a device never end), opened without blocking.
+      const fh = await open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+      try {
+        const st = await fh.stat();
+        if (!st.isFile()) throw new OperationError('local-read', `local: ${path} is not a regular file`);
+        const buf = Buffer.alloc(max + 1);
+        const { bytesRead } = await fh.read(buf, 0, max + 1, 0);
+        return checkReadSize(buf.subarray(0, bytesRead).toString('utf8'), max, 'local', path);
+      } finally {
+        await fh.close();
+      }
     } catch (err) {
+      if (err instanceof OperationError) throw err;
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw new OperationError('local-read', `local: cannot read ${path}: ${(err as Error).message}`, [], {
         cause: err,

@@ -20,8 +20,27 @@ import {
   type KnownHostEntry,
 } from './known-hosts.js';
 import { buildExecLine } from './shell.js';
-import type { ExecOptions, ExecResult, ReadOptions, Remote, Remotes, WriteOptions, WriteResult } from './types.js';
-import { contentDigest, isAbsentRead, parseWriteResult, renderReadCommand, renderWriteScript } from './write-script.js';
+import {
+  EXEC_DEFAULT_TIMEOUT_MS,
+  EXEC_MAX_OUTPUT,
+  READ_MAX_BYTES,
+  READ_TIMEOUT_MS,
+  type ExecOptions,
+  type ExecResult,
+  type ReadOptions,
+  type Remote,
+  type Remotes,
+  type WriteOptions,
+  type WriteResult,
+} from './types.js';
+import {
+  checkReadSize,
+  contentDigest,
+  isAbsentRead,
+  parseWriteResult,
+  renderReadCommand,
+  renderWriteScript,
+} from './write-script.js';
 
 /** The part of a topology node the transport needs. */
 export type SshTarget = Pick<TopologyNode, 'name' | 'address'> & { readonly ssh: SshConfig };
@@ -318,13 +337,21 @@ class SshRemote implements Remote {
   }
 
   exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
-    const line = buildExecLine(command, { sudo: opts.sudo ?? this.target.ssh.sudo, timeoutMs: opts.timeoutMs });
-    return this.run(line, opts.stdin, opts.timeoutMs);
+    const timeoutMs = opts.timeoutMs ?? EXEC_DEFAULT_TIMEOUT_MS;
+    const line = buildExecLine(command, { sudo: opts.sudo ?? this.target.ssh.sudo, timeoutMs });
+    return this.run(line, opts.stdin, timeoutMs, opts.maxOutputBytes ?? EXEC_MAX_OUTPUT);
   }
 
   async readFile(path: string, opts: ReadOptions = {}): Promise<string | null> {
-    const result = await this.exec(renderReadCommand(path), { sudo: opts.sudo });
-    if (result.exitCode === 0) return result.stdout;
+    const max = opts.maxBytes ?? READ_MAX_BYTES;
+    const result = await this.exec(renderReadCommand(path, max), {
+      sudo: opts.sudo,
+      timeoutMs: READ_TIMEOUT_MS,
+      maxOutputBytes: max + 1,
+    });
+    if (result.exitCode === 0) return checkReadSize(result.stdout, max, this.who, path);
+    if (result.timedOut)
+      throw new OperationError('remote-read', `${this.who}: reading ${path} timed out after ${READ_TIMEOUT_MS} ms`);
     if (isAbsentRead(result)) return null;
     throw new OperationError(
       'remote-read',
@@ -346,7 +373,7 @@ class SshRemote implements Remote {
     });
   }
 
-  private run(line: string, stdin: string | undefined, timeoutMs: number | undefined): Promise<ExecResult> {
+  private run(line: string, stdin: string | undefined, timeoutMs: number, maxOutput: number): Promise<ExecResult> {
     const started = performance.now();
     return new Promise((resolve, reject) => {
       if (this.isClosed) {
@@ -367,11 +394,22 @@ class SshRemote implements Remote {
         let hasExited = false;
         let timedOut = false;
         let settled = false;
-        let timer: NodeJS.Timeout | undefined;
+        let outBytes = 0;
+        let errBytes = 0;
+        let overflow = false;
         const finish = () => {
           if (settled) return;
           settled = true;
-          if (timer) clearTimeout(timer);
+          clearTimeout(timer);
+          if (overflow) {
+            reject(
+              new OperationError(
+                'ssh-exec',
+                `${this.who}: the command's output exceeded ${maxOutput} bytes (its size cap); it was killed`,
+              ),
+            );
+            return;
+          }
           if (!hasExited && !timedOut) {
             reject(
               new OperationError(
@@ -390,8 +428,29 @@ class SshRemote implements Remote {
             durationMs: Math.round(performance.now() - started),
           });
         };
-        channel.on('data', (chunk: Buffer) => out.push(chunk));
-        channel.stderr.on('data', (chunk: Buffer) => errOut.push(chunk));
+        // Past the cap: kill the remote command (the remote timeout wrapper goes with it) and stop reading.
+        const cut = () => {
+          overflow = true;
+          try {
+            channel.signal('KILL');
+          } catch {
+            /* the channel is gone already */
+          }
+          channel.close();
+          finish();
+        };
+        channel.on('data', (chunk: Buffer) => {
+          if (overflow) return;
+          outBytes += chunk.length;
+          if (outBytes > maxOutput) cut();
+          else out.push(chunk);
+        });
+        channel.stderr.on('data', (chunk: Buffer) => {
+          if (overflow) return;
+          errBytes += chunk.length;
+          if (errBytes > maxOutput) cut();
+          else errOut.push(chunk);
+        });
         channel.on('exit', (code: number | null, sig?: string) => {
           hasExited = true;
           exitCode = typeof code === 'number' ? code : null;
@@ -399,14 +458,12 @@ class SshRemote implements Remote {
         });
         channel.on('close', finish);
         channel.on('error', () => undefined); // surfaced through close
-        if (timeoutMs !== undefined) {
-          timer = setTimeout(() => {
-            // The remote `timeout` wrapper kills the command itself (see buildExecLine).
-            timedOut = true;
-            channel.close();
-            finish();
-          }, timeoutMs);
-        }
+        const timer = setTimeout(() => {
+          // The remote `timeout` wrapper kills the command itself (see buildExecLine).
+          timedOut = true;
+          channel.close();
+          finish();
+        }, timeoutMs);
         channel.end(stdin === undefined ? undefined : Buffer.from(stdin, 'utf8'));
       });
     });

@@ -28,11 +28,23 @@ export interface ExecOptions {
   readonly sudo?: boolean;
   /** Fed to the command's stdin, then EOF. Without it stdin is closed at once. */
   readonly stdin?: string;
+  /** Kill the command once its stdout or stderr exceeds this (default EXEC_MAX_OUTPUT). */
+  readonly maxOutputBytes?: number;
 }
+
+/** An exec without its own timeout gets this one: nothing a node does may hold a run for ever. */
+export const EXEC_DEFAULT_TIMEOUT_MS = 10 * 60_000;
+/** An exec's output beyond this is refused (the command is killed): a node cannot exhaust our memory. */
+export const EXEC_MAX_OUTPUT = 256 * 1024 * 1024;
+/** Reads: regular files only, at most this many bytes, within this time. */
+export const READ_MAX_BYTES = 1024 * 1024;
+export const READ_TIMEOUT_MS = 30_000;
 
 export interface ReadOptions {
   /** Read as root through `sudo -n`. Defaults to the node's `ssh.sudo`. */
   readonly sudo?: boolean;
+  /** Refuse a file larger than this (default READ_MAX_BYTES). */
+  readonly maxBytes?: number;
 }
 
 export interface WriteOptions {

@@ -16,17 +16,34 @@ export function assertRemotePath(path: string, what = 'path'): void {
   }
 }
 
-/** `cat`s a file under the C locale, so that "absent" is recognisable in its message. */
-export function renderReadCommand(path: string): string {
+/**
+ * Reads a file under the C locale, so that "absent" is recognisable in its message: a regular
+ * file only (a FIFO would block, a device never end), at most `maxBytes + 1` bytes (the caller
+ * refuses more than `maxBytes`). `head` opens the path itself; the `-f` test is what refuses.
+ */
+export function renderReadCommand(path: string, maxBytes: number): string {
   assertRemotePath(path);
-  return `LC_ALL=C exec cat -- ${quote(path)}`;
+  if (!Number.isSafeInteger(maxBytes) || maxBytes <= 0) throw new InternalError(`bad read cap ${maxBytes}`);
+  const p = quote(path);
+  return `LC_ALL=C; export LC_ALL; if [ -e ${p} ] && [ ! -f ${p} ]; then printf 'dcfail-read: not-regular: %s is not a regular file\\n' ${p} >&2; exit 3; fi; exec head -c ${maxBytes + 1} -- ${p}`;
 }
 
 /** Whether a read failed only because the file does not exist (ENOENT, not a permission problem). */
 export function isAbsentRead(result: ExecResult): boolean {
   if (result.exitCode !== 1) return false;
   const lines = result.stderr.trimEnd().split('\n');
-  return lines.length === 1 && lines[0]!.startsWith('cat: ') && lines[0]!.endsWith(': No such file or directory');
+  return (
+    lines.length === 1 &&
+    (lines[0]!.startsWith('cat: ') || lines[0]!.startsWith('head: ')) &&
+    lines[0]!.endsWith(': No such file or directory')
+  );
+}
+
+/** The text of a read, or the refusal of one larger than its cap. */
+export function checkReadSize(text: string, maxBytes: number, who: string, path: string): string {
+  if (Buffer.byteLength(text, 'utf8') > maxBytes)
+    throw new OperationError('remote-read', `${who}: ${path} is larger than ${maxBytes} bytes: refusing to read it`);
+  return text;
 }
 
 export interface WriteScriptInput {
@@ -46,12 +63,26 @@ export function contentDigest(content: string): { sha256: string; bytes: number 
 
 /** Why a write script stopped: its stage names, as printed on stderr (`dcfail-write: <stage>: ...`). */
 export type WriteStage =
-  'resolve' | 'temp' | 'upload' | 'owner' | 'mode' | 'sync' | 'backup-exists' | 'backup' | 'rename';
+  | 'resolve'
+  | 'unsafe-dir'
+  | 'resolution-changed'
+  | 'temp'
+  | 'upload'
+  | 'owner'
+  | 'mode'
+  | 'sync'
+  | 'backup-exists'
+  | 'backup'
+  | 'rename';
 
 /**
  * The script that replaces a file atomically; run by `sh -c`, the new content on stdin.
  *
- * 1. resolve the real target (`readlink -f`): a symlink is edited through, never replaced;
+ * 1. resolve the real target (`readlink -f`): a symlink is edited through, never replaced; every
+ *    directory on the way (each link's and the target's, up to /) must belong to root or to
+ *    the writer and be writable by nobody else (sticky excepted), else `unsafe-dir`; the
+ *    target's directory is entered (`cd -P`) and the final rename is relative to it, after
+ *    checking the target still resolves to the same file (`resolution-changed`);
  * 2. same content as the old file (by SHA-256): print `unchanged`, touch nothing (no temp
  *    file, no backup, stdin left unread);
  * 3. write stdin to a temp file in the target's directory (so the rename is atomic) and check
@@ -82,6 +113,35 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 fail() { printf 'dcfail-write: %s: %s\\n' "$1" "$2" >&2; exit 1; }
 sha() { s=$(sha256sum < "$1") && printf '%s' "\${s%% *}"; }
+me=$(id -u)
+# A directory on the way that someone else may write (or that belongs to someone else) lets
+# them swap a name under us: as root we would then write where they chose.
+check_dir() {
+  d=$1
+  while :; do
+    st=$(stat -c '%u %a' -- "$d") || fail resolve "cannot stat $d"
+    u=\${st%% *}; m=\${st#* }
+    if [ "$u" != 0 ] && [ "$u" != "$me" ]; then
+      fail unsafe-dir "$d is owned by uid $u: refusing to write as uid $me through it"
+    fi
+    if [ $(( 0$m & 022 )) -ne 0 ] && [ $(( 0$m & 01000 )) -eq 0 ]; then
+      fail unsafe-dir "$d is writable by others than its owner (mode $m): refusing to write as uid $me through it"
+    fi
+    [ "$d" = / ] && break
+    d=\${d%/*}; [ -n "$d" ] || d=/
+  done
+}
+p=$target
+hops=0
+while :; do
+  pd=$(cd -P -- "$(dirname -- "$p")" 2>/dev/null && pwd -P) || fail resolve "cannot resolve $target (its directory is missing?)"
+  check_dir "$pd"
+  [ -L "$p" ] || break
+  l=$(readlink -- "$p") || fail resolve "cannot read the link $p"
+  case $l in /*) p=$l ;; *) p=$pd/$l ;; esac
+  hops=$((hops + 1))
+  [ "$hops" -lt 40 ] || fail resolve "$target: too many levels of symbolic links"
+done
 real=$(readlink -f -- "$target") && [ -n "$real" ] || fail resolve "cannot resolve $target (its directory is missing?)"
 [ -d "$real" ] && fail resolve "$real is a directory"
 if [ -f "$real" ] && [ "$(sha "$real" 2>/dev/null)" = "$want_sha" ]; then
@@ -91,6 +151,9 @@ fi
 dir=\${real%/*}
 [ -n "$dir" ] || dir=/
 base=\${real##*/}
+check_dir "$dir"
+cd -P -- "$dir" || fail resolve "cannot enter $dir"
+[ "$(pwd -P)" = "$dir" ] || fail resolution-changed "$dir moved while it was being resolved"
 tmp=$(mktemp "$dir/.$base.dcfail-XXXXXX") || { tmp=; fail temp "cannot create a temp file in $dir"; }
 cat > "$tmp" || fail upload "cannot write $tmp"
 got_bytes=$(wc -c < "$tmp") && [ "$got_bytes" -eq "$want_bytes" ] && [ "$(sha "$tmp")" = "$want_sha" ] || fail upload "the content arrived incomplete or altered"
@@ -106,9 +169,11 @@ if [ -n "$backup_dir" ] && [ -e "$real" ]; then
   backup=$backup_dir$real
   if [ -e "$backup" ] || [ -L "$backup" ]; then fail backup-exists "$backup already exists; a backup is never overwritten"; fi
   (umask 077 && mkdir -p -- "\${backup%/*}") || fail backup "cannot create \${backup%/*}"
-  if ! cp -p -- "$real" "$backup" || ! sync -- "$backup"; then rm -f -- "$backup"; fail backup "cannot copy $real to $backup"; fi
+  check_dir "$(cd -P -- "\${backup%/*}" && pwd -P)"
+  if ! (umask 077 && cp --preserve=mode,timestamps --no-preserve=ownership -- "./$base" "$backup") || ! chmod go-rwx,u-s,g-s -- "$backup" || ! sync -- "$backup"; then rm -f -- "$backup"; fail backup "cannot copy $real to $backup"; fi
 fi
-mv -f -- "$tmp" "$real" || fail rename "cannot rename $tmp to $real"
+[ "$(readlink -f -- "$target")" = "$real" ] && [ "$(pwd -P)" = "$dir" ] || fail resolution-changed "$target no longer resolves to $real: refusing to write"
+mv -f -T -- "$tmp" "./$base" || fail rename "cannot rename $tmp to $real"
 tmp=
 sync -- "$dir" 2>/dev/null || :
 printf 'changed\\000%s\\000%s\\000' "$real" "$backup"

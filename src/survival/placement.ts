@@ -23,6 +23,7 @@
  * replacements placed so far; instances on the lost DC are unreachable and Marathon leaves them
  * out of constraint checks.
  */
+import { createContext, Script } from 'node:vm';
 import { assertNever } from '../errors.js';
 
 const OPERATORS = ['UNIQUE', 'CLUSTER', 'GROUP_BY', 'MAX_PER', 'LIKE', 'UNLIKE', 'IS'] as const;
@@ -103,6 +104,7 @@ export function parseConstraint(raw: readonly unknown[]): Constraint | string {
     case 'LIKE':
     case 'UNLIKE':
       if (value === undefined || value === '') return `${operator} requires a non-empty regular expression`;
+      if (value.length > PATTERN_MAX) return `${operator}: the pattern is longer than ${PATTERN_MAX} characters`;
       if (!isValidPattern(value)) return `${operator}: '${value}' is not a valid regular expression`;
       return { kind: operator, field, pattern: value };
     case 'IS':
@@ -143,9 +145,33 @@ function isValidPattern(pattern: string): boolean {
   }
 }
 
-/** Java's `String.matches`: the whole value must match. */
-function matchesWhole(value: string, pattern: string): boolean {
-  return new RegExp(`^(?:${pattern})$`).test(value);
+/** Longest pattern or value a LIKE/UNLIKE is evaluated on; past it the constraint refuses the agent. */
+const PATTERN_MAX = 1024;
+/** How long one match may run: the patterns come from Marathon, and a backtracking one would hang survival. */
+const MATCH_TIMEOUT_MS = 50;
+const matchScript = new Script('new RegExp(p).test(v)');
+const matchContext = createContext({ p: '', v: '' });
+const matchCache = new Map<string, boolean | 'too-slow'>();
+
+/**
+ * Java's `String.matches`: the whole value must match. Run under a deadline in its own context:
+ * 'too-slow' when the pattern (or value) is too long or the match exceeds its time bound.
+ */
+function matchesWhole(value: string, pattern: string): boolean | 'too-slow' {
+  if (pattern.length > PATTERN_MAX || value.length > PATTERN_MAX) return 'too-slow';
+  const key = `${pattern}\u0000${value}`;
+  const cached = matchCache.get(key);
+  if (cached !== undefined) return cached;
+  let r: boolean | 'too-slow';
+  try {
+    matchContext['p'] = `^(?:${pattern})$`;
+    matchContext['v'] = value;
+    r = matchScript.runInContext(matchContext, { timeout: MATCH_TIMEOUT_MS }) === true;
+  } catch {
+    r = 'too-slow';
+  }
+  matchCache.set(key, r);
+  return r;
 }
 
 /** The value a constraint's field reads from an agent; undefined when the agent has none. */
@@ -194,10 +220,11 @@ export function meetsConstraint(c: Constraint, agent: AgentFacts, placed: readon
     }
     case 'MAX_PER':
       return (countByValue(placed, c.field).get(value) ?? 0) < c.max;
+    // A match that could not be evaluated in time meets neither: the agent is refused (pessimistic).
     case 'LIKE':
-      return matchesWhole(value, c.pattern);
+      return matchesWhole(value, c.pattern) === true;
     case 'UNLIKE':
-      return !matchesWhole(value, c.pattern);
+      return matchesWhole(value, c.pattern) === false;
     case 'IS':
       return value === (/^[0-9]+(?:\.[0-9]+)?$/.test(c.value) ? formatScalar(Number(c.value)) : c.value);
     default:

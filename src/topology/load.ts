@@ -99,7 +99,20 @@ export function parseTopologyText(text: string, source = 'topology'): Topology {
     });
     throw new UserError('topology-syntax', `${source}: not valid YAML or JSON`, lines);
   }
-  return parseTopology(doc.toJS(), source);
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // yaml throws a ReferenceError past maxAliasCount: an input problem, not a bug of ours.
+    if (err instanceof Error && /alias/i.test(err.message))
+      throw new UserError('topology-syntax', `${source}: too many YAML aliases (an alias bomb?)`, [
+        'a topology needs few anchors and aliases, if any',
+      ]);
+    throw new UserError('topology-syntax', `${source}: not valid YAML or JSON`, [
+      err instanceof Error ? err.message.split('\n')[0]! : String(err),
+    ]);
+  }
+  return parseTopology(value, source);
 }
 
 export async function loadTopology(file: string): Promise<Topology> {

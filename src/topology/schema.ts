@@ -7,20 +7,44 @@
 import { z } from 'zod';
 import { CLUSTERS, clusterMembers, type ClusterName } from '../core/clusters.js';
 import { isEvenSplit } from '../core/quorum.js';
+import { splitWords } from '../core/words.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const UNIT = /^[A-Za-z0-9][A-Za-z0-9@._-]{0,127}$/;
-const REMOTE_PATH = /^\/(?:[A-Za-z0-9._@+-]+\/?)*$/;
+// One way to match any input (each repetition starts with '/'): linear time, unlike the nested
+// `(?:[...]+\/?)*`, which backtracked for ever on a long path with a trailing space.
+const REMOTE_PATH = /^\/$|^(?:\/[A-Za-z0-9._@+-]+)+\/?$/;
 const USER = /^[a-z_][a-z0-9_.-]{0,31}$/;
 const HOST_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 /** Command templates: plain words, no shell syntax; `{unit}` and `{node}` are the only placeholders. */
 const COMMAND_TEMPLATE = /^[A-Za-z0-9_./@:=, -]*(?:\{(?:unit|node)\}[A-Za-z0-9_./@:=, -]*)*$/;
+/** One word of a service-manager template: plain characters, or a whole placeholder. */
+const TEMPLATE_WORD = /^[A-Za-z0-9_./@:=,-]+$|^\{unit\}$|^\{node\}$/;
+/** The programs a template may run as root on every node without `allowAnyProgram`. */
+const SERVICE_MANAGERS = [
+  'systemctl',
+  '/bin/systemctl',
+  '/usr/bin/systemctl',
+  'service',
+  '/usr/sbin/service',
+  'initctl',
+  'rc-service',
+  'sv',
+] as const;
+/** The verbs of `isActive` and `exists`: status and the read commands `status`, `preflight` and `plan` run. */
+const READ_VERBS = ['is-active', 'status', 'cat', 'show', 'list-unit-files'];
 // eslint-disable-next-line no-control-regex -- control characters are exactly what it rejects
 const NO_CONTROL = /^[^\u0000-\u001f\u007f]+$/;
+
+const unitName = z
+  .string()
+  .max(128, { error: 'expected a unit name of at most 128 characters', abort: true })
+  .regex(UNIT, 'expected a unit name');
 
 const name = (what: string) =>
   z
     .string()
+    .max(63, { error: `expected a ${what} of at most 63 characters`, abort: true })
     .regex(
       NAME,
       `expected a ${what}: letters, digits, '.', '_' or '-', starting with a letter or digit, at most 63 characters`,
@@ -28,10 +52,15 @@ const name = (what: string) =>
 
 const remotePath = z
   .string()
+  .max(4096, { error: 'expected at most 4096 characters', abort: true })
   .regex(REMOTE_PATH, 'expected an absolute remote path of letters, digits and ._@+- (no spaces, no shell syntax)')
   .refine((p) => !p.split('/').includes('..'), { message: "a remote path may not contain '..'" });
 
-const localPath = z.string().min(1).regex(NO_CONTROL, 'expected a path without control characters');
+const localPath = z
+  .string()
+  .min(1)
+  .max(4096, { abort: true })
+  .regex(NO_CONTROL, 'expected a path without control characters');
 
 const port = z
   .int('expected a whole number')
@@ -57,21 +86,40 @@ function isValidAddress(s: string): boolean {
   return true;
 }
 
-const address = z.string().refine(isValidAddress, { message: 'expected an IP address or a host name' });
+const address = z
+  .string()
+  .max(253, { error: 'expected an address of at most 253 characters', abort: true })
+  .refine(isValidAddress, { message: 'expected an IP address or a host name' });
 
 const commandTemplate = z
   .string()
   .min(1)
+  .max(512, { error: 'expected at most 512 characters', abort: true })
   .regex(
     COMMAND_TEMPLATE,
     'expected a command of plain words; the only placeholders are {unit} and {node}, no shell syntax',
   );
 
-/** A local command line (hooks): split on white space and run without a shell. */
-const localCommand = z.string().trim().min(1, 'expected a command').regex(NO_CONTROL, 'expected a single-line command');
+/** A local command line (hooks): split into words as a shell would (quotes, backslashes), run without a shell. */
+const localCommand = z
+  .string()
+  .trim()
+  .min(1, 'expected a command')
+  .max(4096, 'expected at most 4096 characters')
+  .regex(NO_CONTROL, 'expected a single-line command')
+  .refine((c) => splitWords(c).ok, {
+    error: (i) => {
+      const w = splitWords(String(i.input));
+      return w.ok ? 'invalid command' : `the command has ${w.error}`;
+    },
+  });
 
 export const SshSchema = z.strictObject({
-  user: z.string().regex(USER, 'expected a user name (lower case letters, digits, _ . -)').default('core'),
+  user: z
+    .string()
+    .max(32, { error: 'expected a user name of at most 32 characters', abort: true })
+    .regex(USER, 'expected a user name (lower case letters, digits, _ . -)')
+    .default('core'),
   port: port.default(22),
   identityFile: localPath.optional(),
   knownHostsFile: localPath.default('~/.ssh/known_hosts'),
@@ -83,20 +131,20 @@ const MesosServiceSchema = z.strictObject({
   masterCountFile: remotePath.default('/opt/mesosphere/etc/master_count'),
   envFile: remotePath.default('/opt/mesosphere/etc/mesos-master'),
   workDir: remotePath.default('/var/lib/dcos/mesos/master'),
-  unit: z.string().regex(UNIT, 'expected a unit name').default('dcos-mesos-master'),
+  unit: unitName.default('dcos-mesos-master'),
   port: port.default(5050),
 });
 const ExhibitorServiceSchema = z.strictObject({
   envFile: remotePath.default('/opt/mesosphere/etc/exhibitor'),
   zkDataDir: remotePath.default('/var/lib/dcos/exhibitor/zookeeper'),
-  unit: z.string().regex(UNIT, 'expected a unit name').default('dcos-exhibitor'),
+  unit: unitName.default('dcos-exhibitor'),
   zkClientPort: port.default(2181),
 });
 const EtcdServiceSchema = z.strictObject({
   envFile: remotePath.default('/opt/stratio/etcd/conf/etcd.conf'),
   /** Optional: where ETCD_DATA_DIR points. Online runs read it from envFile; offline plans show this. */
   dataDir: remotePath.optional(),
-  unit: z.string().regex(UNIT, 'expected a unit name').default('etcd'),
+  unit: unitName.default('etcd'),
   clientPort: port.default(2379),
   peerPort: port.default(2380),
 });
@@ -110,7 +158,32 @@ const CommandsSchema = z.strictObject({
   isActive: commandTemplate.default('systemctl is-active --quiet {unit}'),
   /** Exit 0 when the unit exists on the node. Used by preflight. */
   exists: commandTemplate.default('systemctl cat {unit}'),
+  /**
+   * Lets the templates run any program (as root, on every node): without it each template is a
+   * service manager (SERVICE_MANAGERS) acting on `{unit}`, and isActive/exists only read.
+   */
+  allowAnyProgram: z.boolean().default(false),
 });
+
+const TEMPLATE_KEYS = ['start', 'stop', 'restart', 'disable', 'enable', 'isActive', 'exists'] as const;
+
+/** Why a template is not a service manager acting on {unit} (read-only for isActive/exists), or null. */
+function serviceManagerProblem(key: (typeof TEMPLATE_KEYS)[number], template: string): string | null {
+  const words = template.split(' ').filter((w) => w !== '');
+  const program = words[0] ?? '';
+  if (!(SERVICE_MANAGERS as readonly string[]).includes(program))
+    return `runs '${program}', not a service manager (${SERVICE_MANAGERS.join(', ')}); set services.commands.allowAnyProgram: true to let the topology run any program as root on every node`;
+  const bad = words.find((w) => !TEMPLATE_WORD.test(w));
+  if (bad !== undefined) return `'${bad}' is not a plain word or a whole {unit}/{node} placeholder`;
+  if (!words.includes('{unit}')) return 'expected the template to act on {unit}';
+  if (key === 'isActive' || key === 'exists') {
+    const verbs = words.slice(1).filter((w) => !w.startsWith('-') && w !== '{unit}' && w !== '{node}');
+    const writes = verbs.find((v) => !READ_VERBS.includes(v));
+    if (writes !== undefined || verbs.length === 0)
+      return `expected a read-only verb (${READ_VERBS.join(', ')}); '${writes ?? '(none)'}' is not one`;
+  }
+  return null;
+}
 
 /** dcfail's own state on a node: the run lock, backups of edited files, the failover marker. */
 const DcfailStateSchema = z.strictObject({
@@ -184,6 +257,15 @@ const HooksSchema = z.strictObject({
   onFailure: localCommand.optional(),
   /** Per DC: a command that keeps that DC down (power off, shut ports). */
   fence: z.record(name('datacenter name'), localCommand).optional(),
+  /** Names of the operator's environment variables hooks receive besides the minimal set (e.g. IPMI_PASSWORD). */
+  env: z
+    .array(
+      z
+        .string()
+        .max(128)
+        .regex(/^[A-Z_][A-Z0-9_]*$/, 'expected an environment variable name (A-Z, 0-9, _)'),
+    )
+    .optional(),
 });
 
 const MarathonSchema = z.strictObject({
@@ -270,6 +352,23 @@ export const TopologySchema = TopologyInputSchema.superRefine((t, ctx) => {
         node.zkId === undefined ? 'ZooKeeper id (the default, its position)' : 'ZooKeeper id',
       );
     }
+  });
+  const topCommands = t.services.commands;
+  const checkTemplates = (commands: Partial<Record<string, unknown>>, path: (string | number)[]) => {
+    const anyProgram = commands['allowAnyProgram'] ?? topCommands.allowAnyProgram;
+    if (anyProgram === true) return;
+    for (const key of TEMPLATE_KEYS) {
+      const template = commands[key];
+      if (typeof template !== 'string') continue;
+      const problem = serviceManagerProblem(key, template);
+      if (problem) ctx.addIssue({ code: 'custom', path: [...path, key], message: problem });
+    }
+  };
+  checkTemplates(topCommands, ['services', 'commands']);
+  t.nodes.forEach((node, i) => {
+    const own = node.services?.commands as Partial<Record<string, unknown>> | undefined;
+    // The templates a node overrides, under its own opt-in or else the topology's.
+    if (own) checkTemplates(own, ['nodes', i, 'services', 'commands']);
   });
   for (const dc of Object.keys(t.hooks?.fence ?? {})) {
     if (!dcs.has(dc))

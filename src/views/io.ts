@@ -3,6 +3,8 @@
  * async functions returning an exit code (or throwing a DcfailError), so tests call them
  * directly with a captured Io.
  */
+import { safeText } from './escape.js';
+
 export interface Io {
   out(text: string): void;
   err(text: string): void;
@@ -27,18 +29,24 @@ export function captureIo(isTTY = false): Io & { stdout: string; stderr: string 
   return io;
 }
 
-export function processIo(): Io {
+/**
+ * The process's stdout and stderr. Human output is escaped (views/escape.ts) at this one choke
+ * point, whatever renderer produced it; with `json`, stdout carries JSON documents, exact (JSON
+ * escapes control characters itself), and only stderr is escaped.
+ */
+export function processIo(json = false): Io {
   const isTTY = Boolean(process.stdin.isTTY && process.stdout.isTTY);
+  const line = (text: string) => (text.endsWith('\n') ? text : `${text}\n`);
   return {
-    out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
-    err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
+    out: (text) => process.stdout.write(json ? line(text) : safeText(line(text))),
+    err: (text) => process.stderr.write(safeText(line(text))),
     isTTY,
     ask: isTTY
       ? async (question) => {
           const { createInterface } = await import('node:readline/promises');
           const rl = createInterface({ input: process.stdin, output: process.stdout });
           try {
-            return await rl.question(question);
+            return await rl.question(safeText(question));
           } finally {
             rl.close();
           }

@@ -2,6 +2,7 @@
  * The terminal renderer of a run: one line per step with its duration, a live line for the step
  * in progress on a TTY, and the failure report. It only listens to the executor's events.
  */
+import { safeText } from './escape.js';
 import type { Io } from './io.js';
 import { numberSteps } from './plan-text.js';
 import type { Plan, Step } from '../plan/plan.js';
@@ -29,7 +30,9 @@ export function progressRenderer(io: Io, plan: Plan): (e: RunEvent) => void {
         if (io.isTTY) {
           clearLive();
           process.stdout.write(
-            `  ...  ${label(e.steps[0]!)}${e.steps.length > 1 ? ` (+${e.steps.length - 1} in parallel)` : ''}`,
+            safeText(
+              `  ...  ${label(e.steps[0]!)}${e.steps.length > 1 ? ` (+${e.steps.length - 1} in parallel)` : ''}`,
+            ),
           );
           live = true;
         }

@@ -49,7 +49,7 @@ describe('renderBatchScript + parseBatchOutput', () => {
     expect(answers[2]).toMatchObject({
       kind: 'read',
       content: null,
-      error: expect.stringMatching(/cannot read .*a-dir: cat: .*Is a directory/),
+      error: expect.stringMatching(/cannot read .*a-dir: dcfail-read: not-regular: .*a-dir is not a regular file/),
     });
     expect(answers[3]).toEqual({ kind: 'read', path: join(dir, 'empty'), content: '' });
     expect(answers[4]).toMatchObject({

@@ -136,7 +136,12 @@ describe('parseWriteResult', () => {
 
 describe('reads', () => {
   it('quotes the path and tells absence from other failures', () => {
-    expect(renderReadCommand("/a b/'c'")).toBe("LC_ALL=C exec cat -- '/a b/'\\''c'\\'''");
+    expect(renderReadCommand("/a b/'c'", 100)).toBe(
+      "LC_ALL=C; export LC_ALL; if [ -e '/a b/'\\''c'\\''' ] && [ ! -f '/a b/'\\''c'\\''' ]; then printf 'dcfail-read: not-regular: %s is not a regular file\\n' '/a b/'\\''c'\\''' >&2; exit 3; fi; exec head -c 101 -- '/a b/'\\''c'\\'''",
+    );
+    expect(
+      isAbsentRead(result({ exitCode: 1, stderr: "head: cannot open '/x' for reading: No such file or directory\n" })),
+    ).toBe(true);
     expect(isAbsentRead(result({ exitCode: 1, stderr: 'cat: /x: No such file or directory\n' }))).toBe(true);
     expect(isAbsentRead(result({ exitCode: 1, stderr: 'cat: /x: Permission denied\n' }))).toBe(false);
     expect(

@@ -26,7 +26,7 @@ export async function prepareFailback(
   observation: ClusterObservation,
 ): Promise<Prepared> {
   const { t } = s;
-  const marker = readMarker(observation);
+  const marker = readMarker(observation, t);
   const status = judge(t, observation);
   const resuming = marker?.lostDc === returningDc && marker.failbackRunId !== undefined;
   const unreachable = observation.nodes.filter((n) => !n.ssh.ok).map((n) => n.name);
@@ -97,7 +97,8 @@ export async function prepareFailback(
       'the safety core refuses this failback',
       plan.refusals.map((r) => `[${r.code}] ${r.message}`),
     );
-  if (plan.steps.length > 0) await preHook('preFailback', t.hooks.preFailback, topologyDirOf(opts.topology), s.hookEnv);
+  if (plan.steps.length > 0)
+    await preHook('preFailback', t.hooks.preFailback, topologyDirOf(opts.topology), s.hookEnv, t.hooks.env);
   const minRegistryVersion = maxRegistry(observation, survivorsOf);
   return {
     plan,

@@ -59,7 +59,7 @@ export async function prepareFailover(
       `${lostDc} has no fence hook: it must stay down until failback. Add hooks.fence.${lostDc}, or attest how it is kept down with --attest-fenced "<how>"`,
     );
   }
-  const marker = readMarker(observation);
+  const marker = readMarker(observation, t);
   const facts = factsFromObservation(t, observation, originalFrom(t, marker));
   const plan = planFailover(facts, { lostDc, fenceCommand: fence });
   if (!plan.safe)
@@ -68,7 +68,8 @@ export async function prepareFailover(
       'the safety core refuses this failover',
       plan.refusals.map((r) => `[${r.code}] ${r.message}`),
     );
-  if (plan.steps.length > 0) await preHook('preFailover', t.hooks.preFailover, topologyDirOf(opts.topology), s.hookEnv);
+  if (plan.steps.length > 0)
+    await preHook('preFailover', t.hooks.preFailover, topologyDirOf(opts.topology), s.hookEnv, t.hooks.env);
   s.journal.data.failoverPoint =
     marker?.point ??
     failoverPointOf(

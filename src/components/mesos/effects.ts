@@ -32,9 +32,22 @@ export const mesosStepEffects = {
       `archive ${srcPath}`,
     );
     const tmp = `${step.path}.dcfail-incoming`;
+    const replaced = `${step.path}.dcfail-${ctx.runId}-replaced`;
     await dst.exec(`rm -rf ${quote(tmp)}`, { timeoutMs });
     const r = await dst.exec(
-      `set -e; if [ -e ${quote(step.path)} ]; then mv ${quote(step.path)} ${quote(`${step.path}.dcfail-${ctx.runId}-replaced`)}; fi; mkdir -p ${quote(tmp)}; base64 -d | tar -C ${quote(tmp)} -xzf -; sync; mv ${quote(tmp)} ${quote(step.path)}`,
+      // The archive's owners and modes are the other node's to claim: the copy takes the owner of
+      // this node's own replica (or its parent directory), and no setuid/setgid bit survives.
+      [
+        `set -e`,
+        `ref=${quote(step.path.replace(/\/+[^/]+\/*$/, '') || '/')}`,
+        `if [ -e ${quote(step.path)} ]; then ref=${quote(replaced)}; mv ${quote(step.path)} ${quote(replaced)}; fi`,
+        `(umask 077 && mkdir -p ${quote(tmp)})`,
+        `base64 -d | tar -C ${quote(tmp)} --no-same-owner --no-same-permissions -xzf -`,
+        `chown -R -h --reference="$ref" -- ${quote(tmp)}`,
+        `chmod -R u-s,g-s,o-w -- ${quote(tmp)}`,
+        `sync`,
+        `mv ${quote(tmp)} ${quote(step.path)}`,
+      ].join('\n'),
       { timeoutMs: timeoutMs * 6, stdin: archive },
     );
     if (r.exitCode !== 0)

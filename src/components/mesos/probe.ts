@@ -14,13 +14,32 @@ export interface MesosMasterStatus {
   error?: string;
 }
 
+/** The most a Mesos answer dcfail reads may hold (metrics/snapshot is tens of KiB). */
+const BODY_MAX_BYTES = 4 * 1024 * 1024;
+
+async function cappedText(r: Response, max: number): Promise<string> {
+  if (!r.body) return '';
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  for await (const chunk of r.body as unknown as AsyncIterable<Uint8Array>) {
+    n += chunk.length;
+    if (n > max) {
+      await r.body.cancel().catch(() => undefined);
+      throw new Error(`the answer exceeded ${max} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 async function getJson(
   url: string,
   timeoutMs: number,
 ): Promise<{ status: number; location: string | null; body: unknown }> {
+  // The signal bounds the whole exchange, body included; the body is capped too.
   const r = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
   let body: unknown = null;
-  const text = await r.text();
+  const text = await cappedText(r, BODY_MAX_BYTES);
   try {
     body = text === '' ? null : JSON.parse(text);
   } catch {
