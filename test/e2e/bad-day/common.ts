@@ -11,7 +11,7 @@ import type { LabNode } from '../../../lab/lab.js';
 import { zkTruth } from '../../observe/server-truth.js';
 import { buildPrivately, REPO, type RunResult } from '../helpers.js';
 
-export const BUILD_DIR = `${REPO}/.lab-badday-build`;
+const BUILD_DIR = `${REPO}/.lab-badday-build`;
 
 /** One private build of dcfail per file (the shared dist/ is rebuilt by others while we run). */
 export async function build(): Promise<number> {
@@ -39,7 +39,7 @@ export async function journals(): Promise<any[]> {
 }
 
 /** The newest journal being written, if any (a run in progress). */
-export async function newestJournalOrNull(): Promise<any | null> {
+async function newestJournalOrNull(): Promise<any | null> {
   const all = await journals().catch(() => []);
   return all.at(-1) ?? null;
 }
@@ -50,7 +50,8 @@ export async function untilJournal(pred: (j: any) => boolean, timeoutMs = 60_000
   for (;;) {
     const j = await newestJournalOrNull().catch(() => null);
     if (j && pred(j)) return j;
-    if (Date.now() > end) throw new Error(`journal condition not met in ${timeoutMs} ms: ${JSON.stringify(j)?.slice(0, 2000)}`);
+    if (Date.now() > end)
+      throw new Error(`journal condition not met in ${timeoutMs} ms: ${JSON.stringify(j)?.slice(0, 2000)}`);
     await sleep(100);
   }
 }
