@@ -77,3 +77,20 @@ describe('item 14: --log-file under a regular file is bad input', () => {
     expect((await journals()).length, 'no run was started').toBe(before);
   });
 });
+
+describe('the contract documents what the fixes decide', () => {
+  const read = (p: string) => readFile(p, 'utf8');
+  it('item 10: the README says what `status` exit codes mean for monitoring (0, 1 and 5, with no fault tolerance and a half-done run as hazards)', async () => {
+    const readme = await read(`${REPO}/README.md`);
+    const para = readme.split(/\n(?=#+ )/).find((sec) => /monitor/i.test(sec) && /status/.test(sec));
+    expect(para, 'a README section on status for monitoring').toBeDefined();
+    for (const code of ['0', '1', '5']) expect(para).toMatch(new RegExp(`\`${code}\``));
+    expect(para).toMatch(/fault tolerance/i);
+    expect(para).toMatch(/halfway|half-done|stopped run|mixed/i);
+  });
+
+  it('item 11: the exit-code tables have a row for an interrupted run (130)', async () => {
+    for (const doc of [await read(`${REPO}/README.md`), await read(`${REPO}/../shared/spec/CLI.md`)])
+      expect(doc).toMatch(/^\|\s*130\s*\|[^\n]*interrupt/im);
+  });
+});
