@@ -135,7 +135,7 @@ export async function runCli(argv: readonly string[], io: Io): Promise<ExitCode>
   )
     .requiredOption('--to <dc>', 'the DC that takes over (name, or main/secondary)')
     .action((o) => {
-      result = import('./commands/runbook.js').then((m) => m.failover({ ...runbookOpts(o), to: o.to }, io));
+      result = import('./commands/failover.js').then((m) => m.failover({ ...runbookOpts(o), to: o.to }, io));
     });
   runbookFlags(
     withGlobals(
@@ -150,7 +150,7 @@ export async function runCli(argv: readonly string[], io: Io): Promise<ExitCode>
       false,
     )
     .action((o) => {
-      result = import('./commands/runbook.js').then((m) => m.failback(runbookOpts(o), io));
+      result = import('./commands/failback.js').then((m) => m.failback(runbookOpts(o), io));
     });
 
   runbookFlags(
@@ -167,7 +167,7 @@ export async function runCli(argv: readonly string[], io: Io): Promise<ExitCode>
       false,
     )
     .action((file: string, o) => {
-      result = import('./commands/runbook.js').then((m) => m.applyPlan({ ...runbookOpts(o), file }, io));
+      result = import('./commands/apply.js').then((m) => m.applyPlan({ ...runbookOpts(o), file }, io));
     });
 
   withGlobals(

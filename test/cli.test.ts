@@ -2,76 +2,80 @@
 import { execa } from 'execa';
 import { existsSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { needs } from './support/skips.js';
 
 const BIN = 'dist/bin/dcfail.js';
 
-describe.runIf(existsSync(BIN))('the dcfail binary (built by npm test)', () => {
-  it('--version prints the package version', async () => {
-    const r = await execa('node', [BIN, '--version'], { reject: false });
-    expect(r.exitCode).toBe(0);
-    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
-  });
-
-  it('an invalid topology: exit 2, one line per problem on stderr, no stack trace, nothing on stdout', async () => {
-    const r = await execa('node', [BIN, 'validate', '-t', 'fixtures/topologies/invalid/dup-node-name.yaml'], {
-      reject: false,
+describe.runIf(needs(existsSync(BIN), `cli: ${BIN} is not built (npm test builds it)`))(
+  'the dcfail binary (built by npm test)',
+  () => {
+    it('--version prints the package version', async () => {
+      const r = await execa('node', [BIN, '--version'], { reject: false });
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
     });
-    expect(r.exitCode).toBe(2);
-    expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/^ {2}nodes\[1\]\.name: duplicate node name 'master-1'/m);
-    expect(r.stderr).not.toMatch(/\n\s+at /);
-  });
 
-  it('--json errors are one JSON document on stdout', async () => {
-    const r = await execa('node', [BIN, 'validate', '--json', '-t', 'fixtures/topologies/invalid/no-nodes.yaml'], {
-      reject: false,
+    it('an invalid topology: exit 2, one line per problem on stderr, no stack trace, nothing on stdout', async () => {
+      const r = await execa('node', [BIN, 'validate', '-t', 'fixtures/topologies/invalid/dup-node-name.yaml'], {
+        reject: false,
+      });
+      expect(r.exitCode).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/^ {2}nodes\[1\]\.name: duplicate node name 'master-1'/m);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
     });
-    expect(r.exitCode).toBe(2);
-    expect(JSON.parse(r.stdout)).toMatchObject({
-      error: { code: 'topology-invalid', details: ['nodes: a topology needs at least one node'] },
+
+    it('--json errors are one JSON document on stdout', async () => {
+      const r = await execa('node', [BIN, 'validate', '--json', '-t', 'fixtures/topologies/invalid/no-nodes.yaml'], {
+        reject: false,
+      });
+      expect(r.exitCode).toBe(2);
+      expect(JSON.parse(r.stdout)).toMatchObject({
+        error: { code: 'topology-invalid', details: ['nodes: a topology needs at least one node'] },
+      });
     });
-  });
 
-  it('the README command prints the failover plan of the example, exit 0', async () => {
-    const r = await execa(
-      'node',
-      [
-        BIN,
-        'plan',
-        'failover',
-        '--to',
-        'secondary',
-        '--offline',
-        '--assume-down',
-        'main',
-        '-t',
-        'fixtures/topologies/example.yaml',
-      ],
-      { reject: false },
-    );
-    expect(r.exitCode).toBe(0);
-    expect(r.stdout).toMatch(/^Failover of prod-dcos: madrid is lost, barcelona takes over/);
-    expect(r.stdout).toMatch(/EXHIBITOR_STATICENSEMBLE=3:10\.20\.1\.11/);
-  });
-
-  it('DCFAIL_TOPOLOGY names the topology when -t is absent', async () => {
-    const r = await execa('node', [BIN, 'validate'], {
-      reject: false,
-      env: { DCFAIL_TOPOLOGY: 'fixtures/topologies/five-masters.yaml' },
+    it('the README command prints the failover plan of the example, exit 0', async () => {
+      const r = await execa(
+        'node',
+        [
+          BIN,
+          'plan',
+          'failover',
+          '--to',
+          'secondary',
+          '--offline',
+          '--assume-down',
+          'main',
+          '-t',
+          'fixtures/topologies/example.yaml',
+        ],
+        { reject: false },
+      );
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout).toMatch(/^Failover of prod-dcos: madrid is lost, barcelona takes over/);
+      expect(r.stdout).toMatch(/EXHIBITOR_STATICENSEMBLE=3:10\.20\.1\.11/);
     });
-    expect(r.exitCode).toBe(0);
-    expect(r.stdout).toMatch(/five-dcos: 5 nodes/);
-  });
 
-  it('the bundled bin says exactly what the unbundled modules say, for every invalid topology fixture', async () => {
-    const dir = 'fixtures/topologies/invalid';
-    const files = readdirSync(dir);
-    expect(files.length).toBeGreaterThan(20);
-    for (const f of files) {
-      const run = (bin: string) => execa('node', [bin, 'validate', '--json', '-t', `${dir}/${f}`], { reject: false });
-      const [bundled, modules] = await Promise.all([run(BIN), run('dist/src/main.js')]);
-      expect(bundled.exitCode, f).toBe(2);
-      expect({ out: bundled.stdout, err: bundled.stderr }, f).toEqual({ out: modules.stdout, err: modules.stderr });
-    }
-  });
-});
+    it('DCFAIL_TOPOLOGY names the topology when -t is absent', async () => {
+      const r = await execa('node', [BIN, 'validate'], {
+        reject: false,
+        env: { DCFAIL_TOPOLOGY: 'fixtures/topologies/five-masters.yaml' },
+      });
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout).toMatch(/five-dcos: 5 nodes/);
+    });
+
+    it('the bundled bin says exactly what the unbundled modules say, for every invalid topology fixture', async () => {
+      const dir = 'fixtures/topologies/invalid';
+      const files = readdirSync(dir);
+      expect(files.length).toBeGreaterThan(20);
+      for (const f of files) {
+        const run = (bin: string) => execa('node', [bin, 'validate', '--json', '-t', `${dir}/${f}`], { reject: false });
+        const [bundled, modules] = await Promise.all([run(BIN), run('dist/src/main.js')]);
+        expect(bundled.exitCode, f).toBe(2);
+        expect({ out: bundled.stdout, err: bundled.stderr }, f).toEqual({ out: modules.stdout, err: modules.stderr });
+      }
+    });
+  },
+);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { stateDir } from './state.js';
 import type { Plan } from '../plan/plan.js';
 import type { RunEvent } from './executor.js';
+import type { RunNote } from './host.js';
 import { writeFileAtomic } from './local-files.js';
 
 export interface JournalStep {
@@ -37,6 +38,8 @@ export interface JournalData {
   failoverPoint?: unknown;
   plan?: Plan;
   steps: JournalStep[];
+  /** What the run went on against, as asked (--override-loss-check, --discard-divergent). */
+  warnings?: { code: string; message: string; details: readonly string[] }[];
   notes: Record<string, unknown>;
   error?: { code: string; message: string; details: readonly string[] };
 }
@@ -78,8 +81,13 @@ export class Journal {
     await this.save();
   }
 
-  /** Subscriber for the executor's events. */
-  onEvent(e: RunEvent): void {
+  /** Subscriber for the executor's events and the gates' warnings. */
+  onEvent(e: RunEvent | RunNote): void {
+    if (e.kind === 'warning') {
+      (this.data.warnings ??= []).push({ code: e.code, message: e.message, details: e.details });
+      this.save().catch(() => undefined);
+      return;
+    }
     if (e.kind === 'step-finished' || e.kind === 'step-failed') {
       this.data.steps.push({
         id: e.step.id,

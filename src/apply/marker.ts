@@ -8,6 +8,9 @@ import { quote } from '../remote/shell.js';
 import type { RemotePool } from '../remote/ssh.js';
 import type { TopologyNode } from '../topology/model.js';
 import type { NodeConfig } from '../plan/facts.js';
+import { etcdPoint } from '../components/etcd/judge.js';
+import { mesosPoint } from '../components/mesos/judge.js';
+import { zookeeperPoint } from '../components/zookeeper/judge.js';
 
 export interface FailoverMarker {
   runId: string;
@@ -88,4 +91,17 @@ export async function removeMarker(pool: RemotePool, nodes: readonly TopologyNod
       );
     }),
   );
+}
+
+/** Where each of the given survivors' replicas stand now: the failover point. */
+export function failoverPointOf(o: ClusterObservation, nodes: readonly string[]): FailoverMarker['point'] {
+  const out: FailoverMarker['point'] = {};
+  for (const n of o.nodes.filter((x) => nodes.includes(x.name))) {
+    out[n.name] = {
+      ...etcdPoint(n),
+      ...zookeeperPoint(n),
+      ...mesosPoint(n),
+    };
+  }
+  return out;
 }

@@ -7,3 +7,14 @@ export interface GlobalOptions {
   logFile?: string | undefined;
   logLevel: string;
 }
+
+/** The flags of failover, failback and apply (../shared/spec/CLI.md); each is recorded in the journal. */
+export interface RunbookOptions extends GlobalOptions {
+  yes?: boolean;
+  overrideLossCheck?: string;
+  attestFenced?: string;
+  breakLock?: boolean;
+  discardDivergent?: boolean;
+  /** How long each verification may take to hold (ms). */
+  verifyTimeoutMs?: number;
+}

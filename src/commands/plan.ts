@@ -13,6 +13,13 @@ import { renderPlanText } from '../views/plan-text.js';
 import type { SurvivalSummary } from '../survival/report.js';
 import type { GlobalOptions } from './options.js';
 import type { Io } from '../views/io.js';
+import { RemotePool } from '../remote/ssh.js';
+import { type SavedPlan, savedPlanOf } from '../plan/saved-plan.js';
+import { factsFromObservation } from '../observe/judge.js';
+import { fingerprintBasis, fingerprintOf } from '../observe/fingerprint.js';
+import { observeCluster } from '../observe/observe.js';
+import { originalFrom } from '../apply/gates/common.js';
+import { readMarker } from '../apply/marker.js';
 
 export interface PlanOptions extends GlobalOptions {
   runbook: 'failover' | 'failback';
@@ -77,7 +84,6 @@ export async function plan(opts: PlanOptions, io: Io): Promise<ExitCode> {
       );
     if (opts.runbook === 'failover' && !opts.to) throw new UserError('bad-flag', 'plan failover needs --to <dc>');
     const to = opts.runbook === 'failover' ? resolveDc(t, opts.to!, '--to') : t.datacenters.main;
-    const { planOnline } = await import('./runbook.js');
     const { plan: p, saved } = await planOnline(t, opts.topology, opts.runbook, to);
     if (opts.out) {
       const { writeFileAtomic } = await import('../apply/local-files.js');
@@ -125,4 +131,29 @@ export async function plan(opts: PlanOptions, io: Io): Promise<ExitCode> {
       );
   }
   return p.safe ? EXIT.ok : EXIT.refused;
+}
+
+/** The online plan, as `dcfail plan` (without --offline) shows and saves it: read-only. */
+async function planOnline(
+  t: Topology,
+  topologyFile: string,
+  runbook: Plan['runbook'],
+  to: string,
+): Promise<{ plan: Plan; saved: SavedPlan }> {
+  const pool = new RemotePool();
+  try {
+    const observation = await observeCluster(t, { pool });
+    const marker = readMarker(observation);
+    const facts = factsFromObservation(t, observation, originalFrom(t, marker));
+    const plan =
+      runbook === 'failover'
+        ? planFailover(facts, { lostDc: otherDc(t, to), fenceCommand: t.hooks.fence?.[otherDc(t, to)] })
+        : planFailback(facts, { returningDc: t.datacenters.main });
+    return {
+      plan,
+      saved: savedPlanOf(plan, topologyFile, fingerprintOf(observation), fingerprintBasis(observation), new Date()),
+    };
+  } finally {
+    await pool.closeAll();
+  }
 }

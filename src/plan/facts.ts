@@ -2,7 +2,7 @@
  * What the plan builders start from: per node, the settings its files hold now, and (online) the
  * live positions of its replicas. Offline, the facts are derived from the topology: the
  * configuration it declares, or the end state of the offline failover for `plan failback`.
- * Pure: no I/O. The online observer (a later module) produces the same shape from the nodes.
+ * Pure: no I/O. Online, observe/judge.ts (factsFromObservation) fills the same shape from the nodes.
  */
 import { clusterMembers, type ClusterName } from '../core/clusters.js';
 import { majorityOf } from '../core/quorum.js';

@@ -82,6 +82,11 @@ export interface Plan {
   cluster: string;
   /** `offline`: derived from the topology alone; it observed nothing and cannot be applied. */
   mode: 'offline' | 'online';
+  /**
+   * The DC the failover lost: in a failover plan the one it moves away from (`from`), in a
+   * failback plan the one that returns (`to`). The name is kept for the JSON's readers; read
+   * `from`/`to` for direction.
+   */
   lostDc: string;
 }
 

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeFileAtomic } from '../../src/apply/local-files.js';
+import { needs } from '../support/skips.js';
 
 describe('writeFileAtomic', () => {
   it('replaces the file, with the mode asked for, and leaves no temporary file beside it', async () => {
@@ -45,22 +46,25 @@ describe('writeFileAtomic', () => {
 
 const BIN = 'dist/bin/dcfail.js';
 
-describe.runIf(existsSync(BIN))('dcfail apply with an unreadable progress record', () => {
-  it('exit 2 naming the record and what to do, nothing run', async () => {
-    const state = mkdtempSync(join(tmpdir(), 'dcfail-apply-state-'));
-    const file = join(state, 'plan.json');
-    const text = `${JSON.stringify({ format: 'dcfail-plan/1', createdAt: '2026-01-01T00:00:00Z', topology: 'x', fingerprint: 'sha256:0', basis: {}, plan: { runbook: 'failover', mode: 'online', to: 'barcelona', steps: [{ id: 'a' }] } })}\n`;
-    await writeFile(file, text);
-    await mkdir(join(state, 'applied'));
-    const progress = join(state, 'applied', `${createHash('sha256').update(text).digest('hex').slice(0, 32)}.json`);
-    await writeFile(progress, '{"done":["a"');
-    const r = await execa('node', [BIN, 'apply', file, '-t', 'fixtures/topologies/example.yaml', '--yes', '--json'], {
-      reject: false,
-      env: { DCFAIL_STATE_DIR: state },
+describe.runIf(needs(existsSync(BIN), `apply progress: ${BIN} is not built (npm test builds it)`))(
+  'dcfail apply with an unreadable progress record',
+  () => {
+    it('exit 2 naming the record and what to do, nothing run', async () => {
+      const state = mkdtempSync(join(tmpdir(), 'dcfail-apply-state-'));
+      const file = join(state, 'plan.json');
+      const text = `${JSON.stringify({ format: 'dcfail-plan/1', createdAt: '2026-01-01T00:00:00Z', topology: 'x', fingerprint: 'sha256:0', basis: {}, plan: { runbook: 'failover', mode: 'online', to: 'barcelona', steps: [{ id: 'a' }] } })}\n`;
+      await writeFile(file, text);
+      await mkdir(join(state, 'applied'));
+      const progress = join(state, 'applied', `${createHash('sha256').update(text).digest('hex').slice(0, 32)}.json`);
+      await writeFile(progress, '{"done":["a"');
+      const r = await execa('node', [BIN, 'apply', file, '-t', 'fixtures/topologies/example.yaml', '--yes', '--json'], {
+        reject: false,
+        env: { DCFAIL_STATE_DIR: state },
+      });
+      expect(r.exitCode).toBe(2);
+      expect(JSON.parse(r.stdout)).toMatchObject({ error: { code: 'progress-invalid' } });
+      expect(r.stdout).toContain(progress);
+      expect(await readFile(progress, 'utf8')).toBe('{"done":["a"');
     });
-    expect(r.exitCode).toBe(2);
-    expect(JSON.parse(r.stdout)).toMatchObject({ error: { code: 'progress-invalid' } });
-    expect(r.stdout).toContain(progress);
-    expect(await readFile(progress, 'utf8')).toBe('{"done":["a"');
-  });
-});
+  },
+);

@@ -12,7 +12,7 @@ import { labDown, labUp, type Lab } from '../../lab/lab.js';
 import { runCli } from '../../src/cli.js';
 import { captureIo } from '../../src/views/io.js';
 import type { Check } from '../../src/commands/preflight.js';
-import { waitForForeignLab } from '../observe/server-truth.js';
+import { waitForForeignLab } from '../support/server-truth.js';
 
 let lab: Lab;
 let tmp: string;

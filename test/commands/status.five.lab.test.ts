@@ -16,7 +16,7 @@ import {
   truthLeaders,
   truthPositions,
   waitForForeignLab,
-} from '../observe/server-truth.js';
+} from '../support/server-truth.js';
 
 let lab: Lab;
 const ALL = ['master-1', 'master-2', 'master-3', 'master-4', 'master-5'];

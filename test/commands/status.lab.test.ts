@@ -22,7 +22,7 @@ import {
   waitForForeignLab,
   zkTruth,
   type NodeTruth,
-} from '../observe/server-truth.js';
+} from '../support/server-truth.js';
 
 let lab: Lab;
 

@@ -5,46 +5,26 @@
  */
 process.env['DCFAIL_LAB_NET'] = '4';
 import { readFile, writeFile } from 'node:fs/promises';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { killDc, labDown, labReset, labUp, type Lab } from '../../lab/lab.js';
-import { waitForForeignLab } from '../observe/server-truth.js';
+import { describe, expect, it } from 'vitest';
+import { killDc, labReset, type Lab } from '../../lab/lab.js';
 import {
-  buildPrivately,
   dcfail,
   describeRun,
   errorCode,
   mesosView,
-  REPO,
   secondaryNodes,
-  secs,
   spawnDcfail,
-  topologyCopy,
+  useE2eLab,
   waitSurvivorsLostQuorum,
-} from './helpers.js';
-
-const DIR = `${REPO}/.lab-apply`;
-process.env['DCFAIL_LAB_DIR'] = DIR;
-const STATE = mkdtempSync(join(tmpdir(), 'dcfail-apply-state-'));
-process.env['DCFAIL_STATE_DIR'] = STATE;
-const TOPOS = mkdtempSync(join(tmpdir(), 'dcfail-apply-topo-'));
-const log = (m: string) => console.log(`[e2e apply] ${m}`);
+} from '../support/e2e.js';
 
 let lab: Lab;
 let fast: string;
-
-beforeAll(async () => {
-  await waitForForeignLab(log);
-  lab = await labUp({ masters: 3, dir: DIR });
-  log(`lab up in ${secs(lab.durationMs)}; dcfail built in ${secs(await buildPrivately(DIR))}`);
-  fast = await topologyCopy(lab, TOPOS, 'fast');
-}, 300_000);
-
-afterAll(async () => {
-  await labDown({ dir: DIR });
-}, 120_000);
+const { topos: TOPOS, dir: DIR } = useE2eLab({ tag: 'apply', masters: 3, label: 'e2e apply' }, (l, f) => {
+  lab = l;
+  fast = f;
+});
 
 async function killMain(): Promise<void> {
   await labReset({ dir: DIR });

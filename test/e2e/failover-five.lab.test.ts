@@ -4,15 +4,10 @@
  * majority of 2); after the failback all five serve again with quorum 3.
  */
 process.env['DCFAIL_LAB_NET'] = '2';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { checkHealth } from '../../lab/health.js';
-import { killDc, labDown, labUp, reviveDc, type Lab } from '../../lab/lab.js';
-import { waitForForeignLab } from '../observe/server-truth.js';
+import { killDc, reviveDc, type Lab } from '../../lab/lab.js';
 import {
-  buildPrivately,
   configFiles,
   dcfail,
   declaredFiles,
@@ -27,40 +22,24 @@ import {
   mesosView,
   readEtcdKeys,
   readZnodes,
-  REPO,
   runFailover,
   secondaryNodes,
   secs,
-  topologyCopy,
+  useE2eLab,
   unitStates,
   waitFor,
   waitSurvivorsLostQuorum,
   writeEtcdKeys,
   writeRegistry,
   writeZnodes,
-} from './helpers.js';
-
-const DIR = `${REPO}/.lab-e2e5`;
-process.env['DCFAIL_LAB_DIR'] = DIR;
-const STATE = mkdtempSync(join(tmpdir(), 'dcfail-e2e5-state-'));
-process.env['DCFAIL_STATE_DIR'] = STATE;
-const TOPOS = mkdtempSync(join(tmpdir(), 'dcfail-e2e5-topo-'));
+} from '../support/e2e.js';
 
 let lab: Lab;
 let fast: string;
-const log = (m: string) => console.log(`[e2e 5 masters] ${m}`);
-
-beforeAll(async () => {
-  await waitForForeignLab(log);
-  lab = await labUp({ masters: 5, dir: DIR });
-  log(`lab up in ${secs(lab.durationMs)} (state dir ${STATE})`);
-  log(`dcfail built into ${DIR}/dist in ${secs(await buildPrivately(DIR))}`);
-  fast = await topologyCopy(lab, TOPOS, 'fast');
-}, 300_000);
-
-afterAll(async () => {
-  await labDown({ dir: DIR });
-}, 120_000);
+const { dir: DIR, log } = useE2eLab({ tag: 'e2e5', masters: 5, label: 'e2e 5 masters' }, (l, f) => {
+  lab = l;
+  fast = f;
+});
 
 describe('5 masters: nothing lost over failover and failback', () => {
   const PRE = '/e2e/pre';

@@ -5,21 +5,17 @@
  * continues once it is fixed, and lets only one of two concurrent runs in.
  */
 process.env['DCFAIL_LAB_NET'] = '2';
-import { mkdtempSync } from 'node:fs';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { checkHealth } from '../../lab/health.js';
-import { killDc, labDown, labReset, labUp, reviveDc, type Lab } from '../../lab/lab.js';
+import { killDc, labReset, reviveDc, type Lab } from '../../lab/lab.js';
 import { sleep } from '../../lab/probes.js';
 import { writeRegistryEntry } from '../lab/helpers.js';
-import { waitForForeignLab } from '../observe/server-truth.js';
 import {
-  buildPrivately,
   configFiles,
   dcfail,
   declaredFiles,
@@ -40,12 +36,12 @@ import {
   newestJournal,
   readEtcdKeys,
   readZnodes,
-  REPO,
   runFailover,
   secondaryNodes,
   secs,
   spawnDcfail,
   topologyCopy,
+  useE2eLab,
   treeSnapshot,
   unitStates,
   waitFor,
@@ -53,31 +49,20 @@ import {
   writeEtcdKeys,
   writeRegistry,
   writeZnodes,
-} from './helpers.js';
-
-const DIR = `${REPO}/.lab-e2e3`;
-process.env['DCFAIL_LAB_DIR'] = DIR;
-const STATE = mkdtempSync(join(tmpdir(), 'dcfail-e2e3-state-'));
-process.env['DCFAIL_STATE_DIR'] = STATE;
-const TOPOS = mkdtempSync(join(tmpdir(), 'dcfail-e2e3-topo-'));
-const run = promisify(execFile);
+} from '../support/e2e.js';
 
 let lab: Lab;
 /** The lab topology (fence hook included) with the suite's shorter timeouts. */
 let fast: string;
-const log = (m: string) => console.log(`[e2e 3 masters] ${m}`);
-
-beforeAll(async () => {
-  await waitForForeignLab(log);
-  lab = await labUp({ masters: 3, dir: DIR });
-  log(`lab up in ${secs(lab.durationMs)} (state dir ${STATE})`);
-  log(`dcfail built into ${DIR}/dist in ${secs(await buildPrivately(DIR))}`);
-  fast = await topologyCopy(lab, TOPOS, 'fast');
-}, 300_000);
-
-afterAll(async () => {
-  await labDown({ dir: DIR });
-}, 120_000);
+const {
+  topos: TOPOS,
+  dir: DIR,
+  log,
+} = useE2eLab({ tag: 'e2e3', masters: 3, label: 'e2e 3 masters' }, (l, f) => {
+  lab = l;
+  fast = f;
+});
+const run = promisify(execFile);
 
 async function reset(): Promise<void> {
   const r = await labReset({ dir: DIR });

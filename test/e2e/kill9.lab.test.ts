@@ -10,16 +10,11 @@
  * The seed is printed; DCFAIL_SEED=<n> repeats a sample.
  */
 process.env['DCFAIL_LAB_NET'] = '2';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { checkHealth } from '../../lab/health.js';
-import { killDc, labDown, labReset, labUp, reviveDc, type Lab } from '../../lab/lab.js';
+import { killDc, labReset, labUp, reviveDc, type Lab } from '../../lab/lab.js';
 import { sleep } from '../../lab/probes.js';
-import { waitForForeignLab } from '../observe/server-truth.js';
 import {
-  buildPrivately,
   configFiles,
   dcfail,
   describeRun,
@@ -32,12 +27,12 @@ import {
   mesosView,
   readEtcdKeys,
   readZnodes,
-  REPO,
   runFailover,
   secondaryNodes,
   secs,
   spawnDcfail,
   topologyCopy,
+  useE2eLab,
   unitStates,
   waitFor,
   waitSurvivorsLostQuorum,
@@ -45,13 +40,18 @@ import {
   writeRegistry,
   writeZnodes,
   type RunResult,
-} from './helpers.js';
+} from '../support/e2e.js';
 
-const DIR = `${REPO}/.lab-kill9`;
-process.env['DCFAIL_LAB_DIR'] = DIR;
-const STATE = mkdtempSync(join(tmpdir(), 'dcfail-kill9-state-'));
-process.env['DCFAIL_STATE_DIR'] = STATE;
-const TOPOS = mkdtempSync(join(tmpdir(), 'dcfail-kill9-topo-'));
+let lab: Lab;
+let fast: string;
+const {
+  topos: TOPOS,
+  dir: DIR,
+  log,
+} = useE2eLab({ tag: 'kill9', masters: 3, label: 'kill -9', fastName: 'fast3' }, (l, f) => {
+  lab = l;
+  fast = f;
+});
 const LONG = process.env['DCFAIL_LONG'] === '1';
 const SEED =
   process.env['DCFAIL_SEED'] !== undefined ? Number(process.env['DCFAIL_SEED']) : Math.floor(Math.random() * 2 ** 31);
@@ -59,7 +59,6 @@ const SAMPLE = 3;
 /** Per iteration: enough data to see a loss, small enough to keep the matrix fast. */
 const KEYS = 500;
 
-const log = (m: string) => console.log(`[kill -9] ${m}`);
 log(
   `seed ${SEED} (DCFAIL_SEED=${SEED} repeats this sample)${LONG ? '; DCFAIL_LONG=1: every step of every runbook' : ''}`,
 );
@@ -138,21 +137,6 @@ async function killedRun(
     await sleep(1000);
   }
 }
-
-let lab: Lab;
-let fast: string;
-
-beforeAll(async () => {
-  await waitForForeignLab(log);
-  lab = await labUp({ masters: 3, dir: DIR });
-  log(`3-master lab up in ${secs(lab.durationMs)} (state dir ${STATE})`);
-  log(`dcfail built into ${DIR}/dist in ${secs(await buildPrivately(DIR))}`);
-  fast = await topologyCopy(lab, TOPOS, 'fast3');
-}, 300_000);
-
-afterAll(async () => {
-  await labDown({ dir: DIR });
-}, 120_000);
 
 // ---- the end state ------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseBatchOutput, renderBatchScript, type BatchItem } from '../../src/remote/batch.js';
 import type { ExecResult } from '../../src/remote/types.js';
+import { needs } from '../support/skips.js';
 
 async function runBatch(items: BatchItem[], timeoutMs?: number): Promise<ExecResult> {
   const r = await execa('sh', ['-c', renderBatchScript(items)], {
@@ -104,7 +105,7 @@ describe('renderBatchScript + parseBatchOutput', () => {
     expect(() => renderBatchScript([])).toThrow(/empty batch/);
   });
 
-  it.runIf(process.getuid?.() === 0)(
+  it.runIf(needs(process.getuid?.() === 0, 'batch: reading a file the shell user may not read needs root'))(
     'a file the shell user may not read is an error, not an absence (needs root to switch to nobody)',
     async () => {
       const dir = mkdtempSync(join(tmpdir(), 'dcfail-batch-'));

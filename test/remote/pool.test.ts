@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RemotePool, type SshTarget } from '../../src/remote/ssh.js';
-import { LAB_USER, makeKey, makeTempDir, removeDir, startSshd, type KeyPair, type Sshd } from './helpers/sshd.js';
+import { LAB_USER, makeKey, makeTempDir, removeDir, startSshd, type KeyPair, type Sshd } from '../support/sshd.js';
 
 const PORT = 2222;
 const ADDRESSES = ['127.0.30.11', '127.0.30.12', '127.0.30.13', '127.0.30.14'];

@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OperationError, RefusedError, UserError } from '../../src/errors.js';
 import { RemotePool, type SshTarget } from '../../src/remote/ssh.js';
 import type { Remote } from '../../src/remote/types.js';
-import { LAB_USER, makeKey, makeTempDir, removeDir, sh, startSshd, type KeyPair, type Sshd } from './helpers/sshd.js';
+import { LAB_USER, makeKey, makeTempDir, removeDir, sh, startSshd, type KeyPair, type Sshd } from '../support/sshd.js';
 
 const ADDRESS = '127.0.30.1';
 const PORT = 2222;

@@ -14,6 +14,7 @@ import {
   etcdTestWrite,
   probeEtcdEndpoint,
 } from './probe.js';
+import { LEARNER_CAUGHT_UP_WITHIN } from './settings.js';
 import type { EtcdCheck, EtcdStep } from './steps.js';
 
 function etcdUrl(n: TopologyNode): string {
@@ -87,7 +88,7 @@ export const etcdCheckEffects = {
         0n,
       );
       for (const [i, s] of st.entries()) {
-        if (!s.ok || s.appliedIndex === undefined || leaderIdx - s.appliedIndex > 5n)
+        if (!s.ok || s.appliedIndex === undefined || leaderIdx - s.appliedIndex > LEARNER_CAUGHT_UP_WITHIN)
           throw new NotYet(`${nodes[i]!.name} has not caught up (applied ${s.appliedIndex ?? '?'} of ${leaderIdx})`);
       }
       return;

@@ -4,7 +4,7 @@
  * time and restores every env file. The runbooks (plan/failover.ts, plan/failback.ts) say when.
  */
 import type { Finding } from '../../core/safety.js';
-import { factsMembers, type ClusterFacts, type NodeConfig, type NodeFacts } from '../../plan/facts.js';
+import { factsMembers, type ClusterFacts, type LiveFacts, type NodeConfig, type NodeFacts } from '../../plan/facts.js';
 import type { StepList } from '../../plan/plan.js';
 import { addEdits, addServiceOp, addVerify, byFreshness, editsToward } from '../../plan/steps.js';
 import { renderInitialCluster } from './settings.js';
@@ -33,6 +33,17 @@ export function failedOverEtcdSettings(survivors: readonly NodeFacts[]): (n: Nod
 }
 
 /**
+ * The cluster an earlier, interrupted failover forced, if the live membership is one: every
+ * member listed is a survivor. Before the force, the membership still lists the lost DC's
+ * members (a cluster without quorum still lists them), so it is not one.
+ */
+function forcedClusterOf(live: LiveFacts | undefined, survivors: readonly NodeFacts[]): LiveFacts['etcd'] {
+  const membership = live?.etcd;
+  if (!membership) return null;
+  return membership.members.every((m) => survivors.some((n) => n.etcdPeerUrl === m.peerUrl)) ? membership : null;
+}
+
+/**
  * Failover: stop every survivor, force a new cluster on the freshest one, remove the force line,
  * then add the others back one at a time as learners with fresh data dirs. Online, a re-run
  * continues from the forced cluster it finds.
@@ -44,10 +55,7 @@ export function planEtcdFailover(
   warnings: Finding[],
 ): void {
   const etcd = byFreshness(survivors, etcdPosition);
-  const live = facts.live;
-  // Online, a re-run finds the forced cluster already there: its members are the survivors.
-  const forced =
-    live?.etcd && live.etcd.members.every((m) => etcd.some((n) => n.etcdPeerUrl === m.peerUrl)) ? live.etcd : null;
+  const forced = forcedClusterOf(facts.live, etcd);
   const isVoter = (n: NodeFacts) =>
     forced?.members.some((m) => m.peerUrl === n.etcdPeerUrl && m.started && !m.learner) ?? false;
   const seed = forced ? etcd.find(isVoter) : etcd[0];

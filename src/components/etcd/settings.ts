@@ -91,3 +91,10 @@ export function readEtcdEnv(env: ReadonlyMap<string, string>): { settings: EtcdS
 export function etcdDataDirOf(node: TopologyNode): string {
   return node.services.etcd.dataDir ?? `\${ETCD_DATA_DIR from ${node.services.etcd.envFile}}`;
 }
+
+/**
+ * A learner counts as caught up once its applied index is within this many entries of the most
+ * advanced member's: the leader's index moves with every write, so equality may never hold while
+ * clients write.
+ */
+export const LEARNER_CAUGHT_UP_WITHIN = 5n;

@@ -2,13 +2,13 @@
  * The loss certificate, the first gate of a failover: the lost DC really is down. Several
  * independent signals, and a lost-DC node that answers as a cluster member is a hard refusal.
  */
-import { CLUSTERS } from '../core/clusters.js';
-import { portOf, type ClusterObservation, type NodeObservation } from '../observe/observe.js';
-import { probeTcp } from '../probes/tcp.js';
-import { etcdFollowsLost, etcdMemberAnswers } from '../components/etcd/judge.js';
-import { mesosMemberAnswers } from '../components/mesos/judge.js';
-import { zookeeperMemberAnswers, zookeeperServesWithLost } from '../components/zookeeper/judge.js';
-import type { Topology } from '../topology/model.js';
+import { CLUSTERS } from '../../core/clusters.js';
+import { portOf, type ClusterObservation, type NodeObservation } from '../../observe/observe.js';
+import { probeTcp } from '../../probes/tcp.js';
+import { etcdFollowsLost, etcdMemberAnswers } from '../../components/etcd/judge.js';
+import { mesosMemberAnswers } from '../../components/mesos/judge.js';
+import { zookeeperMemberAnswers, zookeeperServesWithLost } from '../../components/zookeeper/judge.js';
+import type { Topology } from '../../topology/model.js';
 
 export interface LossEvidence {
   dc: string;

@@ -7,25 +7,26 @@
 import { noop } from 'cockatiel';
 import { Etcd3 } from 'etcd3';
 import { execa, type ResultPromise } from 'execa';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { mesosMetrics } from '../../lab/health.js';
-import { repoRoot, type Lab, type LabNode } from '../../lab/lab.js';
+import { labDown, labUp, repoRoot, type Lab, type LabNode } from '../../lab/lab.js';
 import { sendRequest, type SupervisorStatus } from '../../lab/protocol.js';
 import { PORTS } from '../../lab/layout.js';
 import { sleep } from '../../lab/probes.js';
 import { openZk, type ZkSession } from '../../src/components/zookeeper/probe.js';
 import { masterState, replicaLog, waitFor, writeRegistryEntry } from '../lab/helpers.js';
-import { etcdTruth, zkTruth } from '../observe/server-truth.js';
+import { etcdTruth, waitForForeignLab, zkTruth } from './server-truth.js';
 import { bundle } from '../../scripts/bundle.js';
 
 export { waitFor };
 
-export const REPO = repoRoot();
+const REPO = repoRoot();
 export const FIXTURES = `${REPO}/fixtures/e2e`;
 
 /** The binary the suite runs: the `dcfail` bin (`dist/bin/dcfail.js`), or this suite's own build (see buildPrivately). */
@@ -36,7 +37,7 @@ let bin = `${REPO}/dist/bin/dcfail.js`;
  * rebuild the shared dist/ while this suite runs, and a half-written module fails to import.
  * The lab dir lies inside the repo (node_modules resolves) and is git-ignored.
  */
-export async function buildPrivately(labDirPath: string): Promise<number> {
+async function buildPrivately(labDirPath: string): Promise<number> {
   const t0 = Date.now();
   // Only src/: a type error someone is fixing elsewhere (bench/, scripts/) is not ours to trip on.
   const config = `${labDirPath}/tsconfig.e2e.json`;
@@ -515,4 +516,44 @@ export async function expectEverywhere(
       expect(await readZnodes([n], prefix), `znodes under ${prefix} on ${n.name}`).toEqual(wantZ);
     }
   }
+}
+
+// ---- the set-up every e2e suite shares ------------------------------------------------------------
+
+export interface E2eLab {
+  /** This suite's state dir ($DCFAIL_STATE_DIR: journals, locks, saved plans). */
+  readonly state: string;
+  /** Where this suite writes its topology copies. */
+  readonly topos: string;
+  readonly dir: string;
+  log(message: string): void;
+}
+
+/**
+ * Written once for every lab-backed e2e suite: its own lab dir (`<repo>/.lab-<tag>`), a private
+ * state dir and build of dcfail, and a fast topology copy; the lab comes up before the first test
+ * (after any other suite's lab went down), is handed to `up`, and goes down after the last test.
+ * Call it at the top level of the file, after setting DCFAIL_LAB_NET.
+ */
+export function useE2eLab(
+  opts: { tag: string; masters: 3 | 5; label: string; fastName?: string },
+  up: (lab: Lab, fast: string) => void,
+): E2eLab {
+  const dir = `${REPO}/.lab-${opts.tag}`;
+  process.env['DCFAIL_LAB_DIR'] = dir;
+  const state = mkdtempSync(join(tmpdir(), `dcfail-${opts.tag}-state-`));
+  process.env['DCFAIL_STATE_DIR'] = state;
+  const topos = mkdtempSync(join(tmpdir(), `dcfail-${opts.tag}-topo-`));
+  const log = (m: string) => console.log(`[${opts.label}] ${m}`);
+  beforeAll(async () => {
+    await waitForForeignLab(log);
+    const lab = await labUp({ masters: opts.masters, dir });
+    log(`${opts.masters}-master lab up in ${secs(lab.durationMs)} (state dir ${state})`);
+    log(`dcfail built into ${dir}/dist in ${secs(await buildPrivately(dir))}`);
+    up(lab, await topologyCopy(lab, topos, opts.fastName ?? 'fast'));
+  }, 300_000);
+  afterAll(async () => {
+    await labDown({ dir });
+  }, 120_000);
+  return { state, topos, dir, log };
 }

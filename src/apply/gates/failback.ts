@@ -1,0 +1,125 @@
+/**
+ * The gates of a failback: every node reachable; one surviving quorum per cluster (unless it
+ * resumes); the returning DC did not run on its own (its writes are archived, and it is refused
+ * without --discard-divergent); the safety core's verdict; the pre-hook. A failback whose
+ * cluster already reads normal only clears a marker left by an interrupted run.
+ */
+import { CLUSTERS } from '../../core/clusters.js';
+import type { ClusterObservation } from '../../observe/observation.js';
+import { type Prepared, maxRegistry, originalFrom } from './common.js';
+import { RefusedError } from '../../errors.js';
+import type { RunNote } from '../host.js';
+import type { RunbookOptions } from '../../commands/options.js';
+import type { Session } from '../session.js';
+import { copyState } from '../replica-copies.js';
+import { divergence } from '../../observe/divergence.js';
+import { factsFromObservation, judge } from '../../observe/judge.js';
+import { planFailback } from '../../plan/failback.js';
+import { preHook } from '../hooks.js';
+import { readMarker, removeMarker, writeMarker } from '../marker.js';
+import { topologyDirOf } from '../effects.js';
+export async function prepareFailback(
+  s: Session,
+  opts: RunbookOptions,
+  notify: (e: RunNote) => void,
+  returningDc: string,
+  observation: ClusterObservation,
+): Promise<Prepared> {
+  const { t } = s;
+  const marker = readMarker(observation);
+  const status = judge(t, observation);
+  const resuming = marker?.lostDc === returningDc && marker.failbackRunId !== undefined;
+  const unreachable = observation.nodes.filter((n) => !n.ssh.ok).map((n) => n.name);
+  if (unreachable.length > 0)
+    throw new RefusedError(
+      'unreachable',
+      `failback needs every node reachable; not reachable: ${unreachable.join(', ')}`,
+    );
+  const survivorsOf = t.nodes.filter((n) => n.dc !== returningDc);
+  if (status.mode === 'normal' && status.hazards.length === 0) {
+    const plan = planFailback(factsFromObservation(t, observation, originalFrom(t, marker)), { returningDc });
+    if (plan.steps.length === 0 || !marker) {
+      // A marker here is left by a failback killed after its last step but before its clean-up:
+      // it must go, or a later failover would start from its stale original files and point.
+      return {
+        plan: { ...plan, steps: [] },
+        confirmDc: returningDc,
+        extra: {},
+        early: `Nothing to do: status reads normal, every cluster has its full membership.${marker ? ' The failover marker left by an interrupted run is cleared.' : ''}`,
+        ...(marker ? { afterSuccess: () => removeMarker(s.pool, survivorsOf, s.runId) } : {}),
+      };
+    }
+  }
+  if (!resuming) {
+    const unhealthy = CLUSTERS.flatMap((c) => {
+      const lc = status.clusters.find((x) => x.cluster === c);
+      if (!lc) return [];
+      const q = lc.quorums.filter((g) => g.members.some((m) => t.nodes.find((n) => n.name === m)!.dc !== returningDc));
+      return q.length === 1 ? [] : [`${c}: the surviving side has ${q.length === 0 ? 'no quorum' : 'several quorums'}`];
+    });
+    if (unhealthy.length > 0)
+      throw new RefusedError(
+        'survivors-unhealthy',
+        'the cluster on the surviving DC is not healthy: fix it before a failback',
+        unhealthy,
+      );
+  }
+  const diverged = divergence(t, returningDc, observation, marker);
+  if (diverged.length > 0) {
+    const archived = await copyState(
+      s,
+      t.nodes.filter((n) => n.dc === returningDc),
+      'archive',
+      observation,
+    );
+    s.journal.data.notes['divergent'] = diverged;
+    s.journal.data.notes['archived'] = archived;
+    await s.journal.save();
+    if (!opts.discardDivergent) {
+      throw new RefusedError(
+        'divergent',
+        `${returningDc} ran as a cluster of its own after the failover and may hold writes the survivors do not have. They are archived; --discard-divergent drops them from the cluster`,
+        [...diverged, ...Object.entries(archived).map(([n, p]) => `archived on ${n}: ${p}`)],
+      );
+    }
+    notify({
+      kind: 'warning',
+      code: 'divergent-discarded',
+      message: `discarding what ${returningDc} wrote on its own (archived): ${diverged.join('; ')}`,
+      details: [],
+    });
+  }
+  const facts = factsFromObservation(t, observation, originalFrom(t, marker));
+  const plan = planFailback(facts, { returningDc });
+  if (!plan.safe)
+    throw new RefusedError(
+      'plan-refused',
+      'the safety core refuses this failback',
+      plan.refusals.map((r) => `[${r.code}] ${r.message}`),
+    );
+  if (plan.steps.length > 0) await preHook('preFailback', t.hooks.preFailback, topologyDirOf(opts.topology), s.hookEnv);
+  const minRegistryVersion = maxRegistry(observation, survivorsOf);
+  return {
+    plan,
+    confirmDc: returningDc,
+    extra: {
+      ...(minRegistryVersion !== undefined ? { minRegistryVersion } : {}),
+      beforeRun: async () => {
+        s.journal.data.notes['copies'] = await copyState(
+          s,
+          survivorsOf.filter((n) => n.roles.length > 0),
+          'copies',
+          observation,
+        );
+        await s.journal.save();
+        if (marker && !resuming)
+          await writeMarker(
+            s.pool,
+            t.nodes.filter((n) => n.dc !== returningDc && n.roles.length > 0),
+            { ...marker, failbackRunId: s.runId },
+          );
+      },
+    },
+    afterSuccess: () => removeMarker(s.pool, survivorsOf, s.runId),
+  };
+}

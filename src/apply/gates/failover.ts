@@ -1,0 +1,113 @@
+/**
+ * The gates of a failover, in order: the loss certificate (the lost DC really is down), fencing
+ * (a hook, or the operator's attestation), the safety core's verdict on the plan, the pre-hook.
+ * Returns the plan, and what to do before the first step: copies of every survivor's replicas,
+ * then the failover marker (the files as they were and the failover point) on the survivors.
+ */
+import type { ClusterObservation } from '../../observe/observation.js';
+import { type LossEvidence, certifyLoss } from './loss-certificate.js';
+import { type Prepared, maxRegistry, originalFrom } from './common.js';
+import { RefusedError } from '../../errors.js';
+import type { RunNote } from '../host.js';
+import type { RunbookOptions } from '../../commands/options.js';
+import type { Session } from '../session.js';
+import { copyState } from '../replica-copies.js';
+import { declaredConfig } from '../../plan/facts.js';
+import { factsFromObservation } from '../../observe/judge.js';
+import { failoverPointOf, readMarker, writeMarker } from '../marker.js';
+import { planFailover } from '../../plan/failover.js';
+import { preHook } from '../hooks.js';
+import { topologyDirOf } from '../effects.js';
+export async function prepareFailover(
+  s: Session,
+  opts: RunbookOptions,
+  notify: (e: RunNote) => void,
+  lostDc: string,
+  to: string,
+  observation: ClusterObservation,
+): Promise<Prepared> {
+  const { t } = s;
+  const survivors = t.nodes.filter((n) => n.dc !== lostDc);
+  const evidence: LossEvidence = await certifyLoss(t, lostDc, observation);
+  s.journal.data.evidence = evidence;
+  await s.journal.save();
+  if (evidence.verdict === 'alive') {
+    throw new RefusedError(
+      'lost-dc-alive',
+      `${lostDc} is not down: it answers as a cluster member. A failover now would be split brain.`,
+      evidence.answeringAsMembers,
+    );
+  }
+  if (evidence.verdict === 'inconclusive') {
+    if (!opts.overrideLossCheck)
+      throw new RefusedError(
+        'loss-inconclusive',
+        `the evidence that ${lostDc} is down is inconclusive; --override-loss-check "<reason>" proceeds anyway`,
+        evidence.reasons,
+      );
+    notify({
+      kind: 'warning',
+      code: 'loss-inconclusive-overridden',
+      message: `proceeding on inconclusive loss evidence, as asked: ${opts.overrideLossCheck}`,
+      details: evidence.reasons,
+    });
+  }
+  const fence = t.hooks.fence?.[lostDc];
+  if (!fence && !opts.attestFenced) {
+    throw new RefusedError(
+      'unfenced',
+      `${lostDc} has no fence hook: it must stay down until failback. Add hooks.fence.${lostDc}, or attest how it is kept down with --attest-fenced "<how>"`,
+    );
+  }
+  const marker = readMarker(observation);
+  const facts = factsFromObservation(t, observation, originalFrom(t, marker));
+  const plan = planFailover(facts, { lostDc, fenceCommand: fence });
+  if (!plan.safe)
+    throw new RefusedError(
+      'plan-refused',
+      'the safety core refuses this failover',
+      plan.refusals.map((r) => `[${r.code}] ${r.message}`),
+    );
+  if (plan.steps.length > 0) await preHook('preFailover', t.hooks.preFailover, topologyDirOf(opts.topology), s.hookEnv);
+  s.journal.data.failoverPoint =
+    marker?.point ??
+    failoverPointOf(
+      observation,
+      survivors.map((n) => n.name),
+    );
+  return {
+    plan,
+    confirmDc: to,
+    extra: {
+      guardLostDc: lostDc,
+      ...(maxRegistry(observation, survivors) !== undefined
+        ? { minRegistryVersion: maxRegistry(observation, survivors)! }
+        : {}),
+      beforeRun: async () => {
+        // Before anything destructive: a copy of every survivor's replicas (the seeds among them).
+        s.journal.data.notes['copies'] = await copyState(
+          s,
+          survivors.filter((n) => n.roles.length > 0),
+          'copies',
+          observation,
+        );
+        await s.journal.save();
+        if (marker) return;
+        // Before the first change: the files as they were, and where each survivor's replicas stood.
+        const original = declaredConfig(t);
+        for (const o of observation.nodes) if (o.dc !== lostDc && o.config) original[o.name] = o.config;
+        await writeMarker(s.pool, survivors, {
+          runId: s.runId,
+          lostDc,
+          at: new Date().toISOString(),
+          operator: s.journal.data.operator,
+          original,
+          point: failoverPointOf(
+            observation,
+            survivors.map((n) => n.name),
+          ),
+        });
+      },
+    },
+  };
+}

@@ -1,0 +1,246 @@
+/**
+ * A failover or failback run, from the lock to the report: lock (local and on the nodes),
+ * observe, refuse a stale saved plan, the runbook's gates (apply/gates/), then the plan shown,
+ * confirmed, executed exactly (guarded by the lost-DC watch), reported, and the session
+ * finished whatever happened. It prints nothing: the host renders its events.
+ */
+import { seconds } from '../views/progress.js';
+import { DcfailError, EXIT, type ExitCode, RefusedError, UserError } from '../errors.js';
+import type { EffectContext } from './effect-kit.js';
+import { LostDcWatch } from './lost-dc-watch.js';
+import type { Plan } from '../plan/plan.js';
+import type { RunHost, RunNote } from './host.js';
+import type { RunbookOptions } from '../commands/options.js';
+import type { SavedPlan } from '../plan/saved-plan.js';
+import { type Session, finish, openSession } from './session.js';
+import { describeDrift, fingerprintBasis, fingerprintOf } from '../observe/fingerprint.js';
+import { executePlan } from './executor.js';
+import { factsFromObservation } from '../observe/judge.js';
+import { loadTopology } from '../topology/load.js';
+import { nodeEffects, topologyDirOf } from './effects.js';
+import { observeCluster } from '../observe/observe.js';
+import { otherDc, resolveDc } from '../topology/model.js';
+import { planFailover } from '../plan/failover.js';
+import { prepareFailback } from './gates/failback.js';
+import { prepareFailover } from './gates/failover.js';
+import { renderPlanText } from '../views/plan-text.js';
+import { writeFileAtomic } from './local-files.js';
+/** Asks the host; --yes and a run without a terminal are answers too (the DC's name, or none). */
+async function confirm(host: RunHost, dc: string, what: Plan['runbook']): Promise<void> {
+  const answer = await host.request({ kind: 'confirm', what, dc });
+  if (answer === null)
+    throw new UserError('no-tty', `${what} changes the cluster: confirm on a terminal, or pass --yes`);
+  if (answer.trim() !== dc)
+    throw new UserError('not-confirmed', `not confirmed (typed ${JSON.stringify(answer.trim())}): nothing was changed`);
+}
+
+function report(host: RunHost, s: Session, body: Record<string, unknown>, text: string[]): void {
+  host.notify({ kind: 'report', body: { runId: s.runId, journal: `${s.journal.dir}/journal.json`, ...body }, text });
+}
+
+/** Gates passed and plan shown: confirm, run, report. Shared by failover and failback. */
+async function execute(
+  opts: RunbookOptions,
+  host: RunHost,
+  s: Session,
+  plan: Plan,
+  confirmDc: string,
+  extra: {
+    guardLostDc?: string;
+    watch?: LostDcWatch | null;
+    minRegistryVersion?: number;
+    beforeRun?: () => Promise<void>;
+    onStepDone?: (id: string) => Promise<void>;
+  },
+): Promise<{ ok: boolean; code: ExitCode; ms: number }> {
+  await s.journal.savePlan(plan);
+  host.notify({ kind: 'plan-ready', plan });
+  if (plan.steps.length === 0) {
+    s.journal.data.outcome = 'done';
+    s.journal.data.finishedAt = new Date().toISOString();
+    await s.journal.save();
+    report(host, s, { outcome: 'done', plan, steps: [] }, [
+      'Nothing to do: the cluster is already in the target state.',
+    ]);
+    return { ok: true, code: EXIT.ok, ms: 0 };
+  }
+  await confirm(host, confirmDc, plan.runbook);
+  const confirmedAt = Date.now();
+  s.journal.data.confirmedAt = new Date(confirmedAt).toISOString();
+  await s.journal.save();
+  await extra.beforeRun?.();
+  const ctx: EffectContext = {
+    topology: s.t,
+    topologyDir: topologyDirOf(opts.topology),
+    pool: s.pool,
+    runId: s.runId,
+    backupRootOf: (node) => `${s.t.nodes.find((n) => n.name === node)!.services.dcfail.stateDir}/backups/${s.runId}`,
+    commandTimeoutMs: 30_000,
+    hookEnv: { ...process.env, ...s.hookEnv } as Record<string, string>,
+    note: (k, v) => {
+      s.journal.data.notes[k] = v;
+    },
+    ...(extra.minRegistryVersion !== undefined ? { minRegistryVersion: extra.minRegistryVersion } : {}),
+  };
+  // Started by the caller before the loss certificate, so its first probe is done by now.
+  const watch = extra.guardLostDc ? (extra.watch ?? new LostDcWatch(s.t, extra.guardLostDc)) : null;
+  const pendingDone: Promise<void>[] = [];
+  const outcome = await executePlan(plan, nodeEffects(ctx), {
+    runId: s.runId,
+    verifyTimeoutMs: opts.verifyTimeoutMs ?? 60_000,
+    emit: (e) => {
+      s.emit(e);
+      host.notify(e);
+      if (e.kind === 'step-finished') pendingDone.push(extra.onStepDone?.(e.step.id) ?? Promise.resolve());
+    },
+    ...(watch ? { guard: () => watch.guard() } : {}),
+  });
+  watch?.stop();
+  await Promise.all(pendingDone);
+  const ms = Date.now() - confirmedAt;
+  s.journal.data.finishedAt = new Date().toISOString();
+  if (outcome.kind === 'done') {
+    s.journal.data.outcome = 'done';
+    s.journal.data.timeToRecoveryMs = ms;
+    await s.journal.save();
+    report(host, s, { outcome: 'done', timeToRecoveryMs: ms, plan, steps: s.journal.data.steps }, [
+      `${plan.runbook} done: ${plan.steps.length} steps, time to recovery ${seconds(ms)} (from confirmation). Journal: ${s.journal.dir}/journal.json`,
+    ]);
+    return { ok: true, code: EXIT.ok, ms };
+  }
+  const e = outcome.error;
+  s.journal.data.outcome = 'failed';
+  s.journal.data.error = { code: e.code, message: e.message, details: e.details };
+  await s.journal.save();
+  const doneIds = new Set(outcome.done.map((d) => d.id));
+  report(
+    host,
+    s,
+    {
+      outcome: 'failed',
+      failedStep: outcome.failed,
+      error: { code: e.code, message: e.message },
+      done: outcome.done.map((d) => d.id),
+      plan,
+      steps: s.journal.data.steps,
+    },
+    [
+      '',
+      `${plan.runbook} STOPPED at step ${outcome.failed.id}${outcome.failed.node ? ` on ${outcome.failed.node}` : ''}: ${outcome.failed.summary}`,
+      `  seen: ${e.message}`,
+      `  already done: ${outcome.done.length} of ${plan.steps.length} steps${outcome.done.length > 0 ? ` (last: ${outcome.done.at(-1)!.summary})` : ''}`,
+      `  not done: ${plan.steps.filter((x) => !doneIds.has(x.id)).length} steps`,
+      `  Fix the cause and run the same command again: it plans from what the nodes hold now and continues from there.`,
+      `  Journal: ${s.journal.dir}/journal.json`,
+    ],
+  );
+  return { ok: false, code: e.exitCode === EXIT.refused ? EXIT.refused : EXIT.failed, ms };
+}
+
+export interface ApplyState {
+  saved: SavedPlan;
+  progressFile: string;
+  done: string[];
+}
+
+export async function runRunbook(
+  kind: Plan['runbook'],
+  opts: RunbookOptions & { to?: string },
+  host: RunHost,
+  apply?: ApplyState,
+): Promise<ExitCode> {
+  const t0 = await loadTopology(opts.topology);
+  const { main, secondary } = t0.datacenters;
+  const to = kind === 'failover' ? resolveDc(t0, opts.to!, '--to') : main;
+  const lostDc = otherDc(t0, to);
+  const s = await openSession(opts, kind, kind === 'failover' ? lostDc : secondary, to);
+  const { t } = s;
+  const notify = (e: RunNote) => {
+    s.emit(e);
+    host.notify(e);
+  };
+  let code: ExitCode = EXIT.failed;
+  let ok = false;
+  // The lost-DC watch starts now: its first probe (bounded by timeouts against a dead DC) runs
+  // while the lock, observation and loss certificate do, not after the confirmation.
+  const watch = kind === 'failover' && lostDc !== secondary ? new LostDcWatch(t, lostDc) : null;
+  try {
+    if (kind === 'failover' && lostDc === secondary) {
+      const plan = planFailover(
+        factsFromObservation(t, { cluster: t.cluster, observedAt: new Date().toISOString(), nodes: [] }),
+        { lostDc },
+      );
+      report(host, s, { outcome: 'done', plan }, [renderPlanText(plan)]);
+      ok = true;
+      code = EXIT.ok;
+      return code;
+    }
+    const lockNodes =
+      kind === 'failover' ? t.nodes.filter((n) => n.dc !== lostDc) : t.nodes.filter((n) => n.roles.length > 0);
+    s.journal.data.notes['lockNotes'] = await s.lock.acquire(lockNodes, Boolean(opts.breakLock));
+    await s.journal.save();
+    const observation = await observeCluster(t, { pool: s.pool });
+    if (apply && apply.done.length === 0) {
+      const now = fingerprintOf(observation);
+      if (now !== apply.saved.fingerprint) {
+        throw new RefusedError(
+          'stale-plan',
+          `the saved plan is stale: the cluster no longer looks as it did when the plan was made (${apply.saved.createdAt}). Make a new plan.`,
+          describeDrift(apply.saved.basis, fingerprintBasis(observation)),
+        );
+      }
+    }
+    const prepared =
+      kind === 'failover'
+        ? await prepareFailover(s, opts, notify, lostDc, to, observation)
+        : await prepareFailback(s, opts, notify, to, observation);
+    if (prepared.early && !apply) {
+      await prepared.afterSuccess?.();
+      report(host, s, { outcome: 'done', plan: prepared.plan }, [prepared.early]);
+      ok = true;
+      code = EXIT.ok;
+      return code;
+    }
+    let plan = prepared.plan;
+    if (apply) {
+      // Exactly the saved steps, from the first one not yet done.
+      const done = new Set(apply.done);
+      plan = { ...apply.saved.plan, steps: apply.saved.plan.steps.filter((x) => !done.has(x.id)) };
+      if (apply.done.length > 0)
+        notify({
+          kind: 'notice',
+          message: `resuming the saved plan: ${apply.done.length} of ${apply.saved.plan.steps.length} steps were done before`,
+        });
+    }
+    let progress = Promise.resolve();
+    const onDone = apply
+      ? (id: string) => {
+          apply.done.push(id);
+          progress = progress.then(() => writeFileAtomic(apply.progressFile, JSON.stringify({ done: apply.done })));
+          return progress;
+        }
+      : undefined;
+    const r = await execute(opts, host, s, plan, prepared.confirmDc, {
+      ...prepared.extra,
+      watch,
+      ...(onDone ? { onStepDone: onDone } : {}),
+    });
+    ok = r.ok;
+    code = r.code;
+    if (ok) await prepared.afterSuccess?.();
+    return code;
+  } catch (err) {
+    if (err instanceof DcfailError) {
+      s.journal.data.outcome = err.exitCode === EXIT.refused || err.exitCode === EXIT.locked ? 'refused' : 'failed';
+      s.journal.data.error = { code: err.code, message: err.message, details: err.details };
+    }
+    throw err;
+  } finally {
+    watch?.stop();
+    const hooks =
+      kind === 'failover'
+        ? { ok: t.hooks.postFailover, failed: t.hooks.onFailure }
+        : { ok: t.hooks.postFailback, failed: t.hooks.onFailure };
+    code = await finish(s, code, hooks, topologyDirOf(opts.topology), ok);
+  }
+}
