@@ -26,7 +26,7 @@ import { bundle } from '../../scripts/bundle.js';
 
 export { waitFor };
 
-const REPO = repoRoot();
+export const REPO = repoRoot();
 export const FIXTURES = `${REPO}/fixtures/e2e`;
 
 /** The binary the suite runs: the `dcfail` bin (`dist/bin/dcfail.js`), or this suite's own build (see buildPrivately). */
@@ -37,7 +37,7 @@ let bin = `${REPO}/dist/bin/dcfail.js`;
  * rebuild the shared dist/ while this suite runs, and a half-written module fails to import.
  * The lab dir lies inside the repo (node_modules resolves) and is git-ignored.
  */
-async function buildPrivately(labDirPath: string): Promise<number> {
+export async function buildPrivately(labDirPath: string): Promise<number> {
   const t0 = Date.now();
   // Only src/: a type error someone is fixing elsewhere (bench/, scripts/) is not ours to trip on.
   const config = `${labDirPath}/tsconfig.e2e.json`;

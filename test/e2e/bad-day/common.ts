@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sleep } from '../../../lab/probes.js';
 import type { LabNode } from '../../../lab/lab.js';
-import { zkTruth } from '../../observe/server-truth.js';
-import { buildPrivately, REPO, type RunResult } from '../helpers.js';
+import { zkTruth } from '../../support/server-truth.js';
+import { buildPrivately, REPO, type RunResult } from '../../support/e2e.js';
 
 const BUILD_DIR = `${REPO}/.lab-badday-build`;
 

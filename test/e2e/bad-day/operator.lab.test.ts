@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkHealth } from '../../../lab/health.js';
 import { killDc, labDown, labUp, reviveDc, serviceControl, sshRun, type Lab, type LabNode } from '../../../lab/lab.js';
 import { sleep } from '../../../lab/probes.js';
-import { waitForForeignLab } from '../../observe/server-truth.js';
+import { waitForForeignLab } from '../../support/server-truth.js';
 import {
   configFiles,
   dcfail,
@@ -32,7 +32,7 @@ import {
   topologyCopy,
   waitFor,
   waitSurvivorsLostQuorum,
-} from '../helpers.js';
+} from '../../support/e2e.js';
 import { both, build, freshStateDir, journals, localLocks, stepsDone, untilJournal } from './common.js';
 
 /** A command run to its end (execa's calls are what knip lists as binaries; these are the lab's own tools). */
