@@ -16,12 +16,19 @@ export function zookeeperQuorums(
   quorums: { members: string[]; leader?: string }[],
 ): void {
   const byEnsemble = new Map<string, NodeObservation[]>();
+  // A server whose files could not be read (SSH or sudo) is no evidence of a second ensemble.
+  const unknown: NodeObservation[] = [];
   for (const m of members) {
     if (m.zk?.zxid !== undefined) positions[m.name] = m.zk.zxid;
     if (!m.zk || !SERVING.includes(m.zk.mode)) continue;
-    const key = m.config?.ensemble ?? '?';
-    byEnsemble.set(key, [...(byEnsemble.get(key) ?? []), m]);
+    if (m.config?.ensemble === undefined) unknown.push(m);
+    else byEnsemble.set(m.config.ensemble, [...(byEnsemble.get(m.config.ensemble) ?? []), m]);
   }
+  // It serves: with the one ensemble known, it is one of its members; with none known, they form one group.
+  if (byEnsemble.size === 1) {
+    const [key, group] = [...byEnsemble.entries()][0]!;
+    byEnsemble.set(key, [...group, ...unknown]);
+  } else if (byEnsemble.size === 0 && unknown.length > 0) byEnsemble.set('?', unknown);
   for (const group of byEnsemble.values()) {
     const leader = group.find((m) => m.zk?.mode === 'leader' || m.zk?.mode === 'standalone');
     quorums.push({ members: group.map((m) => m.name), ...(leader ? { leader: leader.name } : {}) });
