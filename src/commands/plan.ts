@@ -18,8 +18,13 @@ import { type SavedPlan, savedPlanOf } from '../plan/saved-plan.js';
 import { factsFromObservation } from '../observe/judge.js';
 import { fingerprintBasis, fingerprintOf } from '../observe/fingerprint.js';
 import { observeCluster } from '../observe/observe.js';
+import type { ClusterObservation } from '../observe/observation.js';
 import { originalFrom } from '../apply/gates/common.js';
 import { readMarker } from '../apply/marker.js';
+import { failbackRefusals } from '../apply/gates/failback.js';
+import { alreadyFailedOver } from '../apply/gates/failover.js';
+import { certifyLoss } from '../apply/gates/loss-certificate.js';
+import type { Finding } from '../core/safety.js';
 
 export interface PlanOptions extends GlobalOptions {
   runbook: 'failover' | 'failback';
@@ -92,7 +97,7 @@ export async function plan(opts: PlanOptions, io: Io): Promise<ExitCode> {
     io.out(
       opts.json
         ? JSON.stringify(p, null, 2)
-        : `${renderPlanText(p)}${opts.out ? `Saved to ${opts.out} (fingerprint ${saved.fingerprint.slice(0, 19)}...): dcfail apply ${opts.out}\n` : ''}`,
+        : `${renderPlanText(p)}${opts.out && p.safe ? `Saved to ${opts.out} (fingerprint ${saved.fingerprint.slice(0, 19)}...): dcfail apply ${opts.out}\n` : ''}`,
     );
     return p.safe ? EXIT.ok : EXIT.refused;
   }
@@ -145,10 +150,17 @@ async function planOnline(
     const observation = await observeCluster(t, { pool });
     const marker = readMarker(observation);
     const facts = factsFromObservation(t, observation, originalFrom(t, marker));
-    const plan =
+    const planned =
       runbook === 'failover'
         ? planFailover(facts, { lostDc: otherDc(t, to), fenceCommand: t.hooks.fence?.[otherDc(t, to)] })
         : planFailback(facts, { returningDc: t.datacenters.main });
+    // The gates the command itself would apply: the plan's verdict is the command's.
+    const gates =
+      runbook === 'failover'
+        ? await failoverRefusals(t, observation, otherDc(t, to), to)
+        : failbackRefusals(t, observation, t.datacenters.main);
+    const plan: Plan =
+      gates.length === 0 ? planned : { ...planned, safe: false, refusals: [...planned.refusals, ...gates] };
     return {
       plan,
       saved: savedPlanOf(plan, topologyFile, fingerprintOf(observation), fingerprintBasis(observation), new Date()),
@@ -156,4 +168,33 @@ async function planOnline(
   } finally {
     await pool.closeAll();
   }
+}
+
+/**
+ * What `dcfail failover` would refuse on, for an online plan: the loss certificate (with this
+ * observation as its first look). A cluster already failed over needs no certificate.
+ */
+async function failoverRefusals(
+  t: Topology,
+  observation: ClusterObservation,
+  lostDc: string,
+  to: string,
+): Promise<Finding[]> {
+  if (alreadyFailedOver(t, observation, lostDc, to)) return [];
+  const evidence = await certifyLoss(t, lostDc, observation);
+  if (evidence.verdict === 'alive')
+    return [
+      {
+        code: 'loss-not-certified',
+        message: `${lostDc} answers as a cluster member (${evidence.answeringAsMembers.join('; ')}): failover would refuse`,
+      },
+    ];
+  if (evidence.verdict === 'inconclusive')
+    return [
+      {
+        code: 'loss-inconclusive',
+        message: `the evidence that ${lostDc} is down is inconclusive (${evidence.reasons.join('; ')}): failover would refuse without --override-loss-check`,
+      },
+    ];
+  return [];
 }

@@ -13,7 +13,9 @@ import type { RunbookOptions } from '../../commands/options.js';
 import type { Session } from '../session.js';
 import { copyState } from '../replica-copies.js';
 import { divergence } from '../../observe/divergence.js';
-import { factsFromObservation, judge } from '../../observe/judge.js';
+import { type StatusReport, factsFromObservation, judge } from '../../observe/judge.js';
+import type { Finding } from '../../core/safety.js';
+import type { Topology } from '../../topology/model.js';
 import { planFailback } from '../../plan/failback.js';
 import { preHook } from '../hooks.js';
 import { readMarker, removeMarker, writeMarker } from '../marker.js';
@@ -29,11 +31,11 @@ export async function prepareFailback(
   const marker = readMarker(observation);
   const status = judge(t, observation);
   const resuming = marker?.lostDc === returningDc && marker.failbackRunId !== undefined;
-  const unreachable = observation.nodes.filter((n) => !n.ssh.ok).map((n) => n.name);
+  const unreachable = unreachableNodes(observation);
   if (unreachable.length > 0)
     throw new RefusedError(
       'unreachable',
-      `failback needs every node reachable; not reachable: ${unreachable.join(', ')}`,
+      `failback needs every node reachable; not reachable: ${unreachable.join(', ')}. Nothing was changed`,
     );
   const survivorsOf = t.nodes.filter((n) => n.dc !== returningDc);
   if (status.mode === 'normal' && status.hazards.length === 0) {
@@ -51,12 +53,7 @@ export async function prepareFailback(
     }
   }
   if (!resuming) {
-    const unhealthy = CLUSTERS.flatMap((c) => {
-      const lc = status.clusters.find((x) => x.cluster === c);
-      if (!lc) return [];
-      const q = lc.quorums.filter((g) => g.members.some((m) => t.nodes.find((n) => n.name === m)!.dc !== returningDc));
-      return q.length === 1 ? [] : [`${c}: the surviving side has ${q.length === 0 ? 'no quorum' : 'several quorums'}`];
-    });
+    const unhealthy = survivorsUnhealthy(t, status, returningDc);
     if (unhealthy.length > 0)
       throw new RefusedError(
         'survivors-unhealthy',
@@ -122,4 +119,43 @@ export async function prepareFailback(
     },
     afterSuccess: () => removeMarker(s.pool, survivorsOf, s.runId),
   };
+}
+
+function unreachableNodes(observation: ClusterObservation): string[] {
+  return observation.nodes.filter((n) => !n.ssh.ok).map((n) => n.name);
+}
+
+/** Each cluster whose surviving side does not have exactly one quorum. */
+function survivorsUnhealthy(t: Topology, status: StatusReport, returningDc: string): string[] {
+  return CLUSTERS.flatMap((c) => {
+    const lc = status.clusters.find((x) => x.cluster === c);
+    if (!lc) return [];
+    const q = lc.quorums.filter((g) => g.members.some((m) => t.nodes.find((n) => n.name === m)!.dc !== returningDc));
+    return q.length === 1 ? [] : [`${c}: the surviving side has ${q.length === 0 ? 'no quorum' : 'several quorums'}`];
+  });
+}
+
+/**
+ * What `dcfail failback` would refuse on, for an online plan (read-only: nothing is archived):
+ * unreachable nodes, an unhealthy surviving side, a returning DC that ran on its own.
+ */
+export function failbackRefusals(t: Topology, observation: ClusterObservation, returningDc: string): Finding[] {
+  const marker = readMarker(observation);
+  const status = judge(t, observation);
+  const out: Finding[] = [];
+  const unreachable = unreachableNodes(observation);
+  if (unreachable.length > 0)
+    out.push({
+      code: 'unreachable',
+      message: `failback needs every node reachable; not reachable: ${unreachable
+        .map((n) => `${n} (${observation.nodes.find((o) => o.name === n)?.ssh.error ?? 'no SSH'})`)
+        .join(', ')}: failback would refuse`,
+    });
+  const resuming = marker?.lostDc === returningDc && marker.failbackRunId !== undefined;
+  if (!resuming)
+    for (const u of survivorsUnhealthy(t, status, returningDc))
+      out.push({ code: 'survivors-unhealthy', message: `${u}: failback would refuse` });
+  for (const d of divergence(t, returningDc, observation, marker))
+    out.push({ code: 'divergent', message: `${d}: failback would refuse without --discard-divergent` });
+  return out;
 }
