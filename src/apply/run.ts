@@ -22,7 +22,7 @@ import type { RunbookOptions } from '../commands/options.js';
 import type { SavedPlan } from '../plan/saved-plan.js';
 import { type Session, finish, openSession } from './session.js';
 import { describeDrift, fingerprintBasis, fingerprintOf } from '../observe/fingerprint.js';
-import { executePlan } from './executor.js';
+import { type RunOutcome, executePlan } from './executor.js';
 import { factsFromObservation, judge } from '../observe/judge.js';
 import { readMarker } from './marker.js';
 import { loadTopology } from '../topology/load.js';
@@ -102,7 +102,7 @@ async function execute(
   // Started by the caller before the loss certificate, so its first probe is done by now.
   const watch = extra.guardLostDc ? (extra.watch ?? new LostDcWatch(s.t, extra.guardLostDc)) : null;
   const pendingDone: Promise<void>[] = [];
-  const outcome = await executePlan(plan, nodeEffects(ctx), {
+  const outcome: RunOutcome = await executePlan(plan, nodeEffects(ctx), {
     runId: s.runId,
     verifyTimeoutMs: opts.verifyTimeoutMs ?? 60_000,
     emit: (e) => {
@@ -113,6 +113,15 @@ async function execute(
     ...(watch ? { guard: () => watch.guard(), finalGuard: () => watch.check() } : {}),
     ...(extra.signal ? { signal: extra.signal } : {}),
   });
+  // A step that failed while the lost DC answers as a member again failed because of it (its
+  // leader taken for ours, a quorum of its own): that is the split brain, a refusal (exit 3).
+  if (watch && outcome.kind === 'failed' && outcome.error.exitCode !== EXIT.refused) {
+    const seen = outcome.error;
+    await watch.check().catch((err: unknown) => {
+      const e = asDcfail(err);
+      outcome.error = new RefusedError(e.code, e.message, [`the step failed with: ${seen.message}`, ...e.details]);
+    });
+  }
   watch?.stop();
   await Promise.all(pendingDone);
   const ms = Date.now() - confirmedAt;
