@@ -29,6 +29,8 @@ export interface FailoverMarker {
       etcdRaftTerm?: string;
       etcdClusterId?: string;
       zkZxid?: string;
+      /** The epoch the survivor last accepted (its data dir's currentEpoch/acceptedEpoch). */
+      zkEpoch?: string;
       mesosRegistryVersion?: number;
     }
   >;
@@ -61,6 +63,7 @@ const MarkerSchema = z.looseObject({
       etcdRaftTerm: z.string().optional(),
       etcdClusterId: z.string().optional(),
       zkZxid: z.string().optional(),
+      zkEpoch: z.string().optional(),
       mesosRegistryVersion: z.number().optional(),
     }),
   ),

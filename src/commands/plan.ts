@@ -22,7 +22,7 @@ import type { ClusterObservation } from '../observe/observation.js';
 import { originalFrom } from '../apply/gates/common.js';
 import { readMarker } from '../apply/marker.js';
 import { failbackRefusals } from '../apply/gates/failback.js';
-import { alreadyFailedOver } from '../apply/gates/failover.js';
+import { alreadyFailedOver, topologyDisagreements } from '../apply/gates/failover.js';
 import { certifyLoss } from '../apply/gates/loss-certificate.js';
 import type { Finding } from '../core/safety.js';
 
@@ -181,9 +181,14 @@ async function failoverRefusals(
   to: string,
 ): Promise<Finding[]> {
   if (alreadyFailedOver(t, observation, lostDc, to)) return [];
+  const disagreements = topologyDisagreements(t, observation).map((d) => ({
+    code: 'topology-disagrees',
+    message: `${d}: failover would refuse`,
+  }));
   const evidence = await certifyLoss(t, lostDc, observation);
   if (evidence.verdict === 'alive')
     return [
+      ...disagreements,
       {
         code: 'loss-not-certified',
         message: `${lostDc} answers as a cluster member (${evidence.answeringAsMembers.join('; ')}): failover would refuse`,
@@ -191,10 +196,11 @@ async function failoverRefusals(
     ];
   if (evidence.verdict === 'inconclusive')
     return [
+      ...disagreements,
       {
         code: 'loss-inconclusive',
         message: `the evidence that ${lostDc} is down is inconclusive (${evidence.reasons.join('; ')}): failover would refuse without --override-loss-check`,
       },
     ];
-  return [];
+  return disagreements;
 }

@@ -19,6 +19,8 @@ import type { Topology } from '../../topology/model.js';
 import { failoverPointOf, readMarker, writeMarker } from '../marker.js';
 import { planFailover } from '../../plan/failover.js';
 import { preHook } from '../hooks.js';
+import { zookeeperTopologyDisagreements } from '../../components/zookeeper/judge.js';
+import { etcdTopologyDisagreements } from '../../components/etcd/judge.js';
 import { topologyDirOf } from '../effects.js';
 export async function prepareFailover(
   s: Session,
@@ -56,6 +58,13 @@ export async function prepareFailover(
       details: evidence.reasons,
     });
   }
+  const disagreements = topologyDisagreements(t, observation);
+  if (disagreements.length > 0)
+    throw new RefusedError(
+      'topology-disagrees',
+      "the topology disagrees with what the nodes' files say: nothing was changed. Fix the topology (or the nodes) first",
+      disagreements,
+    );
   const fence = t.hooks.fence?.[lostDc];
   if (!fence && !opts.attestFenced) {
     throw new RefusedError(
@@ -136,4 +145,21 @@ export function alreadyFailedOver(
     plan,
     message: `Already failed over to ${to}: since ${marker.at} by run ${marker.runId} (${marker.operator}). Nothing changed.`,
   };
+}
+
+/**
+ * Where the topology disagrees with the readable nodes' own files (ZooKeeper ids and addresses,
+ * etcd members): a failover planned from a wrong topology rewrites the survivors with wrong ids.
+ * With a failover marker, the survivors' files may hold the reduced ensemble: only what they list is compared.
+ */
+export function topologyDisagreements(t: Topology, observation: ClusterObservation): string[] {
+  const failedOver = readMarker(observation) !== null;
+  return [
+    ...zookeeperTopologyDisagreements(
+      t.nodes.filter((n) => n.roles.includes('exhibitor')),
+      observation,
+      { failedOver },
+    ),
+    ...etcdTopologyDisagreements(t, observation),
+  ];
 }
