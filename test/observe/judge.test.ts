@@ -362,3 +362,41 @@ describe('judge: hazards', () => {
     expect(exit(o)).toBe(1);
   });
 });
+
+describe('issue 15: pure judgements behind the bad-day fixes', () => {
+  it('item 3: a serving node whose files could not be read (sudo) joins the one known ensemble; status is undetermined, not split brain', () => {
+    const o = obs(
+      up('m1', DECLARED, { zk: 'leader', etcdLeader: ID['m1']!, mesos: 'leader' }),
+      {
+        ...up('m2', DECLARED, { zk: 'follower', etcdLeader: ID['m1']!, mesos: 'follower' }),
+        config: null,
+        fileErrors: ['files unreadable: sudo: a password is required'],
+      },
+      up('m3', DECLARED, { zk: 'follower', etcdLeader: ID['m1']!, mesos: 'follower' }),
+    );
+    const r = judge(t, o);
+    expect(r.mode).toBe('normal');
+    expect(quorums(r, 'exhibitor')).toEqual([{ members: ['m1', 'm3', 'm2'], leader: 'm1' }]);
+    expect(r.notes).toContainEqual({
+      code: 'files-unreadable',
+      message: 'm2: files unreadable: sudo: a password is required: status undetermined',
+    });
+    expect(isDetermined(o)).toBe(false);
+    expect(exit(o)).toBe(1);
+  });
+
+  it('item 10: a normal cluster at 2 of 3 has no fault tolerance left (hazard, exit 5); failed over, it is only a note', () => {
+    const o = obs(
+      up('m1', DECLARED, { zk: 'leader', etcdLeader: ID['m1']!, mesos: 'leader' }),
+      up('m2', DECLARED, { zk: 'down', etcdLeader: null, mesos: 'down' }),
+      up('m3', DECLARED, { zk: 'follower', etcdLeader: ID['m1']!, mesos: 'follower' }),
+    );
+    const r = judge(t, o);
+    expect(r.mode).toBe('normal');
+    expect(codes(r)).toEqual(['no-fault-tolerance:exhibitor', 'no-fault-tolerance:mesos', 'no-fault-tolerance:etcd']);
+    expect(r.hazards[1]!.message).toBe(
+      'Mesos masters: 2 of 3 members up (m2 down): no fault tolerance left, losing one more stops it',
+    );
+    expect(exit(o)).toBe(5);
+  });
+});
