@@ -215,12 +215,7 @@ export async function runRunbook(
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const again =
-    kind === 'failover'
-      ? `dcfail failover --to ${opts.to}`
-      : kind === 'failback'
-        ? 'dcfail failback'
-        : `dcfail ${kind}`;
+  const again = kind === 'failover' ? `dcfail failover --to ${opts.to}` : 'dcfail failback';
   try {
     if (kind === 'failover' && lostDc === secondary) {
       // Only a cluster in mode normal gets the zero-step answer: after a failover the way back is failback.
