@@ -260,6 +260,7 @@ export function labTopology(layout: LabLayout): Record<string, unknown> {
         disable: `${ctl} mask {node} {unit}`,
         enable: `${ctl} unmask {node} {unit}`,
         isActive: `${ctl} is-active {node} {unit}`,
+        isEnabled: `${ctl} is-enabled {node} {unit}`,
         exists: `${ctl} exists {node} {unit}`,
         // labctl is not a service manager: the lab opts in to templates running any program.
         allowAnyProgram: true,

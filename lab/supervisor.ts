@@ -306,7 +306,7 @@ export class Supervisor {
       }
       case 'is-active': {
         const u = this.unit(req.node, req.unit);
-        return { active: u.child !== undefined };
+        return { active: u.child !== undefined, masked: this.persisted(u).masked };
       }
       case 'kill-dc':
         return this.killDc(req.dc);

@@ -4,9 +4,11 @@
  * src/main.ts turns that into the process's exit status.
  */
 import { Command, CommanderError, Option } from 'commander';
+import { existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, resolve } from 'node:path';
 import { UserError, type ExitCode } from './errors.js';
-import type { GlobalOptions } from './commands/options.js';
+import { type GlobalOptions, parseDuration } from './commands/options.js';
 import type { Io } from './views/io.js';
 
 const require = createRequire(import.meta.url);
@@ -34,7 +36,30 @@ function withGlobals(cmd: Command): Command {
     );
 }
 
+/**
+ * `--log-file` is checked before any command runs: its nearest existing ancestor must be a
+ * directory (pino creates the rest), and the file itself must not be a directory. Bad input, exit 2.
+ */
+function checkLogFile(file: string | undefined): void {
+  if (file === undefined) return;
+  const bad = (why: string) => new UserError('bad-log-file', `--log-file ${file}: ${why}`);
+  const path = resolve(file);
+  if (existsSync(path) && statSync(path).isDirectory()) throw bad('is a directory');
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    let st;
+    try {
+      st = statSync(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && dirname(dir) !== dir) continue;
+      throw bad(`${dir} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+    if (!st.isDirectory()) throw bad(`${dir} is not a directory`);
+    return;
+  }
+}
+
 function globals(o: Record<string, unknown>): GlobalOptions {
+  checkLogFile(o['logFile'] as string | undefined);
   return {
     topology: String(o['topology']),
     json: Boolean(o['json']),
@@ -113,8 +138,11 @@ export async function runCli(argv: readonly string[], io: Io): Promise<ExitCode>
       .option('--attest-fenced <how>', 'the lost DC is kept down by other means than the fence hook (recorded)')
       .option('--break-lock', 'take the run lock from another run whose process is gone', false)
       .addOption(
-        new Option('--verify-timeout <ms>', 'how long each verification may take to hold')
-          .argParser((v) => Number.parseInt(v, 10))
+        new Option(
+          '--verify-timeout <duration>',
+          'how long each verification may take to hold: 90s, 2m, or milliseconds (1s to 1h)',
+        )
+          .argParser((v) => parseDuration('--verify-timeout', v, { minMs: 1000, maxMs: 3_600_000 }))
           .default(60_000),
       );
   const runbookOpts = (o: Record<string, unknown>) => ({

@@ -1,7 +1,8 @@
 /**
  * Typed errors with a stable code. Only the entry point (src/main.ts) turns them into exit
  * statuses, following ../shared/spec/CLI.md:
- *   0 ok, 1 operational failure, 2 bad input, 3 refused as unsafe, 4 locked, 5 hazard found.
+ *   0 ok, 1 operational failure, 2 bad input, 3 refused as unsafe, 4 locked, 5 hazard found,
+ *   130 interrupted (Ctrl-C / SIGTERM) between steps.
  */
 export type ErrorSource = 'user' | 'remote' | 'internal';
 
@@ -12,6 +13,8 @@ export const EXIT = {
   refused: 3,
   locked: 4,
   hazard: 5,
+  /** Ctrl-C or SIGTERM: the run stopped between steps (128 + SIGINT, as a shell reports it). */
+  interrupted: 130,
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
@@ -37,7 +40,7 @@ export class UserError extends DcfailError {
   }
 }
 
-/** The safety core or a gate refused. Nothing was touched. */
+/** The safety core or a gate refused: before the first change nothing was touched; mid-run, the stop report lists what was done. */
 export class RefusedError extends DcfailError {
   constructor(code: string, message: string, details: readonly string[] = []) {
     super(code, message, EXIT.refused, 'user', details);
@@ -48,6 +51,13 @@ export class RefusedError extends DcfailError {
 export class OperationError extends DcfailError {
   constructor(code: string, message: string, details: readonly string[] = [], options?: { cause?: unknown }) {
     super(code, message, EXIT.failed, 'remote', details, options);
+  }
+}
+
+/** The operator interrupted the run (SIGINT, SIGTERM): it stopped before its next step. */
+export class InterruptedError extends DcfailError {
+  constructor(signal: string) {
+    super('interrupted', `interrupted (${signal}): stopped before the next step`, EXIT.interrupted, 'user');
   }
 }
 

@@ -59,7 +59,7 @@ export async function mustRun(
 
 export function serviceCommand(
   node: TopologyNode,
-  op: 'start' | 'stop' | 'restart' | 'disable' | 'enable' | 'isActive',
+  op: 'start' | 'stop' | 'restart' | 'disable' | 'enable' | 'isActive' | 'isEnabled',
   unit: string,
 ): string {
   return renderCommand(node.services.commands[op], { unit, node: node.name });

@@ -7,7 +7,7 @@
  * is safe.
  */
 import { dirname, resolve } from 'node:path';
-import { OperationError } from '../errors.js';
+import { OperationError, RefusedError } from '../errors.js';
 import { runHook } from './hooks.js';
 import { applyEnvChanges, envHolds, parseEnvFile, parseValueFile, renderValueFile } from '../core/env-file.js';
 import { MASTER_COUNT_KEY } from '../components/zookeeper/settings.js';
@@ -174,9 +174,51 @@ async function checkOnce(ctx: EffectContext, nodeName: string | null, check: Che
       if (open.length > 0) throw new NotYet(`${check.dc} still answers on ${open.join(', ')}`);
       return;
     }
+    case 'survivors-up':
+      return survivorsUp(ctx, check.dc);
     default:
       return checkComponent(ctx, nodeName, check);
   }
+}
+
+/**
+ * After the fence: every node of the surviving DC answers SSH and none of its units is masked.
+ * A masked survivor means the fence hook hit the wrong DC: final (no retry), a refusal mid-run.
+ * Masking does not stop a running unit, so "active" alone would not show it.
+ */
+async function survivorsUp(ctx: EffectContext, dc: string): Promise<void> {
+  const t = ctx.topology;
+  const timeoutMs = checkTimeoutOf(ctx);
+  const lostDc = t.nodes.find((n) => n.dc !== dc)?.dc ?? '?';
+  const masked: string[] = [];
+  const unreachable: string[] = [];
+  await Promise.all(
+    t.nodes
+      .filter((n) => n.dc === dc && n.roles.length > 0)
+      .map(async (n) => {
+        let remote;
+        try {
+          ({ remote } = await remoteOf(ctx, n.name));
+        } catch (err) {
+          unreachable.push(`${n.name} (${(err as Error).message})`);
+          return;
+        }
+        const units: string[] = [];
+        for (const c of CLUSTERS.filter((x) => n.roles.includes(x))) {
+          const unit = n.services[c].unit;
+          const r = await remote.exec(serviceCommand(n, 'isEnabled', unit), { timeoutMs });
+          if (/^masked/m.test(r.stdout.trim())) units.push(unit);
+        }
+        if (units.length > 0) masked.push(`${n.name} ${units.join(', ')}`);
+      }),
+  );
+  if (masked.length > 0)
+    throw new RefusedError(
+      'survivors-fenced',
+      `the fence hook for ${lostDc} hit the survivors: ${masked.join('; ')} masked${unreachable.length > 0 ? `, ${unreachable.join(', ')} unreachable` : ''}. Nothing after the fence was done; check hooks.fence.${lostDc}, then unmask them`,
+    );
+  // Unreachable (a fence that powered a survivor off, or a blip): retried until the verification budget runs out.
+  if (unreachable.length > 0) throw new NotYet(`survivors of ${dc} do not answer SSH: ${unreachable.join(', ')}`);
 }
 
 /** Polls a check until it holds or the budget runs out (every 50 ms: a check takes a few ms on a healthy cluster); the last NotYet says what was seen. */

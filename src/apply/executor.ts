@@ -33,6 +33,10 @@ export interface RunOptions {
   verifyTimeoutMs: number;
   /** Called before each batch; throws to stop the run (e.g. a lost-DC node came back). */
   guard?: () => Promise<void>;
+  /** Checked before each batch: once aborted (Ctrl-C), the run stops there with its reason. */
+  signal?: AbortSignal;
+  /** Called once after the last step when all went well; throws to turn the run into a failure. */
+  finalGuard?: () => Promise<void>;
 }
 
 export type RunOutcome =
@@ -60,6 +64,12 @@ export async function executePlan(plan: Plan, effects: Effects, opts: RunOptions
 
   const runBatch = async (batch: Step[]): Promise<boolean> => {
     if (failure) return false;
+    if (opts.signal?.aborted) {
+      const error = asError(opts.signal.reason);
+      opts.emit({ kind: 'step-failed', step: batch[0]!, ms: 0, error: error.message });
+      failure ??= { failed: batch[0]!, error };
+      return false;
+    }
     if (opts.guard) {
       try {
         await opts.guard();
@@ -106,6 +116,16 @@ export async function executePlan(plan: Plan, effects: Effects, opts: RunOptions
       }),
     );
     if (failure) break;
+  }
+  if (failure === null && opts.finalGuard && plan.steps.length > 0) {
+    const last = plan.steps.at(-1)!;
+    try {
+      await opts.finalGuard();
+    } catch (err) {
+      const error = asError(err);
+      opts.emit({ kind: 'step-failed', step: last, ms: 0, error: error.message });
+      failure = { failed: last, error };
+    }
   }
   const ms = Date.now() - started;
   opts.emit({ kind: 'run-finished', ok: failure === null, ms });

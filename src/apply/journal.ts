@@ -30,7 +30,7 @@ export interface JournalData {
   startedAt: string;
   confirmedAt?: string;
   finishedAt?: string;
-  outcome?: 'done' | 'failed' | 'refused' | 'aborted';
+  outcome?: 'done' | 'failed' | 'refused' | 'aborted' | 'interrupted';
   /** From confirmation to the last verification. */
   timeToRecoveryMs?: number;
   flags: Record<string, string | boolean>;

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Finding } from '../core/safety.js';
-import { LockedError, OperationError } from '../errors.js';
+import { LockedError, OperationError, RefusedError } from '../errors.js';
 import { quote } from '../remote/shell.js';
 import type { Remotes } from '../remote/types.js';
 import type { Topology, TopologyNode } from '../topology/model.js';
@@ -77,15 +77,21 @@ export class RunLock {
     return join(this.locksDir, `${this.t.cluster}.json`);
   }
 
-  async acquire(nodes: readonly TopologyNode[], breakLock: boolean): Promise<Finding[]> {
+  /** `what` names the run in a refusal ("failback"). */
+  async acquire(nodes: readonly TopologyNode[], breakLock: boolean, what = 'the run'): Promise<Finding[]> {
     const notes: Finding[] = [];
     await this.acquireLocal(breakLock, notes);
     this.localHeld = true;
 
     const me = JSON.stringify(this.owner);
-    const results = await Promise.all(
+    const settled = await Promise.allSettled(
       nodes.map(async (n) => {
-        const remote = await this.pool.get(n);
+        let remote;
+        try {
+          remote = await this.pool.get(n);
+        } catch (err) {
+          return { n, ok: false as const, unreachable: err instanceof Error ? err.message : String(err) };
+        }
         const sd = n.services.dcfail.stateDir;
         const r = await remote.exec(nodeTakeScript(sd, me, breakLock), { timeoutMs: 10_000 });
         if (r.exitCode !== 0)
@@ -108,12 +114,21 @@ export class RunLock {
         return { n, ok: true as const };
       }),
     );
+    const results = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     for (const r of results) if (r.ok) this.remoteHeld.push(r.n);
-    const refused = results.find((r) => !r.ok);
-    if (refused && !refused.ok) {
-      await this.release();
-      throw lockedBy(refused.held, refused.where);
-    }
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    const unreachable = results.flatMap((r) => (!r.ok && 'unreachable' in r ? [r] : []));
+    const refused = results.find((r) => !r.ok && !('unreachable' in r));
+    if (failed || unreachable.length > 0 || refused) await this.release();
+    if (unreachable.length > 0)
+      throw new RefusedError(
+        'unreachable',
+        `${what} needs every node it acts on over SSH; not reachable: ${unreachable.map((r) => r.n.name).join(', ')}. Nothing was changed. Bring ${unreachable.length === 1 ? 'it' : 'them'} back (or fix SSH) and run the same command again`,
+        unreachable.map((r) => `${r.n.name}: ${r.unreachable}`),
+      );
+    if (failed) throw failed.reason;
+    if (refused && !refused.ok && 'held' in refused)
+      throw lockedBy(refused.held ?? null, refused.where ?? refused.n.name);
     return notes;
   }
 

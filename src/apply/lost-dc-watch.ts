@@ -76,6 +76,18 @@ export class LostDcWatch {
     }
   }
 
+  /** A fresh probe now, then the same verdict as `guard` (after the last step, or a failed one: no cached answer). */
+  async check(): Promise<void> {
+    await this.first;
+    await this.probe();
+    if (this.seen.length > 0) {
+      throw new RefusedError(
+        'lost-dc-returned',
+        `${this.dc} came back and answers as a cluster member: ${this.seen.join(', ')}. The failover is not done: this is split brain. Fence ${this.dc} now (stop its services), then run the same command again.`,
+      );
+    }
+  }
+
   /** Stops the watch at once: a probe still under way (bounded by its timeout) is left to finish on its own. */
   stop(): void {
     this.running = false;

@@ -31,6 +31,8 @@ export interface FailoverMarker {
       etcdRaftTerm?: string;
       etcdClusterId?: string;
       zkZxid?: string;
+      /** The epoch the survivor last accepted (its data dir's currentEpoch/acceptedEpoch). */
+      zkEpoch?: string;
       mesosRegistryVersion?: number;
     }
   >;
@@ -78,6 +80,7 @@ const MarkerSchema = z.looseObject({
       etcdRaftTerm: SHORT.optional(),
       etcdClusterId: SHORT.optional(),
       zkZxid: SHORT.optional(),
+      zkEpoch: SHORT.optional(),
       mesosRegistryVersion: z.number().optional(),
     }),
   ),

@@ -5,7 +5,15 @@
  * finished whatever happened. It prints nothing: the host renders its events.
  */
 import { seconds } from '../views/progress.js';
-import { DcfailError, EXIT, type ExitCode, RefusedError, UserError } from '../errors.js';
+import {
+  DcfailError,
+  EXIT,
+  type ExitCode,
+  InterruptedError,
+  OperationError,
+  RefusedError,
+  UserError,
+} from '../errors.js';
 import type { EffectContext } from './effect-kit.js';
 import { LostDcWatch } from './lost-dc-watch.js';
 import type { Plan, Step } from '../plan/plan.js';
@@ -16,8 +24,9 @@ import type { RunbookOptions } from '../commands/options.js';
 import type { SavedPlan } from '../plan/saved-plan.js';
 import { type Session, finish, openSession } from './session.js';
 import { describeDrift, fingerprintBasis, fingerprintOf } from '../observe/fingerprint.js';
-import { executePlan } from './executor.js';
-import { factsFromObservation } from '../observe/judge.js';
+import { type RunOutcome, executePlan } from './executor.js';
+import { factsFromObservation, judge } from '../observe/judge.js';
+import { readMarker } from './marker.js';
 import { loadTopology } from '../topology/load.js';
 import { nodeEffects, topologyDirOf } from './effects.js';
 import { observeCluster } from '../observe/observe.js';
@@ -34,6 +43,10 @@ async function confirm(host: RunHost, dc: string, what: Plan['runbook']): Promis
     throw new UserError('no-tty', `${what} changes the cluster: confirm on a terminal, or pass --yes`);
   if (answer.trim() !== dc)
     throw new UserError('not-confirmed', `not confirmed (typed ${JSON.stringify(answer.trim())}): nothing was changed`);
+}
+
+function asDcfail(err: unknown): DcfailError {
+  return err instanceof DcfailError ? err : new OperationError('aborted', String(err));
 }
 
 function report(host: RunHost, s: Session, body: Record<string, unknown>, text: string[]): void {
@@ -53,6 +66,9 @@ async function execute(
     minRegistryVersion?: number;
     beforeRun?: () => Promise<void>;
     onStepDone?: (id: string) => Promise<void>;
+    signal?: AbortSignal;
+    /** The command that continues the run, for the stop report. */
+    again?: string;
   },
 ): Promise<{ ok: boolean; code: ExitCode; ms: number }> {
   await s.journal.savePlan(plan);
@@ -66,6 +82,7 @@ async function execute(
     ]);
     return { ok: true, code: EXIT.ok, ms: 0 };
   }
+  if (extra.signal?.aborted) throw asDcfail(extra.signal.reason);
   await confirm(host, confirmDc, plan.runbook);
   const confirmedAt = Date.now();
   s.journal.data.confirmedAt = new Date(confirmedAt).toISOString();
@@ -87,7 +104,7 @@ async function execute(
   // Started by the caller before the loss certificate, so its first probe is done by now.
   const watch = extra.guardLostDc ? (extra.watch ?? new LostDcWatch(s.t, extra.guardLostDc)) : null;
   const pendingDone: Promise<void>[] = [];
-  const outcome = await executePlan(plan, nodeEffects(ctx), {
+  const outcome: RunOutcome = await executePlan(plan, nodeEffects(ctx), {
     runId: s.runId,
     verifyTimeoutMs: opts.verifyTimeoutMs ?? 60_000,
     emit: (e) => {
@@ -95,8 +112,18 @@ async function execute(
       host.notify(e);
       if (e.kind === 'step-finished') pendingDone.push(extra.onStepDone?.(e.step.id) ?? Promise.resolve());
     },
-    ...(watch ? { guard: () => watch.guard() } : {}),
+    ...(watch ? { guard: () => watch.guard(), finalGuard: () => watch.check() } : {}),
+    ...(extra.signal ? { signal: extra.signal } : {}),
   });
+  // A step that failed while the lost DC answers as a member again failed because of it (its
+  // leader taken for ours, a quorum of its own): that is the split brain, a refusal (exit 3).
+  if (watch && outcome.kind === 'failed' && outcome.error.exitCode !== EXIT.refused) {
+    const seen = outcome.error;
+    await watch.check().catch((err: unknown) => {
+      const e = asDcfail(err);
+      outcome.error = new RefusedError(e.code, e.message, [`the step failed with: ${seen.message}`, ...e.details]);
+    });
+  }
   watch?.stop();
   await Promise.all(pendingDone);
   const ms = Date.now() - confirmedAt;
@@ -111,10 +138,20 @@ async function execute(
     return { ok: true, code: EXIT.ok, ms };
   }
   const e = outcome.error;
-  s.journal.data.outcome = 'failed';
+  const interrupted = e instanceof InterruptedError;
+  const allDone = outcome.done.length === plan.steps.length;
+  s.journal.data.outcome = interrupted ? 'interrupted' : 'failed';
   s.journal.data.error = { code: e.code, message: e.message, details: e.details };
   await s.journal.save();
   const doneIds = new Set(outcome.done.map((d) => d.id));
+  const where = `${outcome.failed.id}${outcome.failed.node ? ` on ${outcome.failed.node}` : ''}: ${outcome.failed.summary}`;
+  const headline = interrupted
+    ? `${plan.runbook} INTERRUPTED before step ${where}`
+    : allDone
+      ? `${plan.runbook} STOPPED after its last step (${where})`
+      : e.exitCode === EXIT.refused
+        ? `${plan.runbook} REFUSED mid-run after ${outcome.done.length} of ${plan.steps.length} steps (listed below), at step ${where}: nothing more was changed`
+        : `${plan.runbook} STOPPED at step ${where}`;
   report(
     host,
     s,
@@ -128,15 +165,19 @@ async function execute(
     },
     [
       '',
-      `${plan.runbook} STOPPED at step ${outcome.failed.id}${outcome.failed.node ? ` on ${outcome.failed.node}` : ''}: ${outcome.failed.summary}`,
+      headline,
       `  seen: ${e.message}`,
       `  already done: ${outcome.done.length} of ${plan.steps.length} steps${outcome.done.length > 0 ? ` (last: ${outcome.done.at(-1)!.summary})` : ''}`,
+      ...(e.exitCode === EXIT.refused && !allDone ? outcome.done.map((d) => `    done: ${d.id}`) : []),
       `  not done: ${plan.steps.filter((x) => !doneIds.has(x.id)).length} steps`,
-      `  Fix the cause and run the same command again: it plans from what the nodes hold now and continues from there.`,
+      interrupted
+        ? `  Run \`${extra.again ?? `dcfail ${plan.runbook}`}\` again to continue: it plans from what the nodes hold now and continues from there.`
+        : `  Fix the cause and run the same command again (\`${extra.again ?? `dcfail ${plan.runbook}`}\`): it plans from what the nodes hold now and continues from there.`,
       `  Journal: ${s.journal.dir}/journal.json`,
     ],
   );
-  return { ok: false, code: e.exitCode === EXIT.refused ? EXIT.refused : EXIT.failed, ms };
+  const code: ExitCode = interrupted ? EXIT.interrupted : e.exitCode === EXIT.refused ? EXIT.refused : EXIT.failed;
+  return { ok: false, code, ms };
 }
 
 /** A step as compared between a saved plan and a re-plan: every field but the display-only summary, keys sorted. */
@@ -245,8 +286,33 @@ export async function runRunbook(
   // The lost-DC watch starts now: its first probe (bounded by timeouts against a dead DC) runs
   // while the lock, observation and loss certificate do, not after the confirmation.
   const watch = kind === 'failover' && lostDc !== secondary ? new LostDcWatch(t, lostDc) : null;
+  // Ctrl-C / SIGTERM: the run stops before its next step, reports, journals and releases its locks.
+  const abort = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (!abort.signal.aborted) {
+      abort.abort(new InterruptedError(sig));
+      notify({ kind: 'notice', message: `${sig}: stopping before the next step (the step under way finishes)` });
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const again = kind === 'failover' ? `dcfail failover --to ${opts.to}` : 'dcfail failback';
   try {
     if (kind === 'failover' && lostDc === secondary) {
+      // Only a cluster in mode normal gets the zero-step answer: after a failover the way back is failback.
+      const seen = await observeCluster(t, { pool: s.pool });
+      const marker = readMarker(seen, t);
+      const mode = judge(t, seen).mode;
+      // (Nothing readable at all is no evidence either way: the plan then is the topology's.)
+      const anyRead = seen.nodes.some((n) => n.config !== null);
+      if ((marker && marker.failbackRunId === undefined) || (anyRead && mode !== 'normal')) {
+        throw new RefusedError(
+          'failed-over',
+          marker
+            ? `the cluster runs failed over to ${secondary} since ${marker.at} (run ${marker.runId}); the way back is \`dcfail failback\``
+            : `the cluster is not in mode normal (mode ${mode}): it runs failed over to ${secondary}, or a run stopped halfway; the way back is \`dcfail failback\``,
+        );
+      }
       const plan = planFailover(
         factsFromObservation(t, { cluster: t.cluster, observedAt: new Date().toISOString(), nodes: [] }),
         { lostDc },
@@ -258,7 +324,7 @@ export async function runRunbook(
     }
     const lockNodes =
       kind === 'failover' ? t.nodes.filter((n) => n.dc !== lostDc) : t.nodes.filter((n) => n.roles.length > 0);
-    s.journal.data.notes['lockNotes'] = await s.lock.acquire(lockNodes, Boolean(opts.breakLock));
+    s.journal.data.notes['lockNotes'] = await s.lock.acquire(lockNodes, Boolean(opts.breakLock), kind);
     await s.journal.save();
     const observation = await observeCluster(t, { pool: s.pool });
     if (apply && apply.done.length === 0) {
@@ -310,6 +376,8 @@ export async function runRunbook(
     const r = await execute(opts, host, s, plan, prepared.confirmDc, {
       ...prepared.extra,
       watch,
+      signal: abort.signal,
+      again: apply ? 'dcfail apply <plan-file>' : again,
       ...(onDone ? { onStepDone: onDone } : {}),
     });
     ok = r.ok;
@@ -318,11 +386,18 @@ export async function runRunbook(
     return code;
   } catch (err) {
     if (err instanceof DcfailError) {
-      s.journal.data.outcome = err.exitCode === EXIT.refused || err.exitCode === EXIT.locked ? 'refused' : 'failed';
+      s.journal.data.outcome =
+        err instanceof InterruptedError
+          ? 'interrupted'
+          : err.exitCode === EXIT.refused || err.exitCode === EXIT.locked
+            ? 'refused'
+            : 'failed';
       s.journal.data.error = { code: err.code, message: err.message, details: err.details };
     }
     throw err;
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     watch?.stop();
     const hooks =
       kind === 'failover'

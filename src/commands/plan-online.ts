@@ -5,6 +5,11 @@
  */
 import { originalFrom } from '../apply/gates/common.js';
 import { readMarker } from '../apply/marker.js';
+import { failbackRefusals } from '../apply/gates/failback.js';
+import { alreadyFailedOver, topologyDisagreements } from '../apply/gates/failover.js';
+import { certifyLoss } from '../apply/gates/loss-certificate.js';
+import type { Finding } from '../core/safety.js';
+import type { ClusterObservation } from '../observe/observation.js';
 import { fingerprintBasis, fingerprintOf } from '../observe/fingerprint.js';
 import { factsFromObservation } from '../observe/judge.js';
 import { observeCluster } from '../observe/observe.js';
@@ -27,10 +32,17 @@ export async function planOnline(
     const observation = await observeCluster(t, { pool });
     const marker = readMarker(observation, t);
     const facts = factsFromObservation(t, observation, originalFrom(t, marker));
-    const plan =
+    const planned =
       runbook === 'failover'
         ? planFailover(facts, { lostDc: otherDc(t, to), fenceCommand: t.hooks.fence?.[otherDc(t, to)] })
         : planFailback(facts, { returningDc: t.datacenters.main });
+    // The gates the command itself would apply: the plan's verdict is the command's.
+    const gates =
+      runbook === 'failover'
+        ? await failoverRefusals(t, observation, otherDc(t, to), to)
+        : failbackRefusals(t, observation, t.datacenters.main);
+    const plan: Plan =
+      gates.length === 0 ? planned : { ...planned, safe: false, refusals: [...planned.refusals, ...gates] };
     return {
       plan,
       saved: savedPlanOf(plan, topologyFile, fingerprintOf(observation), fingerprintBasis(observation), new Date()),
@@ -38,4 +50,39 @@ export async function planOnline(
   } finally {
     await pool.closeAll();
   }
+}
+
+/**
+ * What `dcfail failover` would refuse on, for an online plan: the loss certificate (with this
+ * observation as its first look). A cluster already failed over needs no certificate.
+ */
+async function failoverRefusals(
+  t: Topology,
+  observation: ClusterObservation,
+  lostDc: string,
+  to: string,
+): Promise<Finding[]> {
+  if (alreadyFailedOver(t, observation, lostDc, to)) return [];
+  const disagreements = topologyDisagreements(t, observation).map((d) => ({
+    code: 'topology-disagrees',
+    message: `${d}: failover would refuse`,
+  }));
+  const evidence = await certifyLoss(t, lostDc, observation);
+  if (evidence.verdict === 'alive')
+    return [
+      ...disagreements,
+      {
+        code: 'loss-not-certified',
+        message: `${lostDc} answers as a cluster member (${evidence.answeringAsMembers.join('; ')}): failover would refuse`,
+      },
+    ];
+  if (evidence.verdict === 'inconclusive')
+    return [
+      ...disagreements,
+      {
+        code: 'loss-inconclusive',
+        message: `the evidence that ${lostDc} is down is inconclusive (${evidence.reasons.join('; ')}): failover would refuse without --override-loss-check`,
+      },
+    ];
+  return disagreements;
 }

@@ -87,7 +87,7 @@ export async function plan(opts: PlanOptions, io: Io): Promise<ExitCode> {
     io.out(
       opts.json
         ? JSON.stringify(p, null, 2)
-        : `${renderPlanText(p)}${opts.out ? `Saved to ${opts.out} (fingerprint ${saved.fingerprint.slice(0, 19)}...): dcfail apply ${opts.out}\n` : ''}`,
+        : `${renderPlanText(p)}${opts.out && p.safe ? `Saved to ${opts.out} (fingerprint ${saved.fingerprint.slice(0, 19)}...): dcfail apply ${opts.out}\n` : ''}`,
     );
     return p.safe ? EXIT.ok : EXIT.refused;
   }

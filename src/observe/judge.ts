@@ -5,6 +5,7 @@
  */
 import { CLUSTERS, CLUSTER_TITLE, clusterMembers, type ClusterName } from '../core/clusters.js';
 import type { Finding } from '../core/safety.js';
+import { faultToleranceOf, majorityOf } from '../core/quorum.js';
 import { declaredConfig, offlineFacts, type ClusterFacts, type LiveFacts, type NodeConfig } from '../plan/facts.js';
 import { failedOverConfig } from '../plan/failover.js';
 import type { Topology } from '../topology/model.js';
@@ -148,9 +149,31 @@ export function judge(t: Topology, o: ClusterObservation): StatusReport {
       hazards.push(...mesosLeaderHazards(o, lc.quorums[0]!.leader, title));
     }
   }
+  if (mode === 'normal' || mode === 'failed-over') {
+    for (const lc of clusters) {
+      if (lc.quorums.length !== 1) continue;
+      const f = faultTolerance(lc);
+      if (!f) continue;
+      // After a failover the survivors alone are the cluster: expected, a note.
+      if (mode === 'normal') hazards.push(f);
+      else notes.push(f);
+    }
+  }
+  if (mode === 'mixed') {
+    hazards.push({
+      code: 'half-done',
+      message:
+        'files of both kinds: a failover or failback stopped halfway; run the same dcfail failback (or failover) again to continue',
+    });
+  }
   for (const n of nodes) {
     notes.push(...etcdNodeNotes(n));
-    for (const e of n.fileErrors) notes.push({ code: 'file-unreadable', message: `${n.name}: ${e}` });
+    if (n.ssh.ok && n.config === null && n.roles.length > 0)
+      notes.push({
+        code: 'files-unreadable',
+        message: `${n.name}: ${n.fileErrors.join('; ') || 'files unreadable'}: status undetermined`,
+      });
+    else for (const e of n.fileErrors) notes.push({ code: 'file-unreadable', message: `${n.name}: ${e}` });
   }
   if (mode === 'normal') notes.push(...etcdMembershipNotes(t, o));
 
@@ -191,6 +214,19 @@ export function judge(t: Topology, o: ClusterObservation): StatusReport {
   };
 }
 
+/** A cluster whose single quorum cannot lose one more member (when its size allows any loss at all). */
+function faultTolerance(lc: LiveCluster): Finding | null {
+  const total = lc.members.length;
+  const up = lc.quorums[0]!.members.length;
+  if (faultToleranceOf(total) < 1 || up - majorityOf(total) >= 1) return null;
+  const down = lc.members.filter((m) => !lc.quorums[0]!.members.includes(m));
+  return {
+    code: 'no-fault-tolerance',
+    cluster: lc.cluster,
+    message: `${CLUSTER_TITLE[lc.cluster]}: ${up} of ${total} members up${down.length > 0 ? ` (${down.join(', ')} down)` : ''}: no fault tolerance left, losing one more stops it`,
+  };
+}
+
 function describe(c: NodeConfig): string {
   return Object.entries(c)
     .filter(([k]) => FIELDS.includes(k as keyof NodeConfig))
@@ -198,9 +234,9 @@ function describe(c: NodeConfig): string {
     .join(', ');
 }
 
-/** True when the state is known well enough to judge: at least one node answered SSH. */
+/** True when the state is known well enough to judge: a node answered SSH, and every node that did had its files read. */
 export function isDetermined(o: ClusterObservation): boolean {
-  return o.nodes.some((n) => n.ssh.ok);
+  return o.nodes.some((n) => n.ssh.ok) && !o.nodes.some((n) => n.ssh.ok && n.config === null && n.roles.length > 0);
 }
 
 /**

@@ -24,7 +24,11 @@ export interface NodeObservation {
   etcdEnv?: { name?: string; dataDir?: string; peerUrl?: string };
   units: Partial<Record<ClusterName, UnitState>>;
   etcd?: EtcdEndpointStatus;
-  zk?: ZkServerStatus & { zxidSource?: 'srvr' | 'files' };
+  /**
+   * `diskEpoch`: the highest of `currentEpoch`/`acceptedEpoch` in the data dir, for a server that does
+   * not serve: the last epoch it followed, which its data file names may not show yet.
+   */
+  zk?: ZkServerStatus & { zxidSource?: 'srvr' | 'files'; diskEpoch?: string };
   mesos?: MesosMasterStatus;
   /** The failover marker dcfail leaves on survivors (raw JSON), if any. */
   marker?: string;

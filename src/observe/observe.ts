@@ -88,6 +88,12 @@ async function readNodeState(remote: Remote, n: TopologyNode, obs: NodeObservati
     }
   });
 
+  // Not one file could be read (sudo refused, the batch failed): the node's settings are unknown, not empty.
+  const reads = answers.slice(0, files.length);
+  if (files.length > 0 && reads.every((a) => a.kind === 'read' && a.error !== undefined)) {
+    obs.fileErrors = [`files unreadable: ${batch.stderr.trim() || (reads[0] as { error?: string }).error}`];
+    return;
+  }
   const config: NodeConfig = {};
   const envOf = (path: string) => {
     const t = text.get(path);

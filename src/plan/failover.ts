@@ -114,6 +114,14 @@ export function planFailover(observed: ClusterFacts, opts: FailoverOptions): Pla
       summary: `run the fence hook for ${lostDc} (locally): it must stay down until failback`,
     });
     addVerify(list, null, null, { kind: 'dc-down', dc: lostDc }, `${lostDc} fails every health check`, `fence:verify`);
+    addVerify(
+      list,
+      null,
+      null,
+      { kind: 'survivors-up', dc: to },
+      `${to}'s survivors still answer and are not fenced`,
+      'fence:survivors',
+    );
   } else {
     warnings.push({
       code: 'no-fence-hook',

@@ -25,7 +25,9 @@ type GenericCheck =
   /** The path no longer exists (its content was moved to `backup`). */
   | { kind: 'moved'; path: string }
   /** Every node of the DC fails every health check. */
-  | { kind: 'dc-down'; dc: string };
+  | { kind: 'dc-down'; dc: string }
+  /** The surviving DC's nodes answer SSH and none of their units is masked (the fence hit the right DC). */
+  | { kind: 'survivors-up'; dc: string };
 
 /**
  * What a verify step checks. Every change is followed by one before the next change runs. The

@@ -156,6 +156,8 @@ const CommandsSchema = z.strictObject({
   enable: commandTemplate.default('systemctl unmask {unit}'),
   /** Exit 0 when the unit is running. Used by status and by verify steps. */
   isActive: commandTemplate.default('systemctl is-active --quiet {unit}'),
+  /** Prints the unit's enablement (`masked` = fenced, as `systemctl mask` leaves it). Used after the fence. */
+  isEnabled: commandTemplate.default('systemctl is-enabled {unit}'),
   /** Exit 0 when the unit exists on the node. Used by preflight. */
   exists: commandTemplate.default('systemctl cat {unit}'),
   /**

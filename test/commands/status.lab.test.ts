@@ -176,6 +176,11 @@ async function verifyByHand(
     case 'stopped':
       expect(await serviceControl('is-active', on!, check.unit as UnitName)).toBe(false);
       return;
+    case 'survivors-up':
+      // The fence is not run here (above), so nothing can have masked the survivors: they must still answer.
+      for (const n of lab.nodes.filter((x) => x.dc === check.dc))
+        expect(await serviceControl('is-active', n.name, 'dcos-exhibitor'), `${n.name} answers`).toBe(true);
+      return;
     case 'file': {
       const text = await readFile(check.file, 'utf8');
       for (const [k, v] of Object.entries(check.changes)) {

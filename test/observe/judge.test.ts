@@ -251,9 +251,9 @@ describe('judge: mode', () => {
       expect.objectContaining({ code: 'config-disagrees', message: expect.stringContaining('m2: files hold') }),
     );
     expect(configKind(t, o.nodes[1]!)).toBe('other');
-    // Mixed alone is no hazard: every cluster still has its one quorum.
-    expect(r.hazards).toEqual([]);
-    expect(exit(o)).toBe(0);
+    // Issue 15 item 10: mixed is a hazard for monitoring (a run stopped halfway), even with one quorum per cluster.
+    expect(codes(r)).toEqual(['half-done']);
+    expect(exit(o)).toBe(5);
   });
 });
 
@@ -320,7 +320,7 @@ describe('judge: hazards', () => {
     expect(exit(o)).toBe(5);
   });
 
-  it('an unreachable secondary DC while main keeps every quorum: dc-unreachable is the only hazard', () => {
+  it('an unreachable secondary DC while main keeps every quorum: dc-unreachable, and no fault tolerance left in any cluster', () => {
     const o = obs(
       up('m1', DECLARED, { zk: 'leader', etcdLeader: ID['m1']!, mesos: 'leader' }),
       up('m2', DECLARED, { zk: 'follower', etcdLeader: ID['m1']!, mesos: 'follower' }),
@@ -328,8 +328,17 @@ describe('judge: hazards', () => {
     );
     const r = judge(t, o);
     expect(r.mode).toBe('normal');
-    expect(codes(r)).toEqual(['dc-unreachable']);
-    expect(r.hazards[0]!.message).toBe('barcelona: none of its 1 nodes answers SSH');
+    // Issue 15 item 10: 2 of 3 up is a quorum that cannot lose one more member.
+    expect(codes(r)).toEqual([
+      'no-fault-tolerance:exhibitor',
+      'no-fault-tolerance:mesos',
+      'no-fault-tolerance:etcd',
+      'dc-unreachable',
+    ]);
+    expect(r.hazards[0]!.message).toBe(
+      'ZooKeeper: 2 of 3 members up (m3 down): no fault tolerance left, losing one more stops it',
+    );
+    expect(r.hazards[3]!.message).toBe('barcelona: none of its 1 nodes answers SSH');
     expect(r.dcs).toEqual({ madrid: { nodes: 2, sshReachable: 2 }, barcelona: { nodes: 1, sshReachable: 0 } });
     expect(exit(o)).toBe(5);
   });
@@ -352,5 +361,43 @@ describe('judge: hazards', () => {
     const o = obs(lost('m1'), lost('m2'), lost('m3'));
     expect(isDetermined(o)).toBe(false);
     expect(exit(o)).toBe(1);
+  });
+});
+
+describe('issue 15: pure judgements behind the bad-day fixes', () => {
+  it('item 3: a serving node whose files could not be read (sudo) joins the one known ensemble; status is undetermined, not split brain', () => {
+    const o = obs(
+      up('m1', DECLARED, { zk: 'leader', etcdLeader: ID['m1']!, mesos: 'leader' }),
+      {
+        ...up('m2', DECLARED, { zk: 'follower', etcdLeader: ID['m1']!, mesos: 'follower' }),
+        config: null,
+        fileErrors: ['files unreadable: sudo: a password is required'],
+      },
+      up('m3', DECLARED, { zk: 'follower', etcdLeader: ID['m1']!, mesos: 'follower' }),
+    );
+    const r = judge(t, o);
+    expect(r.mode).toBe('normal');
+    expect(quorums(r, 'exhibitor')).toEqual([{ members: ['m1', 'm3', 'm2'], leader: 'm1' }]);
+    expect(r.notes).toContainEqual({
+      code: 'files-unreadable',
+      message: 'm2: files unreadable: sudo: a password is required: status undetermined',
+    });
+    expect(isDetermined(o)).toBe(false);
+    expect(exit(o)).toBe(1);
+  });
+
+  it('item 10: a normal cluster at 2 of 3 has no fault tolerance left (hazard, exit 5); failed over, it is only a note', () => {
+    const o = obs(
+      up('m1', DECLARED, { zk: 'leader', etcdLeader: ID['m1']!, mesos: 'leader' }),
+      up('m2', DECLARED, { zk: 'down', etcdLeader: null, mesos: 'down' }),
+      up('m3', DECLARED, { zk: 'follower', etcdLeader: ID['m1']!, mesos: 'follower' }),
+    );
+    const r = judge(t, o);
+    expect(r.mode).toBe('normal');
+    expect(codes(r)).toEqual(['no-fault-tolerance:exhibitor', 'no-fault-tolerance:mesos', 'no-fault-tolerance:etcd']);
+    expect(r.hazards[1]!.message).toBe(
+      'Mesos masters: 2 of 3 members up (m2 down): no fault tolerance left, losing one more stops it',
+    );
+    expect(exit(o)).toBe(5);
   });
 });

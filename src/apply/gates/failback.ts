@@ -13,7 +13,10 @@ import type { RunbookOptions } from '../../commands/options.js';
 import type { Session } from '../session.js';
 import { copyState } from '../replica-copies.js';
 import { divergence } from '../../observe/divergence.js';
-import { factsFromObservation, judge } from '../../observe/judge.js';
+import { type StatusReport, factsFromObservation, judge } from '../../observe/judge.js';
+import type { Finding } from '../../core/safety.js';
+import type { Topology, TopologyNode } from '../../topology/model.js';
+import { serviceCommand } from '../effect-kit.js';
 import { planFailback } from '../../plan/failback.js';
 import { preHook } from '../hooks.js';
 import { readMarker, removeMarker, writeMarker } from '../marker.js';
@@ -29,11 +32,11 @@ export async function prepareFailback(
   const marker = readMarker(observation, t);
   const status = judge(t, observation);
   const resuming = marker?.lostDc === returningDc && marker.failbackRunId !== undefined;
-  const unreachable = observation.nodes.filter((n) => !n.ssh.ok).map((n) => n.name);
+  const unreachable = unreachableNodes(observation);
   if (unreachable.length > 0)
     throw new RefusedError(
       'unreachable',
-      `failback needs every node reachable; not reachable: ${unreachable.join(', ')}`,
+      `failback needs every node reachable; not reachable: ${unreachable.join(', ')}. Nothing was changed`,
     );
   const survivorsOf = t.nodes.filter((n) => n.dc !== returningDc);
   if (status.mode === 'normal' && status.hazards.length === 0) {
@@ -50,20 +53,6 @@ export async function prepareFailback(
       };
     }
   }
-  if (!resuming) {
-    const unhealthy = CLUSTERS.flatMap((c) => {
-      const lc = status.clusters.find((x) => x.cluster === c);
-      if (!lc) return [];
-      const q = lc.quorums.filter((g) => g.members.some((m) => t.nodes.find((n) => n.name === m)!.dc !== returningDc));
-      return q.length === 1 ? [] : [`${c}: the surviving side has ${q.length === 0 ? 'no quorum' : 'several quorums'}`];
-    });
-    if (unhealthy.length > 0)
-      throw new RefusedError(
-        'survivors-unhealthy',
-        'the cluster on the surviving DC is not healthy: fix it before a failback',
-        unhealthy,
-      );
-  }
   const diverged = divergence(t, returningDc, observation, marker);
   if (diverged.length > 0) {
     const archived = await copyState(
@@ -76,10 +65,29 @@ export async function prepareFailback(
     s.journal.data.notes['archived'] = archived;
     await s.journal.save();
     if (!opts.discardDivergent) {
+      // Refused, but not left serving next to the survivors: its services are masked and stopped.
+      const returning = t.nodes.filter((n) => n.dc === returningDc && n.roles.length > 0);
+      const q = await quarantine(s, returning);
+      s.journal.data.notes['quarantine'] = q;
+      await s.journal.save();
+      const units = [
+        ...new Set(
+          returning.flatMap((n) => CLUSTERS.filter((c) => n.roles.includes(c)).map((c) => n.services[c].unit)),
+        ),
+      ];
       throw new RefusedError(
         'divergent',
-        `${returningDc} ran as a cluster of its own after the failover and may hold writes the survivors do not have. They are archived; --discard-divergent drops them from the cluster`,
-        [...diverged, ...Object.entries(archived).map(([n, p]) => `archived on ${n}: ${p}`)],
+        `${returningDc} ran as a cluster of its own after the failover and may hold writes the survivors do not have. They are archived; --discard-divergent drops them from the cluster. ${
+          q.failed.length === 0
+            ? `${returningDc} is quarantined: ${returning.map((n) => n.name).join(', ')} (${units.join(', ')} masked and stopped)`
+            : `${returningDc} STILL SERVES its own quorum: stop it with \`systemctl mask --now ${units.join(' ')}\` on ${returning.map((n) => n.name).join(', ')}`
+        }`,
+        [
+          ...diverged,
+          ...Object.entries(archived).map(([n, p]) => `archived on ${n}: ${p}`),
+          ...(q.done.length > 0 ? [`quarantined: ${q.done.join(', ')}`] : []),
+          ...q.failed.map((f) => `not quarantined: ${f}`),
+        ],
       );
     }
     notify({
@@ -88,6 +96,15 @@ export async function prepareFailback(
       message: `discarding what ${returningDc} wrote on its own (archived): ${diverged.join('; ')}`,
       details: [],
     });
+  }
+  if (!resuming) {
+    const unhealthy = survivorsUnhealthy(t, status, returningDc);
+    if (unhealthy.length > 0)
+      throw new RefusedError(
+        'survivors-unhealthy',
+        'the cluster on the surviving DC is not healthy: fix it before a failback',
+        unhealthy,
+      );
   }
   const facts = factsFromObservation(t, observation, originalFrom(t, marker));
   const plan = planFailback(facts, { returningDc });
@@ -123,4 +140,82 @@ export async function prepareFailback(
     },
     afterSuccess: () => removeMarker(s.pool, survivorsOf, s.runId),
   };
+}
+
+function unreachableNodes(observation: ClusterObservation): string[] {
+  return observation.nodes.filter((n) => !n.ssh.ok).map((n) => n.name);
+}
+
+/** Each cluster whose surviving side does not have exactly one quorum. */
+function survivorsUnhealthy(t: Topology, status: StatusReport, returningDc: string): string[] {
+  return CLUSTERS.flatMap((c) => {
+    const lc = status.clusters.find((x) => x.cluster === c);
+    if (!lc) return [];
+    const q = lc.quorums.filter((g) => g.members.some((m) => t.nodes.find((n) => n.name === m)!.dc !== returningDc));
+    return q.length === 1 ? [] : [`${c}: the surviving side has ${q.length === 0 ? 'no quorum' : 'several quorums'}`];
+  });
+}
+
+/**
+ * What `dcfail failback` would refuse on, for an online plan (read-only: nothing is archived):
+ * unreachable nodes, an unhealthy surviving side, a returning DC that ran on its own.
+ */
+export function failbackRefusals(t: Topology, observation: ClusterObservation, returningDc: string): Finding[] {
+  const marker = readMarker(observation, t);
+  const status = judge(t, observation);
+  const out: Finding[] = [];
+  const unreachable = unreachableNodes(observation);
+  if (unreachable.length > 0)
+    out.push({
+      code: 'unreachable',
+      message: `failback needs every node reachable; not reachable: ${unreachable
+        .map((n) => `${n} (${observation.nodes.find((o) => o.name === n)?.ssh.error ?? 'no SSH'})`)
+        .join(', ')}: failback would refuse`,
+    });
+  const resuming = marker?.lostDc === returningDc && marker.failbackRunId !== undefined;
+  if (!resuming)
+    for (const u of survivorsUnhealthy(t, status, returningDc))
+      out.push({ code: 'survivors-unhealthy', message: `${u}: failback would refuse` });
+  for (const d of divergence(t, returningDc, observation, marker))
+    out.push({ code: 'divergent', message: `${d}: failback would refuse without --discard-divergent` });
+  return out;
+}
+
+/**
+ * Masks and stops every unit of the returning nodes (what the failback plan's quarantine does
+ * first), then checks each is stopped and masked. Under the run lock already held. Returns what
+ * was quarantined (`node/unit`) and what could not be, with why.
+ */
+async function quarantine(s: Session, nodes: readonly TopologyNode[]): Promise<{ done: string[]; failed: string[] }> {
+  const done: string[] = [];
+  const failed: string[] = [];
+  await Promise.all(
+    nodes.map(async (n) => {
+      let remote;
+      try {
+        remote = await s.pool.get(n);
+      } catch (err) {
+        failed.push(`${n.name}: ${(err as Error).message}`);
+        return;
+      }
+      for (const c of CLUSTERS.filter((x) => n.roles.includes(x))) {
+        const unit = n.services[c].unit;
+        const cmd = (op: 'disable' | 'stop' | 'isActive' | 'isEnabled') => serviceCommand(n, op, unit);
+        try {
+          for (const op of ['disable', 'stop'] as const) {
+            const r = await remote.exec(cmd(op), { timeoutMs: 30_000 });
+            if (r.exitCode !== 0) throw new Error(`${op} failed: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
+          }
+          const active = await remote.exec(cmd('isActive'), { timeoutMs: 10_000 });
+          const enabled = await remote.exec(cmd('isEnabled'), { timeoutMs: 10_000 });
+          if (active.exitCode === 0) throw new Error('still active after stop');
+          if (!/^masked/m.test(enabled.stdout.trim())) throw new Error(`not masked (${enabled.stdout.trim()})`);
+          done.push(`${n.name}/${unit}`);
+        } catch (err) {
+          failed.push(`${n.name}/${unit}: ${(err as Error).message}`);
+        }
+      }
+    }),
+  );
+  return { done: done.sort(), failed: failed.sort() };
 }

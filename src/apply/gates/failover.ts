@@ -13,10 +13,14 @@ import type { RunbookOptions } from '../../commands/options.js';
 import type { Session } from '../session.js';
 import { copyState } from '../replica-copies.js';
 import { declaredConfig } from '../../plan/facts.js';
-import { factsFromObservation } from '../../observe/judge.js';
+import { factsFromObservation, judge } from '../../observe/judge.js';
+import type { Plan } from '../../plan/plan.js';
+import type { Topology } from '../../topology/model.js';
 import { failoverPointOf, readMarker, writeMarker } from '../marker.js';
 import { planFailover } from '../../plan/failover.js';
 import { preHook } from '../hooks.js';
+import { zookeeperTopologyDisagreements } from '../../components/zookeeper/judge.js';
+import { etcdTopologyDisagreements } from '../../components/etcd/judge.js';
 import { topologyDirOf } from '../effects.js';
 export async function prepareFailover(
   s: Session,
@@ -28,6 +32,8 @@ export async function prepareFailover(
 ): Promise<Prepared> {
   const { t } = s;
   const survivors = t.nodes.filter((n) => n.dc !== lostDc);
+  const done = alreadyFailedOver(t, observation, lostDc, to);
+  if (done) return { plan: { ...done.plan, steps: [] }, confirmDc: to, extra: {}, early: done.message };
   const evidence: LossEvidence = await certifyLoss(t, lostDc, observation);
   s.journal.data.evidence = evidence;
   await s.journal.save();
@@ -52,6 +58,13 @@ export async function prepareFailover(
       details: evidence.reasons,
     });
   }
+  const disagreements = topologyDisagreements(t, observation);
+  if (disagreements.length > 0)
+    throw new RefusedError(
+      'topology-disagrees',
+      "the topology disagrees with what the nodes' files say: nothing was changed. Fix the topology (or the nodes) first",
+      disagreements,
+    );
   const fence = t.hooks.fence?.[lostDc];
   if (!fence && !opts.attestFenced) {
     throw new RefusedError(
@@ -111,4 +124,43 @@ export async function prepareFailover(
       },
     },
   };
+}
+
+/**
+ * A failover that already finished (its marker, no failback begun, status failed-over, nothing
+ * left to change without the fence): said so, with when and which run; no hook, no fence, no
+ * warning is repeated. An unfinished failover (steps left) continues as any re-run does.
+ */
+export function alreadyFailedOver(
+  t: Topology,
+  observation: ClusterObservation,
+  lostDc: string,
+  to: string,
+): { plan: Plan; message: string } | null {
+  const marker = readMarker(observation, t);
+  if (!marker || marker.lostDc !== lostDc || marker.failbackRunId !== undefined) return null;
+  if (judge(t, observation).mode !== 'failed-over') return null;
+  const plan = planFailover(factsFromObservation(t, observation, originalFrom(t, marker)), { lostDc });
+  if (!plan.safe || plan.steps.length > 0) return null;
+  return {
+    plan,
+    message: `Already failed over to ${to}: since ${marker.at} by run ${marker.runId} (${marker.operator}). Nothing changed.`,
+  };
+}
+
+/**
+ * Where the topology disagrees with the readable nodes' own files (ZooKeeper ids and addresses,
+ * etcd members): a failover planned from a wrong topology rewrites the survivors with wrong ids.
+ * With a failover marker, the survivors' files may hold the reduced ensemble: only what they list is compared.
+ */
+export function topologyDisagreements(t: Topology, observation: ClusterObservation): string[] {
+  const failedOver = readMarker(observation, t) !== null;
+  return [
+    ...zookeeperTopologyDisagreements(
+      t.nodes.filter((n) => n.roles.includes('exhibitor')),
+      observation,
+      { failedOver },
+    ),
+    ...etcdTopologyDisagreements(t, observation),
+  ];
 }

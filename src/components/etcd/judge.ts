@@ -7,6 +7,7 @@ import { clusterMembers } from '../../core/clusters.js';
 import type { ClusterObservation, NodeObservation } from '../../observe/observation.js';
 import type { LiveFacts, NodeFacts } from '../../plan/facts.js';
 import type { Topology } from '../../topology/model.js';
+import { INITIAL_CLUSTER_KEY, parseInitialCluster, peerUrlOf } from './settings.js';
 
 /**
  * Members that follow the same leader form one quorum. A forced new cluster keeps its cluster
@@ -122,4 +123,31 @@ export function etcdDivergence(n: NodeObservation, o: ClusterObservation, return
   return n.etcd?.ok && n.etcd.leader !== '0' && n.etcd.clusterId !== survivorsCluster
     ? [`etcd on ${n.name} runs its own cluster (leader ${n.etcd.leader}, applied index ${n.etcd.appliedIndex})`]
     : [];
+}
+
+/**
+ * Where the topology's etcd members disagree with a readable node's ETCD_INITIAL_CLUSTER: a name
+ * the topology does not have, or a peer URL other than the topology's address and peer port.
+ */
+export function etcdTopologyDisagreements(t: Topology, o: ClusterObservation): string[] {
+  const members = clusterMembers(t.nodes, 'etcd');
+  const out: string[] = [];
+  for (const n of o.nodes) {
+    const value = n.roles.includes('etcd') ? n.config?.etcdInitialCluster : undefined;
+    if (value === undefined) continue;
+    const where = `${INITIAL_CLUSTER_KEY} on ${n.name}`;
+    const listed = parseInitialCluster(value);
+    if (listed === null) {
+      out.push(`${n.name}: ${where} cannot be parsed: ${value}`);
+      continue;
+    }
+    for (const m of listed) {
+      const node = members.find((x) => x.name === m.name);
+      const expected = node ? peerUrlOf(node.address, node.services.etcd.peerPort) : undefined;
+      if (!node) out.push(`${where} names ${m.name}=${m.peerUrl}, an etcd member the topology does not have`);
+      else if (expected !== m.peerUrl)
+        out.push(`${node.name}: topology etcd peer URL ${expected}, ${where} says ${m.name}=${m.peerUrl}`);
+    }
+  }
+  return out;
 }
