@@ -118,7 +118,7 @@ export function renderMesosMasterService(version: DcosVersion, timers: Timers): 
 
 /**
  * The seed's etcd (not a DC/OS unit: DC/OS's own dcos-etcd keeps its membership in ZooKeeper, see
- * /work/shared/DCOS-FACTS.md §7). Its env file /opt/stratio/etcd/conf/etcd.conf holds ETCD_* variables, which
+ * ../shared/DCOS-FACTS.md §7). Its env file /opt/stratio/etcd/conf/etcd.conf holds ETCD_* variables, which
  * etcd reads itself; Type=notify (etcd signals readiness), Restart=always, RestartSec=10 as dcos-etcd. Enabled
  * through multi-user.target, since it is not part of dcos.target.
  */

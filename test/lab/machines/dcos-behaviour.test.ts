@@ -25,6 +25,12 @@ async function ready(timeoutMs = 180_000): Promise<void> {
   }, timeoutMs, 1000);
 }
 
+/** `systemctl start dcos-mesos-master`, then the unit active (by this start or systemd's retry). */
+async function startMesos(node: string): Promise<void> {
+  await sh(node, 'systemctl start dcos-mesos-master', o);
+  await waitFor(`${node}'s dcos-mesos-master active`, async () => (await sh(node, 'systemctl is-active dcos-mesos-master', o)).exitCode === 0, 60_000, 1000);
+}
+
 /** The master that leads with a recovered registrar. */
 async function recoveredLeader(): Promise<string> {
   return waitFor('a recovered Mesos leader', async () => {
@@ -117,7 +123,9 @@ describe('DC/OS behaviour on real systemd (2.2 units, real timers)', () => {
     }, 90_000, 1000);
     expect(aborted / 1000 - electedAt).toBeGreaterThan(55_000);
     await waitFor('systemd to restart it', async () => Number((await unitProps(survivor, 'dcos-mesos-master', ['NRestarts'], o))['NRestarts']) >= 1, 30_000, 1000);
-    for (const n of [leader, stopped]) expect((await sh(n, 'systemctl start dcos-mesos-master', o)).exitCode).toBe(0);
+    // Putting the lab back: as on DC/OS, a start may be refused by the pre-start check (ZooKeeper
+    // busy) and systemd retries it 15 s later; what must hold is that the unit comes up.
+    for (const n of [leader, stopped]) await startMesos(n);
     await ready();
   }, 300_000);
 
