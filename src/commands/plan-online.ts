@@ -31,7 +31,11 @@ export async function planOnline(
   try {
     const observation = await observeCluster(t, { pool });
     const marker = readMarker(observation, t);
-    const facts = factsFromObservation(t, observation, originalFrom(t, marker));
+    const facts = factsFromObservation(
+      t,
+      observation,
+      originalFrom(t, marker, runbook === 'failback' ? { observation, dc: t.datacenters.main } : undefined),
+    );
     const planned =
       runbook === 'failover'
         ? planFailover(facts, { lostDc: otherDc(t, to), fenceCommand: t.hooks.fence?.[otherDc(t, to)] })

@@ -19,6 +19,7 @@ import {
   withEtcdFacts,
 } from '../components/etcd/judge.js';
 import type { ClusterObservation, NodeObservation } from './observe.js';
+import { parseEnsemble } from '../components/zookeeper/settings.js';
 
 export type Mode = 'normal' | 'failed-over' | 'split-brain-risk' | 'mixed';
 export type ConfigKind = 'declared' | 'failed-over' | 'other' | 'unknown';
@@ -48,8 +49,21 @@ export interface StatusReport {
 
 const FIELDS: (keyof NodeConfig)[] = ['masterCount', 'mesosQuorum', 'ensemble', 'etcdForceNewCluster'];
 
+/** A value as what it means: the order of the ensemble's servers says nothing to ZooKeeper. */
+function canonical(f: keyof NodeConfig, v: string | undefined): string | null {
+  if (v === undefined) return null;
+  if (f !== 'ensemble') return v;
+  const members = parseEnsemble(v);
+  return members === null
+    ? v
+    : members
+        .map((m) => `${m.id}:${m.address}`)
+        .sort()
+        .join(',');
+}
+
 function sameConfig(a: NodeConfig, b: NodeConfig | undefined): boolean {
-  return b !== undefined && FIELDS.every((f) => (a[f] ?? null) === (b[f] ?? null));
+  return b !== undefined && FIELDS.every((f) => canonical(f, a[f]) === canonical(f, b[f]));
 }
 
 /** Which configuration a node's files hold: the topology's, the failed-over one, or neither. */

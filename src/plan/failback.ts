@@ -64,6 +64,22 @@ export function planFailback(observed: ClusterFacts, opts: FailbackOptions): Pla
     lostDc: returningDc,
     quorum: quorumFigures(facts, returningDc),
   };
+  // What a failback writes back is what each node's own files held: a node with none recorded
+  // (unreadable when the failover began and now) has nothing to restore from.
+  const unknown = facts.nodes.filter(
+    (n) => n.roles.length > 0 && Object.keys(facts.original[n.name] ?? {}).length === 0,
+  );
+  if (unknown.length > 0)
+    return {
+      ...base,
+      safe: false,
+      refusals: unknown.map((n) => ({
+        code: 'original-unknown',
+        message: `${n.name}: its files as they were before the failover are not known (not recorded, and not readable on the node now): read them on ${n.name} (sudo) and re-run`,
+      })),
+      warnings: [],
+      steps: [],
+    };
   const verdict = assessFailover(facts, returningDc);
   if (verdict.kind === 'refused')
     return { ...base, safe: false, refusals: verdict.refusals, warnings: verdict.warnings, steps: [] };

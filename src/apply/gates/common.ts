@@ -14,9 +14,24 @@ export interface Prepared {
   early?: string;
 }
 
-/** The original files: the marker's if a failover started, else the topology's declared ones. */
-export function originalFrom(t: Topology, marker: FailoverMarker | null): Record<string, NodeConfig> {
-  return marker?.original ?? declaredConfig(t);
+/**
+ * The original files: what the marker recorded from the nodes' own disks if a failover started,
+ * else the topology's declared ones. A node the marker has no files for (a lost node, unreadable
+ * when the failover began) has them from its own disk once it answers (`returning`): it was down
+ * through the failover, so they are the files it ran with. The failback records them in the
+ * marker before its first change, so a re-run restores the same.
+ */
+export function originalFrom(
+  t: Topology,
+  marker: FailoverMarker | null,
+  returning?: { observation: ClusterObservation; dc: string },
+): Record<string, NodeConfig> {
+  if (!marker) return declaredConfig(t);
+  const own: Record<string, NodeConfig> = {};
+  if (returning)
+    for (const o of returning.observation.nodes)
+      if (o.dc === returning.dc && o.config && !(o.name in marker.original)) own[o.name] = o.config;
+  return { ...own, ...marker.original };
 }
 
 export function maxRegistry(o: ClusterObservation, nodes: readonly TopologyNode[]): number | undefined {

@@ -21,6 +21,7 @@ import { planFailback } from '../../plan/failback.js';
 import { preHook } from '../hooks.js';
 import { readMarker, removeMarker, writeMarker } from '../marker.js';
 import { topologyDirOf } from '../effects.js';
+import { topologyDisagreements } from './failover.js';
 export async function prepareFailback(
   s: Session,
   opts: RunbookOptions,
@@ -39,8 +40,9 @@ export async function prepareFailback(
       `failback needs every node reachable; not reachable: ${unreachable.join(', ')}. Nothing was changed`,
     );
   const survivorsOf = t.nodes.filter((n) => n.dc !== returningDc);
+  const original = originalFrom(t, marker, { observation, dc: returningDc });
   if (status.mode === 'normal' && status.hazards.length === 0) {
-    const plan = planFailback(factsFromObservation(t, observation, originalFrom(t, marker)), { returningDc });
+    const plan = planFailback(factsFromObservation(t, observation, original), { returningDc });
     if (plan.steps.length === 0 || !marker) {
       // A marker here is left by a failback killed after its last step but before its clean-up:
       // it must go, or a later failover would start from its stale original files and point.
@@ -53,6 +55,13 @@ export async function prepareFailback(
       };
     }
   }
+  const disagreements = topologyDisagreements(t, observation);
+  if (disagreements.length > 0)
+    throw new RefusedError(
+      'topology-disagrees',
+      "the topology disagrees with what the nodes' files say: nothing was changed. Fix the topology (or the nodes) first",
+      disagreements,
+    );
   const diverged = divergence(t, returningDc, observation, marker);
   if (diverged.length > 0) {
     const archived = await copyState(
@@ -106,7 +115,7 @@ export async function prepareFailback(
         unhealthy,
       );
   }
-  const facts = factsFromObservation(t, observation, originalFrom(t, marker));
+  const facts = factsFromObservation(t, observation, original);
   const plan = planFailback(facts, { returningDc });
   if (!plan.safe)
     throw new RefusedError(
@@ -134,7 +143,8 @@ export async function prepareFailback(
           await writeMarker(
             s.pool,
             t.nodes.filter((n) => n.dc !== returningDc && n.roles.length > 0),
-            { ...marker, failbackRunId: s.runId },
+            // The returning nodes' own files, as read before the first change, join the original.
+            { ...marker, original, failbackRunId: s.runId },
           );
       },
     },

@@ -12,7 +12,7 @@ import type { RunNote } from '../host.js';
 import type { RunbookOptions } from '../../commands/options.js';
 import type { Session } from '../session.js';
 import { copyState } from '../replica-copies.js';
-import { declaredConfig } from '../../plan/facts.js';
+import type { NodeConfig } from '../../plan/facts.js';
 import { factsFromObservation, judge } from '../../observe/judge.js';
 import type { Plan } from '../../plan/plan.js';
 import type { Topology } from '../../topology/model.js';
@@ -108,8 +108,10 @@ export async function prepareFailover(
         await s.journal.save();
         if (marker) return;
         // Before the first change: the files as they were, and where each survivor's replicas stood.
-        const original = declaredConfig(t);
-        for (const o of observation.nodes) if (o.dc !== lostDc && o.config) original[o.name] = o.config;
+        // Only what was read from a node's own disk: a lost node's files are taken from that node
+        // when it returns (the failback records them before its first change), never from the topology.
+        const original: Record<string, NodeConfig> = {};
+        for (const o of observation.nodes) if (o.config) original[o.name] = o.config;
         await writeMarker(s.pool, survivors, {
           runId: s.runId,
           lostDc,

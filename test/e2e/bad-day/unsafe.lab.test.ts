@@ -6,7 +6,7 @@
  */
 process.env['DCFAIL_LAB_NET'] = '5';
 import { existsSync, mkdtempSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -143,6 +143,54 @@ describe('item 1: a topology whose zkIds disagree with the nodes', () => {
     expect(await myid(m3), 'myid unchanged').toBe(idBefore);
     expect(await markerOf(m3), 'no marker written').toBeNull();
   });
+});
+
+describe("item 1: the marker holds what the nodes' disks held", () => {
+  it(
+    "failover records no file it did not read; failback restores the returning nodes' own files, byte for byte",
+    { timeout: 360_000 },
+    async () => {
+      await reset();
+      // Every node's ensemble in an order of its own: what ZooKeeper reads is the same, but the
+      // bytes are not the ones the topology would produce (1, 2, 3). A failback that writes the
+      // topology's ensemble back instead of each node's own changes them.
+      const reversed = new Map<string, string>();
+      for (const n of lab.nodes) {
+        const text = await readFile(n.paths.exhibitorEnvFile, 'utf8');
+        const next = text.replace(
+          /^EXHIBITOR_STATICENSEMBLE=(.*)$/m,
+          (_l, v: string) => `EXHIBITOR_STATICENSEMBLE=${v.split(',').reverse().join(',')}`,
+        );
+        expect(next, `${n.name}: the ensemble line was rewritten`).not.toBe(text);
+        await writeFile(n.paths.exhibitorEnvFile, next);
+        reversed.set(n.name, next);
+      }
+      const before = await configFiles(lab.nodes);
+      await loseMain();
+      const f = await runFailover(fast);
+      expect(f.exitCode, describeRun(f)).toBe(0);
+      const m3 = secondaryNodes(lab)[0]!;
+      const marker = (await markerOf(m3))!;
+      const recorded = Object.keys(marker.original as object).sort();
+      log(`failover: marker records files of ${recorded.join(', ')}`);
+      expect(recorded, 'the lost nodes could not be read: nothing is recorded for them').toEqual([m3.name]);
+      expect((marker.original as Record<string, { ensemble?: string }>)[m3.name]!.ensemble).toBe(
+        /^EXHIBITOR_STATICENSEMBLE=(.*)$/m.exec(reversed.get(m3.name)!)![1],
+      );
+      await reviveDc('main', { dir: DIR });
+      await sleep(1000);
+      const r = await dcfail(failbackArgs(fast, ['--json']));
+      log(`failback: exit ${r.exitCode} (${errorCode(r)})`);
+      expect(r.exitCode, describeRun(r)).toBe(0);
+      expect(await configFiles(lab.nodes), 'every file byte for byte as before the failover').toEqual(before);
+      await waitFor(
+        'the lab healthy after failback',
+        async () => (await checkHealth(lab.nodes)).healthy,
+        120_000,
+        1000,
+      );
+    },
+  );
 });
 
 describe('item 9: a fence hook aimed at the survivors', () => {
