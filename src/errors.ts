@@ -56,8 +56,8 @@ export class OperationError extends DcfailError {
 
 /** The operator interrupted the run (SIGINT, SIGTERM): it stopped before its next step. */
 export class InterruptedError extends DcfailError {
-  constructor(signal: string) {
-    super('interrupted', `interrupted (${signal}): stopped before the next step`, EXIT.interrupted, 'user');
+  constructor(signal: string, message = `interrupted (${signal}): stopped before the next step`) {
+    super('interrupted', message, EXIT.interrupted, 'user');
   }
 }
 

@@ -26,6 +26,8 @@ export interface EffectContext {
   minRegistryVersion?: number;
   /** Records a fact for the journal (backups, seeds, copies). */
   note: (key: string, value: unknown) => void;
+  /** Aborted by a second Ctrl-C: a verification under way stops waiting (its reason is the error). */
+  abandon?: AbortSignal;
 }
 
 /** A verification that did not hold yet: what was seen, for the report. */

@@ -231,6 +231,7 @@ async function verifyWithin(
 ): Promise<void> {
   const end = Date.now() + budgetMs;
   for (;;) {
+    if (ctx.abandon?.aborted) throw ctx.abandon.reason;
     try {
       await checkOnce(ctx, nodeName, check);
       return;

@@ -67,6 +67,8 @@ async function execute(
     beforeRun?: () => Promise<void>;
     onStepDone?: (id: string) => Promise<void>;
     signal?: AbortSignal;
+    /** Aborted by a second Ctrl-C: the verification under way is abandoned. */
+    abandon?: AbortSignal;
     /** The command that continues the run, for the stop report. */
     again?: string;
   },
@@ -100,6 +102,7 @@ async function execute(
       s.journal.data.notes[k] = v;
     },
     ...(extra.minRegistryVersion !== undefined ? { minRegistryVersion: extra.minRegistryVersion } : {}),
+    ...(extra.abandon ? { abandon: extra.abandon } : {}),
   };
   // Started by the caller before the loss certificate, so its first probe is done by now.
   const watch = extra.guardLostDc ? (extra.watch ?? new LostDcWatch(s.t, extra.guardLostDc)) : null;
@@ -287,11 +290,25 @@ export async function runRunbook(
   // while the lock, observation and loss certificate do, not after the confirmation.
   const watch = kind === 'failover' && lostDc !== secondary ? new LostDcWatch(t, lostDc) : null;
   // Ctrl-C / SIGTERM: the run stops before its next step, reports, journals and releases its locks.
+  // A second one abandons a verification under way (a change under way always finishes: a command
+  // cut in the middle leaves a state nobody knows); the stop report then says it is unverified.
   const abort = new AbortController();
+  const abandon = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
     if (!abort.signal.aborted) {
       abort.abort(new InterruptedError(sig));
-      notify({ kind: 'notice', message: `${sig}: stopping before the next step (the step under way finishes)` });
+      notify({
+        kind: 'notice',
+        message: `${sig}: stopping before the next step (the step under way finishes; Ctrl-C again abandons a verification under way)`,
+      });
+    } else if (!abandon.signal.aborted) {
+      abandon.abort(
+        new InterruptedError(
+          sig,
+          `interrupted (${sig}, twice): the verification under way was abandoned, whether it holds is not known; a change under way was finished`,
+        ),
+      );
+      notify({ kind: 'notice', message: `${sig} again: abandoning the verification under way` });
     }
   };
   process.on('SIGINT', onSignal);
@@ -377,6 +394,7 @@ export async function runRunbook(
       ...prepared.extra,
       watch,
       signal: abort.signal,
+      abandon: abandon.signal,
       again: apply ? 'dcfail apply <plan-file>' : again,
       ...(onDone ? { onStepDone: onDone } : {}),
     });

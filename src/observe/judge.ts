@@ -281,7 +281,8 @@ export function factsFromObservation(
     nodes: base.nodes.map((f) => {
       const n = byName.get(f.name);
       if (!n) return f;
-      const next = { ...f, config: n.config ?? f.config };
+      // A copy: the planner edits its nodes' settings as it plans, and `original` may hold the same values.
+      const next = { ...f, config: { ...(n.config ?? f.config) } };
       withEtcdFacts(next, n);
       withZookeeperFacts(next, n);
       withMesosFacts(next, n);

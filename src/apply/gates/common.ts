@@ -30,7 +30,7 @@ export function originalFrom(
   const own: Record<string, NodeConfig> = {};
   if (returning)
     for (const o of returning.observation.nodes)
-      if (o.dc === returning.dc && o.config && !(o.name in marker.original)) own[o.name] = o.config;
+      if (o.dc === returning.dc && o.config && !(o.name in marker.original)) own[o.name] = { ...o.config };
   return { ...own, ...marker.original };
 }
 

@@ -192,6 +192,47 @@ describe('main lost', () => {
   );
 
   it(
+    'item 11: a second Ctrl-C abandons a verification under way (10 min budget): out in seconds, said unverified, locks released',
+    { timeout: 180_000 },
+    async () => {
+      // The interrupted failover continues, with service starts that start nothing: the first
+      // start's verification would wait its whole budget.
+      const calls = join(TOPOS, 'nostart-calls');
+      const nostart = join(TOPOS, 'nostart.sh');
+      await writeFile(nostart, `#!/bin/sh\necho "$@" >> ${calls}\nexit 0\n`, { mode: 0o755 });
+      const idle = await topologyCopy(lab, TOPOS, 'nostart', (t) => {
+        t.hooks.fence = { madrid: `${DIR}/bin/fence madrid` };
+        t.services.commands.start = `${nostart} start {node} {unit}`;
+        t.services.commands.restart = `${nostart} restart {node} {unit}`;
+      });
+      const child = spawnDcfail(failoverArgs(idle, ['--verify-timeout', '10m']));
+      let ended = false;
+      void child.finally(() => (ended = true));
+      await waitFor('a service start', async () => ended || existsSync(calls), 120_000, 100);
+      expect(ended, 'the run reached a service start').toBe(false);
+      await sleep(1500); // now polling the start's verification
+      child.kill('SIGINT');
+      await sleep(1000);
+      expect(ended, 'one Ctrl-C waits for the step under way').toBe(false);
+      const t0 = Date.now();
+      child.kill('SIGINT');
+      const r = await child;
+      const waited = Date.now() - t0;
+      const out = `${String(r.stdout)}\n${String(r.stderr)}`;
+      log(`second Ctrl-C: exit ${r.exitCode} after ${secs(waited)}: ${out.trim().slice(-300)}`);
+      expect(r.exitCode, out).toBe(130);
+      expect(waited, 'the verification was abandoned, not waited for').toBeLessThan(20_000);
+      expect(out).toMatch(/abandon/i);
+      expect(out).toMatch(/not known/i);
+      expect(out).toMatch(/dcfail failover/);
+      const j = (await journals()).at(-1);
+      expect(j.outcome).toBe('interrupted');
+      expect(await localLocks().then((l) => l.filter((x) => x !== '.')), 'local run lock released').toEqual([]);
+      expect(nodeLocks(), 'node locks released').toEqual([]);
+    },
+  );
+
+  it(
     'item 6: `--verify-timeout 90s` means 90 seconds, and a real failover completes with it',
     {
       timeout: 180_000,
