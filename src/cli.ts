@@ -206,6 +206,45 @@ export async function runCli(argv: readonly string[], io: Io): Promise<ExitCode>
     result = import('./commands/status.js').then((m) => m.status(globals(o), io));
   });
 
+  const guard = program
+    .command('guard')
+    .description(
+      'the return guard on every master: a lost DC that powers on stays down while the cluster runs failed over',
+    );
+  withGlobals(guard.command('install').description('install or upgrade the guard on every master (idempotent)'))
+    .option('--yes', 'do not ask for confirmation (automation)', false)
+    .action((o) => {
+      result = import('./commands/guard.js').then((m) =>
+        m.guardInstallCommand({ ...globals(o), yes: Boolean(o.yes) }, io),
+      );
+    });
+  withGlobals(
+    guard
+      .command('status')
+      .description("each master's guard: installed, version, holds, state, and what it would decide now"),
+  ).action((o) => {
+    result = import('./commands/guard.js').then((m) => m.guardStatusCommand(globals(o), io));
+  });
+  for (const op of ['hold', 'lift'] as const) {
+    const cmd = withGlobals(
+      guard
+        .command(op)
+        .description(
+          op === 'hold'
+            ? "keep every quorum unit of <dc>'s masters down at its next start (boot, restart, systemctl start)"
+            : 'lift the hold of `dcfail guard hold` on <dc> (a failback lifts its own quarantine)',
+        ),
+    )
+      .argument('<dc>', 'a datacenter name, or main/secondary')
+      .option('--yes', 'do not ask for confirmation (automation)', false);
+    if (op === 'hold') cmd.option('--stop', 'stop the units now as well', false);
+    cmd.action((dc: string, o) => {
+      result = import('./commands/guard.js').then((m) =>
+        m.guardHoldCommand(op, dc, { ...globals(o), yes: Boolean(o.yes), stop: Boolean(o.stop) }, io),
+      );
+    });
+  }
+
   withGlobals(
     program.command('preflight').description('peacetime readiness: SSH and host keys, sudo, files, units, hooks, keys'),
   ).action((o) => {

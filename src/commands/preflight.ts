@@ -16,6 +16,7 @@ import { RemotePool } from '../remote/ssh.js';
 import type { Remotes } from '../remote/types.js';
 import type { Remote } from '../remote/types.js';
 import { loadTopology } from '../topology/load.js';
+import { inspectGuards } from './guard.js';
 import type { Topology, TopologyNode } from '../topology/model.js';
 import type { GlobalOptions } from './options.js';
 import type { Io } from '../views/io.js';
@@ -158,12 +159,61 @@ async function nodeChecks(t: Topology, n: TopologyNode, pool: Remotes): Promise<
   return out.sort((a, b) => rank(a) - rank(b));
 }
 
+/**
+ * The return guard: declared in the topology, it must be on every master, current and agreeing
+ * with the topology, and in a cluster that is not failed over no node holds a hold or a state.
+ * Not declared: one line says so (a topology without `guard:` has chosen to run without it).
+ */
+async function guardChecks(t: Topology, pool: Remotes): Promise<Check[]> {
+  if (!t.guard)
+    return [
+      {
+        host: 'local',
+        check: 'return guard',
+        ok: true,
+        detail:
+          'not declared (no `guard:` in the topology): a lost DC that powers on starts with its old files unless the fence keeps it down',
+      },
+    ];
+  const reports = await inspectGuards(t, pool, { verdict: false });
+  return reports.flatMap((r): Check[] => {
+    const checks: Check[] = [
+      {
+        host: r.node,
+        check: 'return guard',
+        ok: r.state !== null && r.problems.length === 0,
+        detail:
+          r.problems.length === 0
+            ? `v${r.state!.scriptVersion} installed, beacon ${r.state!.beacon}, whenUnsure ${r.state!.whenUnsure}`
+            : `${r.problems.join('; ')}: run dcfail guard install`,
+      },
+    ];
+    if (r.state && (r.state.state || r.state.holds.length > 0))
+      checks.push({
+        host: r.node,
+        check: 'guard state',
+        ok: false,
+        detail: [
+          r.state.state ? `failover state ${r.state.state.kind} ${r.state.state.dc} (run ${r.state.state.run})` : '',
+          r.state.holds.length > 0 ? `held (${r.state.holds.join(', ')})` : '',
+        ]
+          .filter(Boolean)
+          .join(', ')
+          .concat(
+            ': a failover or failback is under way, or was left unfinished (dcfail status; dcfail guard lift <dc>)',
+          ),
+      });
+    return checks;
+  });
+}
+
 async function runPreflight(t: Topology, topologyFile: string, pool: Remotes): Promise<Check[]> {
-  const [local, ...nodes] = await Promise.all([
+  const [local, guard, ...nodes] = await Promise.all([
     localChecks(t, topologyFile),
+    guardChecks(t, pool),
     ...t.nodes.map((n) => nodeChecks(t, n, pool)),
   ]);
-  return [...local!, ...nodes.flat()];
+  return [...local!, ...guard!, ...nodes.flat()];
 }
 
 export async function preflight(opts: GlobalOptions, io: Io): Promise<ExitCode> {

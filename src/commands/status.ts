@@ -14,6 +14,8 @@ import type { Topology } from '../topology/model.js';
 import type { GlobalOptions } from './options.js';
 import type { Io } from '../views/io.js';
 import { renderStatus, type StatusResult } from '../views/status.js';
+import { inspectGuards } from './guard.js';
+import { withGuarded } from '../guard/status.js';
 
 /** Quorum services on the masters that dcfail does not manage, by their well-known port. */
 const OTHER_QUORUM_SERVICES = [{ name: 'CockroachDB (DC/OS IAM, 1.10+)', port: 26257 }] as const;
@@ -33,9 +35,14 @@ async function readStatus(t: Topology, pool: Remotes): Promise<StatusResult> {
       }),
     ),
   ]);
-  const report = judge(t, observation);
+  const judged = judge(t, observation);
+  // The return guard, when declared: a returning DC it keeps down reads `guarded`.
+  const guards = t.guard ? await inspectGuards(t, pool, { verdict: false }) : [];
+  const { guarded, notes } = withGuarded(t, judged, guards);
+  const report = { ...judged, notes };
   return {
     ...report,
+    ...(t.guard ? { guarded } : {}),
     otherQuorumServices: others.filter((o) => o.nodes.length > 0),
     ...(isDetermined(observation) ? {} : { undetermined: true }),
   };

@@ -36,7 +36,8 @@ export interface GuardPaths {
 }
 
 const DEFAULT_PORTS: GuardPorts = { exhibitor: 8181, etcdClient: 2379, beacon: 8186 };
-const DEFAULT_PATHS: GuardPaths = {
+/** Where the guard lives on a master (its state dir holds the hold files and the failover state). */
+export const DEFAULT_PATHS: GuardPaths = {
   script: '/opt/dcfail/guard/dcfail-guard.sh',
   conf: '/etc/dcfail/guard.conf',
   stateDir: '/var/lib/dcfail/guard',
@@ -44,8 +45,8 @@ const DEFAULT_PATHS: GuardPaths = {
 };
 /** DC/OS's curl; the lab (and a plain Linux) has /usr/bin/curl. */
 const DCOS_CURL = '/opt/mesosphere/bin/curl';
-const DROPIN_NAME = 'dcfail-guard.conf';
-const BEACON_SOCKET = 'dcfail-guard-beacon.socket';
+export const DROPIN_NAME = 'dcfail-guard.conf';
+export const BEACON_SOCKET = 'dcfail-guard-beacon.socket';
 const BEACON_SERVICE = 'dcfail-guard-beacon@.service';
 
 export interface GuardNodeSpec {

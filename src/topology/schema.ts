@@ -280,6 +280,21 @@ const MarathonSchema = z.strictObject({
   timeoutMs: positiveMs.default(5000),
 });
 
+/**
+ * The return guard (src/guard/README.md): declared here, installed by `dcfail guard install`. With
+ * it, preflight requires the guard on every master and the runbooks publish the failover state.
+ */
+const GuardSchema = z.strictObject({
+  /** The other DC does not answer at a start: start as DC/OS would (default) or stay down and retry. */
+  whenUnsure: z.enum(['start', 'wait']).default('start'),
+  /** The beacon's TCP port on every master (a systemd socket). */
+  beaconPort: port.default(8186),
+  /** Exhibitor's REST port (its cluster list is the ZooKeeper membership evidence). */
+  exhibitorPort: port.default(8181),
+  /** curl on the masters (DC/OS ships its own). */
+  curl: remotePath.default('/opt/mesosphere/bin/curl'),
+});
+
 export const TopologyInputSchema = z.strictObject({
   cluster: name('cluster name'),
   datacenters: z.strictObject({ main: name('datacenter name'), secondary: name('datacenter name') }),
@@ -289,6 +304,7 @@ export const TopologyInputSchema = z.strictObject({
   health: HealthSchema.prefault({}),
   hooks: HooksSchema.optional(),
   marathon: MarathonSchema.optional(),
+  guard: GuardSchema.optional(),
 });
 
 /** The schema with the cross-field rules: every issue found is reported, each at its key path. */

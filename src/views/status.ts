@@ -3,6 +3,8 @@ import { CLUSTERS, CLUSTER_TITLE } from '../core/clusters.js';
 import { type StatusReport } from '../observe/judge.js';
 export interface StatusResult extends StatusReport {
   otherQuorumServices: { name: string; nodes: string[] }[];
+  /** With a declared return guard: the returning nodes it keeps down now. */
+  guarded?: string[];
 }
 
 /** A column of at least `width` that never runs into the next one. */
@@ -16,7 +18,9 @@ function mark(ok: boolean | undefined): string {
 
 export function renderStatus(r: StatusResult): string {
   const lines: string[] = [];
-  lines.push(`${r.cluster}: mode ${r.mode.toUpperCase()}   (observed ${r.observedAt})`);
+  lines.push(
+    `${r.cluster}: mode ${r.mode.toUpperCase()}${r.guarded && r.guarded.length > 0 ? `, returning DC GUARDED (${r.guarded.join(', ')})` : ''}   (observed ${r.observedAt})`,
+  );
   lines.push('');
   lines.push(
     `${'node'.padEnd(12)}${'dc'.padEnd(12)}${'address'.padEnd(16)}${'ssh'.padEnd(6)}${'files'.padEnd(13)}${'zookeeper'.padEnd(24)}${'mesos'.padEnd(20)}etcd`,

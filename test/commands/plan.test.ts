@@ -231,6 +231,7 @@ describe('dcfail validate and schema', () => {
     expect(Object.keys(s.properties).sort()).toEqual([
       'cluster',
       'datacenters',
+      'guard',
       'health',
       'hooks',
       'marathon',

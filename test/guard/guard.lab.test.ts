@@ -2,12 +2,16 @@
  * The return guard on the machines lab (real systemd, DC/OS 2.2 units, DC/OS's real timers), one 3-master lab
  * for the whole file, on lab instance 4 (198.18.41.x / 198.18.42.x) so it never meets the lead's instance-0 labs.
  * In order: install/upgrade/idempotence, hold, a check that cannot run, whenUnsure with barcelona partitioned
- * (and a hold across a reboot), a routine reboot, then the power cut of madrid, a manual failover (mirroring
- * dcfail's plan) and madrid's power coming back with nobody running dcfail. The boot cost (several boots with and
- * without the guard) is measured in guard-boot.long.test.ts (npm run test:long).
+ * (and a hold across a reboot), a routine reboot, dcfail's own guard commands (install, status, hold, lift,
+ * preflight), then the power cut of madrid, `dcfail failover` (which publishes the failover state) and madrid's
+ * power coming back with nobody running dcfail; `dcfail status` then says guarded. The boot cost (several boots
+ * with and without the guard) is measured in guard-boot.long.test.ts (npm run test:long).
  */
 process.env['DCFAIL_LAB_INSTANCE'] = '4';
 
+import { readFile, writeFile } from 'node:fs/promises';
+import { execa } from 'execa';
+import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clustersReady, heal, labDown, labUp, partition, powerOff, powerOn, type Lab } from '../../lab/machines/lab.js';
 import { MAIN_DC, nodesOf, PORTS } from '../../lab/machines/layout.js';
@@ -16,17 +20,7 @@ import { sleep, waitFor } from '../../lab/machines/run.js';
 import { ZkSession } from '../../lab/standins/zk-client.js';
 import { GUARD_SCRIPT } from '../../src/guard/script.js';
 import { GUARD_VERSION, guardInstall, holdCommand } from '../../src/guard/render.js';
-import {
-  guardLines,
-  installGuard,
-  isActive,
-  journalCursor,
-  labGuardSpec,
-  manualFailover,
-  nowSec,
-  preStartUs,
-  sh,
-} from './support.js';
+import { guardLines, installGuard, isActive, journalCursor, labGuardSpec, nowSec, preStartUs, sh } from './support.js';
 
 const DIR = `${process.cwd()}/.lab-test-guard`;
 const o = { dir: DIR };
@@ -58,8 +52,28 @@ async function powerCycleMadrid(): Promise<void> {
   await powerOn('madrid', o);
 }
 
+let topology = '';
+/** dcfail itself (the built bin) with the lab's topology and the guard declared. */
+async function dcfail(args: string[]): Promise<{ exitCode: number; stdout: string; out: string; ms: number }> {
+  const t0 = Date.now();
+  const r = await execa(process.execPath, ['dist/bin/dcfail.js', ...args, '-t', topology], {
+    reject: false,
+    env: { DCFAIL_OPERATOR: 'guard-test', DCFAIL_STATE_DIR: `${DIR}/dcfail-state` },
+    timeout: 600_000,
+  });
+  return {
+    exitCode: r.exitCode ?? -1,
+    stdout: String(r.stdout),
+    out: `${String(r.stdout)}\n${String(r.stderr)}`,
+    ms: Date.now() - t0,
+  };
+}
+
 beforeAll(async () => {
   lab = await labUp({ masters: 3, dcos: '2.2', dir: DIR, timeScale: 1 });
+  const t = parse(await readFile(lab.layout.topologyPath, 'utf8')) as Record<string, unknown>;
+  topology = `${DIR}/topology-guard.yaml`;
+  await writeFile(topology, stringify({ ...t, guard: { whenUnsure: 'start', curl: '/usr/bin/curl' } }));
 }, 240_000);
 
 afterAll(async () => {
@@ -254,10 +268,59 @@ describe('return guard on the machines lab', () => {
     }
   }, 240_000);
 
-  it('power cut of madrid, manual failover, madrid powered on with nobody running dcfail: for 120 s no madrid member, one leader per cluster, survivor writes go on', async () => {
-    await installAll('start');
+  it('dcfail guard install and status; preflight requires the declared guard; hold and lift from the CLI', async () => {
+    for (const n of ALL) await sh(n, `rm -rf /opt/dcfail/guard /etc/dcfail/guard.conf /var/lib/dcfail/guard`, o);
+    const pre = await dcfail(['preflight']);
+    expect(pre.exitCode, pre.out).toBe(1);
+    expect(pre.out).toMatch(/master-1 .*return guard.*not installed: run dcfail guard install/);
+    const noTty = await dcfail(['guard', 'install']);
+    expect(noTty.exitCode, 'no TTY and no --yes: refused, nothing touched').toBe(2);
+    const first = await dcfail(['guard', 'install', '--yes', '--json']);
+    expect(first.exitCode, first.out).toBe(0);
+    const firstNodes = JSON.parse(first.stdout).nodes as { node: string; ok: boolean; detail: string }[];
+    expect(firstNodes.map((x) => x.node).sort()).toEqual(ALL);
+    for (const x of firstNodes) expect(x.detail).toMatch(/files written/);
+    const again = await dcfail(['guard', 'install', '--yes', '--json']);
+    for (const x of JSON.parse(again.stdout).nodes as { detail: string }[]) expect(x.detail).toBe('unchanged');
+    const st = await dcfail(['guard', 'status', '--json']);
+    expect(st.exitCode, st.out).toBe(0);
+    const nodes = JSON.parse(st.stdout).nodes as {
+      node: string;
+      problems: string[];
+      state: { units: { unit: string; verdict?: { start: boolean } }[] };
+    }[];
+    for (const n of nodes) {
+      expect(n.problems, n.node).toEqual([]);
+      for (const u of n.state.units) expect(u.verdict?.start, `${n.node} ${u.unit} would start`).toBe(true);
+    }
+    const pre2 = await dcfail(['preflight']);
+    expect(pre2.out).toMatch(/master-1 .*return guard.*v\d+ installed/);
+    expect(pre2.out).not.toMatch(/return guard.*not installed/);
+    // Hold madrid from the CLI: a restarted etcd stays down; guard status says why; lift lets it start.
+    const hold = await dcfail(['guard', 'hold', 'madrid', '--yes']);
+    expect(hold.exitCode, hold.out).toBe(0);
+    await sh('master-1', 'systemctl restart etcd || true', o);
+    await sleep(3000);
+    expect(await isActive('master-1', 'etcd', o)).not.toBe('active');
+    const held = await dcfail(['guard', 'status']);
+    expect(held.out).toMatch(/master-1[\s\S]*held: hold[\s\S]*etcd: would stay down \(staying down: held by dcfail/);
+    expect((await dcfail(['guard', 'lift', 'madrid', '--yes'])).exitCode).toBe(0);
+    await waitFor(
+      'etcd back on master-1 after the lift',
+      async () => (await isActive('master-1', 'etcd', o)) === 'active',
+      60_000,
+      1000,
+    );
+    await ready();
+  }, 300_000);
+
+  it('power cut of madrid, dcfail failover, madrid powered on with nobody running dcfail: for 120 s no madrid member, one leader per cluster, survivor writes go on; status says guarded', async () => {
     await powerOff('madrid', o);
-    await manualFailover(lab.layout, o);
+    const fo = await dcfail(['failover', '--to', 'secondary', '--yes']);
+    figures['dcfailFailoverMs'] = fo.ms;
+    expect(fo.exitCode, fo.out).toBe(0);
+    const published = await sh('master-3', 'cat /var/lib/dcfail/guard/failover', o);
+    expect(published.stdout).toMatch(/^failed-over madrid \S+/);
     const s = addr('master-3');
     await waitFor(
       'a Mesos leader on the survivor',
@@ -370,5 +433,11 @@ describe('return guard on the machines lab', () => {
     expect((await guardLines('master-1', 'etcd', since, o)).join('\n')).toMatch(
       /staying down: failover marker on \S+ \(barcelona\)/,
     );
+    const status = await dcfail(['status', '--json']);
+    const sj = JSON.parse(status.stdout) as { mode: string; guarded?: string[]; notes: { code: string }[] };
+    expect(sj.mode, status.out).toBe('failed-over');
+    expect(sj.guarded).toEqual(MADRID);
+    expect(sj.notes.map((n) => n.code)).toContain('guarded');
+    expect((await dcfail(['status'])).out).toMatch(/GUARDED/);
   }, 400_000);
 });

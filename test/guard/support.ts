@@ -1,28 +1,12 @@
 /**
  * Helpers for the guard's machines-lab tests: the guard's description of a lab master, its install through
- * labExec, unit and journal reads, and a manual failover.
- *
- * `manualFailover` MIRRORS DCFAIL'S FAILOVER PLAN for the 3-master lab (src/plan/failover.ts, `plan failover
- * --to secondary --offline --assume-down main`): on the survivor master-3, first the guard's failover state
- * (published before any change, as src/guard/README.md asks dcfail to do), then master_count 1 and the
- * ensemble `3:<ip>` and an Exhibitor restart (ZooKeeper standalone), MESOS_QUORUM=1 and a Mesos restart, and
- * for etcd: stop, ETCD_FORCE_NEW_CLUSTER=true, start, removal of the force line. Keep it in step with the plan.
+ * labExec, unit and journal reads. (The failover itself is dcfail's own: `dcfail failover` in guard.lab.test.ts.)
  */
 import { labExec, type LabOptions } from '../../lab/machines/lab.js';
-import {
-  DCOS_PATHS,
-  nodesOf,
-  PORTS,
-  SECONDARY_DC,
-  type MachineNode,
-  type MachinesLayout,
-} from '../../lab/machines/layout.js';
-import { etcdHealthy, zkMode } from '../../lab/machines/probes.js';
-import { waitFor } from '../../lab/machines/run.js';
+import { PORTS, type MachineNode, type MachinesLayout } from '../../lab/machines/layout.js';
 import { GUARD_SCRIPT } from '../../src/guard/script.js';
 import {
   guardInstall,
-  publishStateCommand,
   renderInstallScript,
   type GuardInstall,
   type GuardNodeSpec,
@@ -131,47 +115,4 @@ export async function preStartUs(name: string, unit: string, o: LabOptions): Pro
   const a = Number(v['InactiveExitTimestampMonotonic']);
   const b = Number(v['ExecMainStartTimestampMonotonic']);
   return a > 0 && b > 0 ? Math.max(0, b - a) : undefined;
-}
-
-/** Mirrors dcfail's failover plan on the lab's survivor (see the header). */
-export async function manualFailover(layout: MachinesLayout, o: LabOptions, run = 'lab-manual'): Promise<void> {
-  const survivors = nodesOf(layout, SECONDARY_DC);
-  if (survivors.length !== 1) throw new Error('manualFailover mirrors the 3-master plan only');
-  const s = survivors[0]!;
-  const step = async (what: string, script: string, timeoutMs = 120_000) => {
-    const r = await sh(s.name, `set -e\n${script}`, { ...o, timeoutMs });
-    if (r.exitCode !== 0) throw new Error(`manual failover, ${what}: ${r.stderr}`);
-  };
-  // 0. The guard's evidence, before the first change.
-  await step('publish', publishStateCommand({ kind: 'failed-over', dc: 'madrid', run }));
-  // 1. ZooKeeper: ensemble of the survivor, master_count follows; Exhibitor restarts (2.2 waits for ZooKeeper).
-  await step(
-    'zookeeper',
-    [
-      `printf '1\\n' > ${DCOS_PATHS.masterCountFile}`,
-      `sed 's/^EXHIBITOR_STATICENSEMBLE=.*/EXHIBITOR_STATICENSEMBLE=${s.zkId}:${s.address}/' ${DCOS_PATHS.exhibitorEnvFile} > /tmp/exh && cat /tmp/exh > ${DCOS_PATHS.exhibitorEnvFile}`,
-      'systemctl restart dcos-exhibitor',
-    ].join('\n'),
-  );
-  await waitFor(
-    'ZooKeeper standalone on the survivor',
-    async () => (await zkMode(s.address)) === 'standalone',
-    60_000,
-    250,
-  );
-  // 2. Mesos: quorum 1, restart.
-  await step(
-    'mesos',
-    `sed 's/^MESOS_QUORUM=.*/MESOS_QUORUM=1/' ${DCOS_PATHS.mesosEnvFile} > /tmp/mm && cat /tmp/mm > ${DCOS_PATHS.mesosEnvFile}\nsystemctl restart dcos-mesos-master || true`,
-  );
-  // 3. etcd: stop, force a new one-member cluster, start, remove the force line.
-  await step(
-    'etcd force',
-    `systemctl stop etcd\necho ETCD_FORCE_NEW_CLUSTER=true >> ${DCOS_PATHS.etcdEnvFile}\nsystemctl start etcd`,
-  );
-  await waitFor('etcd healthy on the survivor', () => etcdHealthy(s.address), 60_000, 250);
-  await step(
-    'etcd unforce',
-    `grep -v '^ETCD_FORCE_NEW_CLUSTER=' ${DCOS_PATHS.etcdEnvFile} > /tmp/ee || true\ncat /tmp/ee > ${DCOS_PATHS.etcdEnvFile}`,
-  );
 }

@@ -21,6 +21,7 @@ import { planFailback } from '../../plan/failback.js';
 import { preHook } from '../hooks.js';
 import { readMarker, removeMarker, writeMarker } from '../marker.js';
 import { topologyDirOf } from '../effects.js';
+import { holdPerUnit, publishGuardState } from '../guard-state.js';
 import { topologyDisagreements } from './failover.js';
 export async function prepareFailback(
   s: Session,
@@ -51,7 +52,19 @@ export async function prepareFailback(
         confirmDc: returningDc,
         extra: {},
         early: `Nothing to do: status reads normal, every cluster has its full membership.${marker ? ' The failover marker left by an interrupted run is cleared.' : ''}`,
-        ...(marker ? { afterSuccess: () => removeMarker(s.pool, survivorsOf, s.runId) } : {}),
+        ...(marker || t.guard
+          ? {
+              afterSuccess: async () => {
+                if (marker) await removeMarker(s.pool, survivorsOf, s.runId);
+                await publishGuardState(
+                  t,
+                  s.pool,
+                  survivorsOf.filter((n) => n.roles.length > 0),
+                  { kind: 'normal' },
+                );
+              },
+            }
+          : {}),
       };
     }
   }
@@ -139,6 +152,20 @@ export async function prepareFailback(
           observation,
         );
         await s.journal.save();
+        // The return guard: survivors say a failback is under way (each returning unit is then
+        // judged by membership, and is a member when the plan starts it); an operator's DC-wide
+        // hold becomes one hold per unit, lifted as the plan starts each.
+        await holdPerUnit(
+          t,
+          s.pool,
+          t.nodes.filter((n) => n.dc === returningDc && n.roles.length > 0),
+        );
+        await publishGuardState(
+          t,
+          s.pool,
+          survivorsOf.filter((n) => n.roles.length > 0),
+          { kind: 'failing-back', dc: returningDc, run: s.runId },
+        );
         if (marker && !resuming)
           await writeMarker(
             s.pool,
@@ -148,7 +175,15 @@ export async function prepareFailback(
           );
       },
     },
-    afterSuccess: () => removeMarker(s.pool, survivorsOf, s.runId),
+    afterSuccess: async () => {
+      await removeMarker(s.pool, survivorsOf, s.runId);
+      await publishGuardState(
+        t,
+        s.pool,
+        survivorsOf.filter((n) => n.roles.length > 0),
+        { kind: 'normal' },
+      );
+    },
   };
 }
 

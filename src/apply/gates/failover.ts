@@ -22,6 +22,7 @@ import { preHook } from '../hooks.js';
 import { zookeeperTopologyDisagreements } from '../../components/zookeeper/judge.js';
 import { etcdTopologyDisagreements } from '../../components/etcd/judge.js';
 import { topologyDirOf } from '../effects.js';
+import { publishGuardState } from '../guard-state.js';
 export async function prepareFailover(
   s: Session,
   opts: RunbookOptions,
@@ -106,6 +107,14 @@ export async function prepareFailover(
           observation,
         );
         await s.journal.save();
+        // The return guard's evidence, on every survivor before the first change (a re-run
+        // publishes it again: the same line). A survivor that cannot take it stops the run here.
+        await publishGuardState(
+          t,
+          s.pool,
+          survivors.filter((n) => n.roles.length > 0),
+          { kind: 'failed-over', dc: lostDc, run: marker?.runId ?? s.runId },
+        );
         if (marker) return;
         // Before the first change: the files as they were, and where each survivor's replicas stood.
         // Only what was read from a node's own disk: a lost node's files are taken from that node
