@@ -99,10 +99,14 @@ export async function mesosTruth(n: LabNode): Promise<MesosTruth | undefined> {
     const r = await fetch(`http://${n.address}:${PORTS.mesos}/metrics/snapshot`, { signal: AbortSignal.timeout(1500) });
     if (r.status !== 200) return undefined;
     const m = (await r.json()) as Record<string, number>;
+    // The registry's position is the loopback stand-in's own log (lab only: Mesos tells none).
+    const log = (await (
+      await fetch(`http://${n.address}:${PORTS.mesos}/replica/log`, { signal: AbortSignal.timeout(1500) })
+    ).json()) as { version: number };
     return {
       elected: m['master/elected'] === 1,
-      recovered: m['registrar/log/recovered'] === 1,
-      registryVersion: m['registrar/registry_version']!,
+      recovered: m['master/elected'] === 1 && m['registrar/registry_size_bytes'] !== undefined,
+      registryVersion: log.version,
     };
   } catch {
     return undefined;
