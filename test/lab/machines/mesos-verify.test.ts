@@ -70,7 +70,8 @@ async function recoveredLeader(): Promise<string> {
   return waitFor('a leader whose registrar recovered', async () => {
     for (const n of NODES) {
       const m = await metrics(n.address);
-      if (m?.['master/elected'] === 1 && m['registrar/registry_size_bytes'] !== undefined) return n.address;
+      const healthy = (await http(`http://${n.address}:5050/api/v1`, { body: { type: 'GET_HEALTH' } }))?.status === 200;
+      if (m?.['master/elected'] === 1 && m['registrar/registry_size_bytes'] !== undefined && healthy) return n.address;
     }
     return undefined;
   }, 30_000);
