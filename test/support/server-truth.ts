@@ -150,7 +150,8 @@ export function truthPositions(
   const out = { exhibitor: {}, mesos: {}, etcd: {} } as Record<'exhibitor' | 'mesos' | 'etcd', Record<string, bigint>>;
   for (const n of t) {
     if (n.zk) out.exhibitor[n.name] = n.zk.zxid;
-    if (n.mesos) out.mesos[n.name] = BigInt(n.mesos.registryVersion);
+    // Only the recovered leader has a Mesos position: the agents its registry knows (one per entry).
+    if (n.mesos?.elected && n.mesos.recovered) out.mesos[n.name] = BigInt(n.mesos.registryVersion);
     if (n.etcd) out.etcd[n.name] = n.etcd.appliedIndex;
   }
   return out;

@@ -32,14 +32,17 @@ export interface MesosRegistryRecord {
 /** The most agent ids a record keeps (the marker is read back under 1 MiB). */
 export const RECORDED_AGENTS_MAX = 10_000;
 
-/** One elected master stands for the quorum of every reachable master. */
+/**
+ * One elected master stands for the quorum of every reachable master. Its position is the number
+ * of agents its registry knows: Mesos tells no replica's position, only the leader's registry.
+ */
 export function mesosQuorums(
   members: readonly NodeObservation[],
   positions: Record<string, string>,
   quorums: { members: string[]; leader?: string }[],
 ): void {
   for (const m of members) {
-    if (m.mesos?.registry) positions[m.name] = `${m.mesos.registry.agents.length} agents`;
+    if (m.mesos?.registry) positions[m.name] = String(m.mesos.registry.agents.length);
     if (m.mesos?.elected) quorums.push({ members: [m.name], leader: m.name });
   }
   if (quorums.length === 1) quorums[0]!.members = members.filter((m) => m.mesos?.reachable).map((m) => m.name);
