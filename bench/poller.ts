@@ -10,8 +10,9 @@
  *   shows exactly that many started voters);
  * - ZooKeeper: every named server answers `srvr` with leader/follower/standalone, and a write
  *   through a native client session is accepted;
- * - Mesos: exactly one of the named masters is elected with `registrar/log/recovered` = 1 (and,
- *   when `mesosVoting` is set, that many replicas report `replicated_log/voting` = 1).
+ * - Mesos: exactly one of the named masters is elected with `registrar/registry_size_bytes`
+ *   present (its registrar recovered; and, when `mesosVoting` is set, that many replicas report
+ *   `registrar/log/recovered` = 1: their log replica is VOTING).
  * Each cluster has its own loop; "all serve" is the moment the last of the three current
  * uninterrupted streaks began. The child exits by itself at the deadline.
  */
@@ -137,10 +138,12 @@ function metrics(host: string, port: number): Promise<Record<string, number> | n
 
 async function mesosServes(spec: PollSpec): Promise<string | null> {
   const ms = await Promise.all(spec.mesos.map((m) => metrics(m.host, m.port)));
-  const leaders = ms.filter((m) => m?.['master/elected'] === 1 && m['registrar/log/recovered'] === 1).length;
+  const leaders = ms.filter(
+    (m) => m?.['master/elected'] === 1 && m['registrar/registry_size_bytes'] !== undefined,
+  ).length;
   if (leaders !== 1) return `${leaders} recovered leaders`;
   if (spec.mesosVoting !== undefined) {
-    const voting = ms.filter((m) => m?.['replicated_log/voting'] === 1).length;
+    const voting = ms.filter((m) => m?.['registrar/log/recovered'] === 1).length;
     if (voting < spec.mesosVoting) return `${voting} voting`;
   }
   return null;

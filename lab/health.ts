@@ -22,12 +22,20 @@ export interface Health {
   readonly mesos: Check;
 }
 
+/**
+ * Mesos' own metric names: `registrar/log/recovered` is this master's log replica (1 once it is
+ * VOTING), `registrar/registry_size_bytes` exists only once the registrar recovered.
+ */
 export interface MesosMetrics {
   readonly 'master/elected': number;
   readonly 'registrar/log/recovered': number;
-  readonly 'registrar/registry_version': number;
-  readonly 'replicated_log/voting': number;
-  readonly [key: string]: number;
+  readonly 'registrar/registry_size_bytes'?: number;
+  readonly [key: string]: number | undefined;
+}
+
+/** Elected with a recovered registrar (the registry size gauge is there). */
+export function isRecoveredLeader(m: MesosMetrics | undefined): boolean {
+  return m?.['master/elected'] === 1 && m['registrar/registry_size_bytes'] !== undefined;
 }
 
 export function etcdEndpoints(nodes: readonly LabNode[]): string {
@@ -76,8 +84,8 @@ export async function checkMesos(nodes: readonly LabNode[]): Promise<Check> {
   const metrics = await Promise.all(nodes.map((n) => mesosMetrics(n)));
   const leaders = nodes.filter((_, i) => metrics[i]?.['master/elected'] === 1);
   const leader = leaders[0];
-  const recovered = leader ? metrics[nodes.indexOf(leader)]?.['registrar/log/recovered'] === 1 : false;
-  const voting = metrics.filter((m) => m?.['replicated_log/voting'] === 1).length;
+  const recovered = leader ? isRecoveredLeader(metrics[nodes.indexOf(leader)]) : false;
+  const voting = metrics.filter((m) => m?.['registrar/log/recovered'] === 1).length;
   const answering = metrics.filter((m) => m !== undefined).length;
   const ok = leaders.length === 1 && recovered && voting === nodes.length;
   const who = leaders.map((l) => l.name).join(',') || 'none';

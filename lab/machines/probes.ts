@@ -83,8 +83,14 @@ export async function mesosMetrics(address: string, timeoutMs = 2000): Promise<M
   return httpJson<MesosMetrics>(`http://${address}:${PORTS.mesos}/metrics/snapshot`, timeoutMs);
 }
 
-/** Elected and its registrar recovered: the gauge registrar/registry_size_bytes exists only then (src/master/registrar.cpp). */
+/**
+ * Elected and its registrar recovered: the gauge registrar/registry_size_bytes exists from the
+ * registry's fetch on (src/master/registrar.cpp), and GET_HEALTH answers 200 once the recovery
+ * stored this master's info (src/master/http.cpp `api`).
+ */
 export async function mesosRecoveredLeader(address: string, timeoutMs = 2000): Promise<boolean> {
   const m = await mesosMetrics(address, timeoutMs);
-  return m?.['master/elected'] === 1 && m['registrar/registry_size_bytes'] !== undefined;
+  if (m?.['master/elected'] !== 1 || m['registrar/registry_size_bytes'] === undefined) return false;
+  const h = await httpGet(`http://${address}:${PORTS.mesos}/api/v1`, { method: 'POST', body: '{"type":"GET_HEALTH"}', timeoutMs });
+  return h?.status === 200;
 }

@@ -15,6 +15,10 @@
  * - keeps its replicated log in <work_dir>/replicated_log/ (see replicated-log.ts for the rules);
  * - as leader, recovers the registrar from a quorum of VOTING replicas within the registry fetch
  *   timeout, else logs "Failed to recover registrar" and exits 1 (the supervisor restarts it);
+ * - serves what dcfail reads as Mesos serves it: `/metrics/snapshot` with Mesos' own metric names
+ *   (`registrar/registry_size_bytes` only once the registrar recovered), `/flags` (`quorum`),
+ *   `/registrar(1)/registry` (each registry write shows as an admitted agent `lab-S<version>`),
+ *   `POST /api/v1 GET_HEALTH` (503 until recovered);
  * - a leader that loses its ZooKeeper session or its leadership exits 1, as Mesos does.
  */
 import { readFileSync } from 'node:fs';
@@ -398,6 +402,21 @@ class Master {
     return p;
   }
 
+  /**
+   * The registry as Mesos' `/registrar(1)/registry` shows it (src/master/registry.proto): this
+   * master's info and one admitted agent per registry write, `lab-S<version>`.
+   */
+  private registry(): Record<string, unknown> {
+    return {
+      master: { info: this.info },
+      slaves: {
+        slaves: this.replica.entries.map((e) => ({
+          info: { hostname: 'dcfail-lab-agent', port: 5051, id: { value: `lab-S${e.version}` }, checkpoint: true },
+        })),
+      },
+    };
+  }
+
   // ---- HTTP -------------------------------------------------------------------------------
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -415,15 +434,54 @@ class Master {
 
     if (req.method === 'GET' && path === '/master/health') return json(200, { healthy: true });
     if (req.method === 'GET' && (path === '/metrics/snapshot' || path === '/master/metrics/snapshot')) {
-      return json(200, {
+      // Only metrics Mesos has. `registrar/log/recovered` is the log replica's own recovery (1 on
+      // every VOTING replica, src/log/log.cpp `_recovered`); `registrar/registry_size_bytes` is
+      // left out until the registrar recovered (src/master/registrar.cpp `_registry_size_bytes`).
+      const m: Record<string, number> = {
         'master/elected': this.elected ? 1 : 0,
         'master/uptime_secs': process.uptime(),
-        'master/quorum': this.cfg.quorum,
-        'registrar/log/recovered': this.elected && this.recovered ? 1 : 0,
+        'registrar/log/recovered': this.replica.status === 'VOTING' ? 1 : 0,
         'registrar/log/ensemble_size': this.peers.length + 1,
-        'registrar/registry_version': this.replica.version,
-        'replicated_log/voting': this.replica.status === 'VOTING' ? 1 : 0,
+      };
+      if (this.elected && this.recovered) m['registrar/registry_size_bytes'] = Buffer.byteLength(JSON.stringify(this.registry()));
+      return json(200, m);
+    }
+    if (req.method === 'GET' && path === '/flags') {
+      // src/master/http.cpp `flags`: every flag as a string.
+      return json(200, {
+        flags: {
+          quorum: String(this.cfg.quorum),
+          work_dir: this.cfg.workDir,
+          hostname: this.cfg.hostname,
+          ip: this.cfg.ip,
+          port: String(this.cfg.port),
+          registry: 'replicated_log',
+          registry_fetch_timeout: `${this.cfg.fetchTimeoutMs}ms`,
+          registry_store_timeout: `${this.cfg.storeTimeoutMs}ms`,
+          zk_session_timeout: `${this.cfg.sessionTimeoutMs}ms`,
+        },
       });
+    }
+    if (req.method === 'GET' && path === '/version') return json(200, { version: VERSION, build_user: 'dcfail-lab' });
+    if (req.method === 'GET' && path === '/registrar(1)/registry') {
+      // Every master answers (no redirect); `{}` until its registrar recovered (src/master/registrar.cpp `getRegistry`).
+      return json(200, this.elected && this.recovered ? this.registry() : {});
+    }
+    if (path === '/api/v1') {
+      // src/master/http.cpp `api`: a follower redirects, a leader answers 503 until it recovered.
+      if (!this.elected) {
+        const to = leaderUrl();
+        return to ? redirect(`${to}/api/v1`) : json(503, { error: 'no leading master' });
+      }
+      if (!this.recovered) {
+        res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8' });
+        res.end('Master has not finished recovery');
+        return;
+      }
+      if (req.method !== 'POST') return json(405, { error: 'expected POST' });
+      const body = (await readBody(req)) as { type?: string };
+      if (body.type === 'GET_HEALTH') return json(200, { type: 'GET_HEALTH', get_health: { healthy: true } });
+      return json(400, { error: `unsupported call type in the lab stand-in: ${String(body.type)}` });
     }
     if (req.method === 'GET' && path === '/replica/log') {
       return json(200, { ...this.replica, address: this.self });
@@ -447,7 +505,7 @@ class Master {
         const to = leaderUrl();
         return to ? redirect(`${to}${url.pathname}`) : json(503, { error: 'no leading master' });
       }
-      if (!this.recovered) return json(503, { error: 'Master has not finished recovery' });
+      // The leader answers before its registrar recovered, as Mesos' does (no recovery check).
       return json(200, {
         version: VERSION,
         id: this.info.id,
@@ -457,6 +515,7 @@ class Master {
         leader_info: this.info,
         elected_time: this.electedAt / 1000,
         cluster: 'dcfail-lab',
+        // Lab only (dcfail never reads it): the stand-in's registry log, for the lab's own tests.
         registry: { version: this.replica.version, entries: this.replica.entries },
       });
     }

@@ -4,6 +4,7 @@
  * effects tables are typed here so that each component's table must cover its step and check
  * kinds (`satisfies StepEffects<EtcdStep>`).
  */
+import type { MesosRegistryRecord } from '../components/mesos/judge.js';
 import { OperationError } from '../errors.js';
 import { renderCommand } from '../remote/shell.js';
 import type { Remotes } from '../remote/types.js';
@@ -22,8 +23,8 @@ export interface EffectContext {
   commandTimeoutMs: number;
   /** Environment for local hooks (run id, from, to, operator, plan file). */
   hookEnv: Record<string, string>;
-  /** Registry version a Mesos verification must not fall below. */
-  minRegistryVersion?: number;
+  /** The registry recorded before the run's first change: a Mesos verification's leader must not hold an older one. */
+  mesosRegistryBefore?: MesosRegistryRecord;
   /** Records a fact for the journal (backups, seeds, copies). */
   note: (key: string, value: unknown) => void;
   /** Aborted by a second Ctrl-C: a verification under way stops waiting (its reason is the error). */

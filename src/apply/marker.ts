@@ -11,7 +11,7 @@ import { formatIssues } from '../topology/load.js';
 import { RefusedError } from '../errors.js';
 import type { NodeConfig } from '../plan/facts.js';
 import { etcdPoint } from '../components/etcd/judge.js';
-import { mesosPoint } from '../components/mesos/judge.js';
+import { mesosPoint, RECORDED_AGENTS_MAX, type MesosRegistryRecord } from '../components/mesos/judge.js';
 import { zookeeperPoint } from '../components/zookeeper/judge.js';
 
 export interface FailoverMarker {
@@ -33,9 +33,12 @@ export interface FailoverMarker {
       zkZxid?: string;
       /** The epoch the survivor last accepted (its data dir's currentEpoch/acceptedEpoch). */
       zkEpoch?: string;
-      mesosRegistryVersion?: number;
+      /** The registry a survivor held as the recovered leader when the failover began. */
+      mesosRegistry?: MesosRegistryRecord;
     }
   >;
+  /** The surviving leader's registry, recorded by a failback before its first change: a re-run judges against it. */
+  failbackMesosRegistry?: MesosRegistryRecord;
 }
 
 export async function writeMarker(
@@ -67,6 +70,17 @@ const NodeConfigSchema = z.strictObject({
 // eslint-disable-next-line no-control-regex -- control characters are what it refuses
 const SHORT = z.string().regex(/^[^\u0000-\u001f\u007f]{0,256}$/, 'expected one short line without control characters');
 
+const REGISTRY_RECORD = z.strictObject({
+  leader: SHORT,
+  agents: z
+    .array(SHORT)
+    .max(RECORDED_AGENTS_MAX)
+    .refine((a) => a.every((x) => x !== ''), 'expected agent ids'),
+  agentCount: z.number().int().nonnegative(),
+  sizeBytes: z.number().nonnegative().optional(),
+  at: SHORT,
+});
+
 const MarkerSchema = z.looseObject({
   runId: SHORT,
   lostDc: SHORT,
@@ -81,10 +95,14 @@ const MarkerSchema = z.looseObject({
       etcdClusterId: SHORT.optional(),
       zkZxid: SHORT.optional(),
       zkEpoch: SHORT.optional(),
+      // Written by older dcfail from `registrar/registry_version`, a metric Mesos does not
+      // have: read so that such markers stay readable, and never trusted.
       mesosRegistryVersion: z.number().optional(),
+      mesosRegistry: REGISTRY_RECORD.optional(),
     }),
   ),
   failbackRunId: SHORT.optional(),
+  failbackMesosRegistry: REGISTRY_RECORD.optional(),
 });
 
 /**
@@ -121,7 +139,15 @@ export function readMarker(o: ClusterObservation, t: Topology): FailoverMarker |
         `${where} is not valid: ${lines[0]}; remove or repair it on ${n.name}`,
         lines.slice(1),
       );
-    first ??= r.data as FailoverMarker;
+    if (first === null) {
+      const data = r.data as FailoverMarker & { point: Record<string, { mesosRegistryVersion?: number }> };
+      const point: FailoverMarker['point'] = {};
+      for (const [k, v] of Object.entries(data.point)) {
+        const { mesosRegistryVersion: _untrusted, ...kept } = v;
+        point[k] = kept;
+      }
+      first = { ...data, point };
+    }
   }
   return first;
 }
@@ -139,13 +165,17 @@ export async function removeMarker(pool: Remotes, nodes: readonly TopologyNode[]
 }
 
 /** Where each of the given survivors' replicas stand now: the failover point. */
-export function failoverPointOf(o: ClusterObservation, nodes: readonly string[]): FailoverMarker['point'] {
+export function failoverPointOf(
+  o: ClusterObservation,
+  nodes: readonly string[],
+  at = new Date().toISOString(),
+): FailoverMarker['point'] {
   const out: FailoverMarker['point'] = {};
   for (const n of o.nodes.filter((x) => nodes.includes(x.name))) {
     out[n.name] = {
       ...etcdPoint(n),
       ...zookeeperPoint(n),
-      ...mesosPoint(n),
+      ...mesosPoint(o, n, at),
     };
   }
   return out;

@@ -15,6 +15,7 @@ import {
   UserError,
 } from '../errors.js';
 import type { EffectContext } from './effect-kit.js';
+import type { MesosRegistryRecord } from '../components/mesos/judge.js';
 import { LostDcWatch } from './lost-dc-watch.js';
 import type { Plan, Step } from '../plan/plan.js';
 import { envHolds, parseEnvFile, parseValueFile } from '../core/env-file.js';
@@ -63,7 +64,7 @@ async function execute(
   extra: {
     guardLostDc?: string;
     watch?: LostDcWatch | null;
-    minRegistryVersion?: number;
+    mesosRegistryBefore?: MesosRegistryRecord;
     beforeRun?: () => Promise<void>;
     onStepDone?: (id: string) => Promise<void>;
     signal?: AbortSignal;
@@ -101,7 +102,7 @@ async function execute(
     note: (k, v) => {
       s.journal.data.notes[k] = v;
     },
-    ...(extra.minRegistryVersion !== undefined ? { minRegistryVersion: extra.minRegistryVersion } : {}),
+    ...(extra.mesosRegistryBefore !== undefined ? { mesosRegistryBefore: extra.mesosRegistryBefore } : {}),
     ...(extra.abandon ? { abandon: extra.abandon } : {}),
   };
   // Started by the caller before the loss certificate, so its first probe is done by now.

@@ -285,7 +285,7 @@ export function factsFromObservation(
       const next = { ...f, config: { ...(n.config ?? f.config) } };
       withEtcdFacts(next, n);
       withZookeeperFacts(next, n);
-      withMesosFacts(next, n);
+      withMesosFacts(next, n, live.mesosLeader);
       return next;
     }),
   };

@@ -36,7 +36,8 @@ export interface NodeFacts {
   etcdAppliedIndex?: number;
   /** ZooKeeper zxid as a decimal string (64 bits do not fit a number). */
   zkZxid?: string;
-  mesosRegistryVersion?: number;
+  /** Online only: this master leads with a recovered registrar (Mesos copies the log from the leader's host). */
+  mesosLeads?: boolean;
 }
 
 /**

@@ -29,7 +29,7 @@ export function renderStatus(r: StatusResult): string {
     const zk = n.zk ? `${n.zk.mode}${n.zk.zxid ? ` z=${BigInt(n.zk.zxid).toString(16)}` : ''}` : '-';
     const mesos = n.mesos
       ? n.mesos.reachable
-        ? `${n.mesos.elected ? 'LEADER' : 'follower'}${n.mesos.registryVersion !== undefined ? ` r=${n.mesos.registryVersion}` : ''}`
+        ? `${n.mesos.elected ? (n.mesos.registrarRecovered ? 'LEADER' : 'LEADER unrecovered') : 'follower'}${n.mesos.registry ? ` a=${n.mesos.registry.agents.length}` : ''}`
         : 'down'
       : '-';
     const etcd = n.etcd

@@ -206,7 +206,7 @@ afterAll(async () => {
 
 describe('dcfail status on the 3-master lab', () => {
   it('reads normal, exit 0, with the leaders and indexes the servers report', { timeout: 60_000 }, async () => {
-    // A registry entry, so the Mesos registry version is not just 0 everywhere.
+    // A registry entry (an agent in the leader's registry), so the Mesos position is not just 0.
     const leader = await waitFor('a recovered Mesos leader', async () => {
       for (const n of lab.nodes) if ((await mesosTruth(n))?.recovered) return n;
       return undefined;

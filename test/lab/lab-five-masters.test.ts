@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTopologyText } from '../../src/topology/load.js';
-import { checkHealth, checkZooKeeper, etcdctl, etcdEndpoints, mesosMetrics } from '../../lab/health.js';
+import { checkHealth, checkZooKeeper, etcdctl, etcdEndpoints, mesosMetrics, isRecoveredLeader } from '../../lab/health.js';
 import { killDc, labDown, labUp, reviveDc, type Lab } from '../../lab/lab.js';
 import { PORTS } from '../../lab/layout.js';
 import { tcpProbe } from '../../lab/probes.js';
@@ -46,7 +46,7 @@ describe('lab up, 5 masters', () => {
     const leader = await waitFor('a recovered Mesos leader in main', async () => {
       for (const n of main) {
         const m = await mesosMetrics(n);
-        if (m?.['master/elected'] === 1 && m['registrar/log/recovered'] === 1) return n;
+        if (isRecoveredLeader(m)) return n;
       }
       return undefined;
     }, 40_000);

@@ -6,7 +6,7 @@
  */
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { etcdctl, etcdEndpoints, mesosMetrics } from '../../lab/health.js';
+import { etcdctl, etcdEndpoints, isRecoveredLeader, mesosMetrics } from '../../lab/health.js';
 import { killDc, labDown, labUp, serviceControl, unitLog, type Lab } from '../../lab/lab.js';
 import { UNITS } from '../../lab/layout.js';
 import { sleep, zkServing } from '../../lab/probes.js';
@@ -30,7 +30,7 @@ describe('a failover to barcelona done by hand', () => {
     const leader = await waitFor('a recovered leader that knows every replica', async () => {
       for (const n of lab.nodes) {
         const m = await mesosMetrics(n);
-        if (m?.['registrar/log/recovered'] === 1 && m['registrar/log/ensemble_size'] === 3) return n;
+        if (isRecoveredLeader(m) && m?.['registrar/log/ensemble_size'] === 3) return n;
       }
       return undefined;
     });
@@ -62,7 +62,7 @@ describe('a failover to barcelona done by hand', () => {
     expect((await zkServing(m3.address, 2181))?.mode).toBe('standalone');
     await waitFor('master-3 leading', async () => {
       const m = await mesosMetrics(m3);
-      return m?.['master/elected'] === 1 && m['registrar/log/recovered'] === 1;
+      return isRecoveredLeader(m);
     }, 30_000);
     const state = await masterState(m3);
     expect(state?.registry.version).toBe(log.version);

@@ -8,7 +8,7 @@ import { lstat, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTopologyText } from '../../src/topology/load.js';
-import { checkEtcd, checkHealth, checkZooKeeper, etcdctl, etcdEndpoints, mesosMetrics } from '../../lab/health.js';
+import { checkEtcd, checkHealth, checkZooKeeper, etcdctl, etcdEndpoints, mesosMetrics, isRecoveredLeader } from '../../lab/health.js';
 import { killDc, labDown, labReset, labStatus, labUp, reviveDc, serviceControl, sshArgs, sshRun, unitLog, type Lab } from '../../lab/lab.js';
 import { PORTS, UNITS, type LabNode } from '../../lab/layout.js';
 import { httpRequest, sleep, tcpProbe } from '../../lab/probes.js';
@@ -21,7 +21,7 @@ const node = (name: string): LabNode => lab.nodes.find((n) => n.name === name)!;
 async function leaderOf(nodes: readonly LabNode[]): Promise<LabNode | undefined> {
   for (const n of nodes) {
     const m = await mesosMetrics(n);
-    if (m?.['master/elected'] === 1 && m['registrar/log/recovered'] === 1) return n;
+    if (isRecoveredLeader(m)) return n;
   }
   return undefined;
 }

@@ -100,8 +100,12 @@ function up(name: string, config: NodeConfig, live: Live): NodeObservation {
             url: `http://${address}:5050`,
             reachable: true,
             elected: live.mesos === 'leader',
-            recovered: live.mesos === 'leader',
-            registryVersion: live.registry ?? 7,
+            replicaRecovered: true,
+            registrarRecovered: live.mesos === 'leader',
+            quorum: 2,
+            ...(live.mesos === 'leader'
+              ? { healthy: true, registry: { agents: Array.from({ length: live.registry ?? 7 }, (_, i) => `S${i}`) } }
+              : {}),
           },
   };
 }
@@ -166,7 +170,7 @@ describe('judge: mode', () => {
     expect(exit(normal())).toBe(0);
   });
 
-  it('positions: etcd applied index, ZooKeeper zxid and Mesos registry version per member', () => {
+  it("positions: etcd applied index, ZooKeeper zxid, and the agents of the Mesos leader's registry", () => {
     const o = obs(
       up('m1', DECLARED, {
         zk: 'leader',
@@ -200,7 +204,7 @@ describe('judge: mode', () => {
       m2: '8589934592',
       m3: '8589934591',
     });
-    expect(r.clusters.find((c) => c.cluster === 'mesos')!.positions).toEqual({ m1: '9', m2: '9', m3: '8' });
+    expect(r.clusters.find((c) => c.cluster === 'mesos')!.positions).toEqual({ m1: '9' });
   });
 
   it('failed-over: the survivors hold the failed-over configuration and the lost DC stays down (exit 0)', () => {
@@ -310,12 +314,13 @@ describe('judge: hazards', () => {
 
   it('no-quorum: a Mesos master elected but not recovered serves nothing', () => {
     const o = normal();
-    o.nodes[1] = { ...o.nodes[1]!, mesos: { ...o.nodes[1]!.mesos!, recovered: false } };
+    const { registry: _none, healthy: _no, ...elected } = o.nodes[1]!.mesos!;
+    o.nodes[1] = { ...o.nodes[1]!, mesos: { ...elected, registrarRecovered: false, ensembleSize: 1 } };
     const r = judge(t, o);
     expect(quorums(r, 'mesos')).toEqual([{ members: ['m1', 'm2', 'm3'], leader: 'm2' }]);
     expect(codes(r)).toEqual(['no-quorum:mesos']);
     expect(r.hazards[0]!.message).toBe(
-      'Mesos masters: m2 is elected but has not recovered the registrar (it needs MESOS_QUORUM voting replicas)',
+      'Mesos masters: leader m2 elected but its registrar has not recovered: the replicated log has no quorum to fetch the registry from (it needs 2 replicas VOTING; 1 replica in its ZooKeeper group; registrar/registry_size_bytes absent)',
     );
     expect(exit(o)).toBe(5);
   });

@@ -14,13 +14,13 @@ import { lstat, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { mesosMetrics } from '../../lab/health.js';
+import { isRecoveredLeader, mesosMetrics } from '../../lab/health.js';
 import { labDown, labUp, repoRoot, type Lab, type LabNode } from '../../lab/lab.js';
 import { sendRequest, type SupervisorStatus } from '../../lab/protocol.js';
 import { PORTS } from '../../lab/layout.js';
-import { sleep } from '../../lab/probes.js';
+import { httpJson, sleep } from '../../lab/probes.js';
 import { openZk, type ZkSession } from '../../src/components/zookeeper/probe.js';
-import { masterState, replicaLog, waitFor, writeRegistryEntry } from '../lab/helpers.js';
+import { masterState, mesosUrl, replicaLog, waitFor, writeRegistryEntry } from '../lab/helpers.js';
 import { etcdTruth, waitForForeignLab, zkTruth } from './server-truth.js';
 import { bundle } from '../../scripts/bundle.js';
 
@@ -311,7 +311,7 @@ export async function mesosLeader(nodes: readonly LabNode[]): Promise<LabNode | 
   const leaders: LabNode[] = [];
   for (const n of nodes) {
     const m = await mesosMetrics(n);
-    if (m?.['master/elected'] === 1 && m['registrar/log/recovered'] === 1) leaders.push(n);
+    if (isRecoveredLeader(m)) leaders.push(n);
   }
   return leaders.length === 1 ? leaders[0] : undefined;
 }
@@ -352,11 +352,10 @@ export interface MesosView {
 
 export async function mesosView(nodes: readonly LabNode[]): Promise<MesosView> {
   const leader = await waitFor('a recovered Mesos leader', () => mesosLeader(nodes), 30_000);
-  const m = (await mesosMetrics(leader))!;
   const st = await waitFor("the leader's /master/state", () => masterState(leader), 10_000);
   return {
     leader: leader.name,
-    quorum: m['master/quorum']!,
+    quorum: Number((await httpJson<{ flags: { quorum: string } }>(mesosUrl(leader, '/flags'), 1000))?.flags.quorum),
     version: st.registry.version,
     entries: st.registry.entries.map((e) => e.data),
   };

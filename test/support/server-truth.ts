@@ -99,10 +99,14 @@ export async function mesosTruth(n: LabNode): Promise<MesosTruth | undefined> {
     const r = await fetch(`http://${n.address}:${PORTS.mesos}/metrics/snapshot`, { signal: AbortSignal.timeout(1500) });
     if (r.status !== 200) return undefined;
     const m = (await r.json()) as Record<string, number>;
+    // The registry's position is the loopback stand-in's own log (lab only: Mesos tells none).
+    const log = (await (
+      await fetch(`http://${n.address}:${PORTS.mesos}/replica/log`, { signal: AbortSignal.timeout(1500) })
+    ).json()) as { version: number };
     return {
       elected: m['master/elected'] === 1,
-      recovered: m['registrar/log/recovered'] === 1,
-      registryVersion: m['registrar/registry_version']!,
+      recovered: m['master/elected'] === 1 && m['registrar/registry_size_bytes'] !== undefined,
+      registryVersion: log.version,
     };
   } catch {
     return undefined;
@@ -146,7 +150,8 @@ export function truthPositions(
   const out = { exhibitor: {}, mesos: {}, etcd: {} } as Record<'exhibitor' | 'mesos' | 'etcd', Record<string, bigint>>;
   for (const n of t) {
     if (n.zk) out.exhibitor[n.name] = n.zk.zxid;
-    if (n.mesos) out.mesos[n.name] = BigInt(n.mesos.registryVersion);
+    // Only the recovered leader has a Mesos position: the agents its registry knows (one per entry).
+    if (n.mesos?.elected && n.mesos.recovered) out.mesos[n.name] = BigInt(n.mesos.registryVersion);
     if (n.etcd) out.etcd[n.name] = n.etcd.appliedIndex;
   }
   return out;

@@ -1,5 +1,5 @@
-"""Polls /metrics/snapshot until exactly one master is elected with registrar/log/recovered = 1
-and master/quorum as wanted; exit 1 at the deadline. Usage: mesos_leader.py DEADLINE_S QUORUM host:port..."""
+"""Polls /metrics/snapshot until exactly one master is elected with its registrar recovered
+(registrar/registry_size_bytes present) and /flags quorum as wanted; exit 1 at the deadline. Usage: mesos_leader.py DEADLINE_S QUORUM host:port..."""
 import json
 import sys
 import time
@@ -10,9 +10,9 @@ quorum = int(sys.argv[2])
 masters = sys.argv[3:]
 
 
-def metrics(hp):
+def get(hp, path):
     try:
-        with urllib.request.urlopen(f"http://{hp}/metrics/snapshot", timeout=1) as r:
+        with urllib.request.urlopen(f"http://{hp}{path}", timeout=1) as r:
             return json.load(r)
     except Exception:  # noqa: BLE001 - down or not ready
         return None
@@ -20,9 +20,10 @@ def metrics(hp):
 
 last = ""
 while time.time() < deadline:
-    ms = [metrics(m) for m in masters]
-    leaders = [m for m in ms if m and m.get("master/elected") == 1 and m.get("registrar/log/recovered") == 1]
-    if len(leaders) == 1 and leaders[0].get("master/quorum", quorum) == quorum:
+    ms = [get(m, "/metrics/snapshot") for m in masters]
+    leaders = [h for h, m in zip(masters, ms) if m and m.get("master/elected") == 1 and "registrar/registry_size_bytes" in m]
+    flags = get(leaders[0], "/flags") if len(leaders) == 1 else None
+    if flags and flags.get("flags", {}).get("quorum") == str(quorum):
         print("one leader, registrar recovered")
         sys.exit(0)
     last = f"{len(leaders)} recovered leaders"

@@ -174,8 +174,13 @@ class Master {
   private leaderZnode: string | undefined;
   elected = false;
   private electedTime: number | undefined;
-  /** The registry once the registrar recovered (undefined before). */
+  /**
+   * The registry the registrar holds: the fetched one from the fetch on, then each stored one
+   * (registrar.cpp `_recover` sets it before the Recover store, `_update` after each store).
+   */
   private registry: Registry | undefined;
+  /** The registrar recovered: the Recover operation (this MasterInfo) was stored (registrar.cpp `__recover`). */
+  private recovered = false;
   private registryBytes = 0;
   private updates: Promise<unknown> = Promise.resolve();
   private nextAgent = 0;
@@ -318,12 +323,16 @@ class Master {
       clearTimeout(ft);
     }
     log(`Successfully fetched the registry (${Buffer.byteLength(JSON.stringify(registry))}B)`);
+    // From here the size gauge and /registrar(1)/registry show the fetched registry.
+    this.registry = registry;
+    this.registryBytes = Buffer.byteLength(JSON.stringify(registry));
     // The Recover operation: store the registry with our MasterInfo, under the store timeout.
     const next: Registry = { ...registry, master: { info: this.info } };
     const r = await this.storeRegistry(next);
     if (r !== true) fatal(`Recovery failed: Failed to recover registrar: Failed to persist MasterInfo: ${r}`);
     this.registry = next;
     this.registryBytes = Buffer.byteLength(JSON.stringify(next));
+    this.recovered = true;
     this.nextAgent = next.slaves?.slaves.length ?? 0;
     log(`Successfully recovered registrar; ${next.slaves?.slaves.length ?? 0} agent(s) in the registry`);
   }
@@ -344,7 +353,7 @@ class Master {
   /** Admits an agent (a registry write); a failed write aborts the master, as the registrar does. */
   private admit(req: { hostname: string; port: number; agentId?: string; resources?: Scalar[]; domain?: unknown }): Promise<{ id: string; reregistered: boolean }> {
     const run = async () => {
-      const reg = this.registry;
+      const reg = this.recovered ? this.registry : undefined;
       if (!reg) throw new Error('registrar not recovered');
       const slaves = reg.slaves?.slaves ?? [];
       if (req.agentId && slaves.some((s) => s.info.id.value === req.agentId)) {
@@ -398,7 +407,7 @@ class Master {
       'overlay/master/log/ensemble_size': this.overlayLog.members.length,
       'overlay/master/recovering': this.overlay.recovering ? 1 : 0,
     };
-    // The gauge exists only once the registrar fetched the registry (registrar.cpp).
+    // The gauge exists only once the registrar fetched the registry (registrar.cpp `_registry_size_bytes`).
     if (this.registry) m['registrar/registry_size_bytes'] = this.registryBytes;
     return m;
   }
@@ -476,7 +485,7 @@ class Master {
     }
     if (path === '/api/v1') {
       if (!this.elected) return redirect();
-      if (!this.registry) return send(503, 'Master has not finished recovery');
+      if (!this.recovered) return send(503, 'Master has not finished recovery');
       if (m !== 'POST') return send(405, '', { allow: 'POST' });
       const body = (await readBody(req)) as { type?: string };
       if (body.type === 'GET_HEALTH') return send(200, { type: 'GET_HEALTH', get_health: { healthy: true } });
@@ -493,7 +502,7 @@ class Master {
     if (m === 'POST' && path === '/lab/agents/register') {
       // An agent's (re-)registration: it goes to the leader; the registry write admits it.
       if (!this.elected) return redirect();
-      if (!this.registry) return send(503, 'Master has not finished recovery');
+      if (!this.recovered) return send(503, 'Master has not finished recovery');
       const b = (await readBody(req)) as { hostname?: string; port?: number; agent_id?: string; resources?: Scalar[]; domain?: unknown };
       if (typeof b.hostname !== 'string') return send(400, 'hostname expected');
       const r = await this.admit({

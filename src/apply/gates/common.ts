@@ -4,11 +4,11 @@ import type { FailoverMarker } from '../marker.js';
 import { type NodeConfig, declaredConfig } from '../../plan/facts.js';
 import type { Plan } from '../../plan/plan.js';
 import type { Topology, TopologyNode } from '../../topology/model.js';
-import { newestRegistryVersion } from '../../components/mesos/judge.js';
+import { mesosRegistryRecord, type MesosRegistryRecord } from '../../components/mesos/judge.js';
 export interface Prepared {
   plan: Plan;
   confirmDc: string;
-  extra: { guardLostDc?: string; minRegistryVersion?: number; beforeRun?: () => Promise<void> };
+  extra: { guardLostDc?: string; mesosRegistryBefore?: MesosRegistryRecord; beforeRun?: () => Promise<void> };
   afterSuccess?: () => Promise<void>;
   /** Nothing to run: the reason, shown instead. */
   early?: string;
@@ -34,9 +34,23 @@ export function originalFrom(
   return { ...own, ...marker.original };
 }
 
-export function maxRegistry(o: ClusterObservation, nodes: readonly TopologyNode[]): number | undefined {
-  return newestRegistryVersion(
-    o,
-    nodes.map((n) => n.name),
+/**
+ * The registry a run's Mesos verification judges against, recorded before its first change:
+ * what the marker recorded (a resumed run's), else what the recovered leader among `nodes`
+ * holds now. None when no survivor leads with a recovered registrar (a failover's usual case:
+ * the survivors have lost their quorum, and Mesos tells no replica's content over HTTP).
+ */
+export function registryBefore(
+  o: ClusterObservation,
+  nodes: readonly TopologyNode[],
+  recorded?: MesosRegistryRecord,
+): MesosRegistryRecord | undefined {
+  return (
+    recorded ??
+    mesosRegistryRecord(
+      o,
+      nodes.map((n) => n.name),
+      new Date().toISOString(),
+    )
   );
 }

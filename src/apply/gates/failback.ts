@@ -6,7 +6,7 @@
  */
 import { CLUSTERS } from '../../core/clusters.js';
 import type { ClusterObservation } from '../../observe/observation.js';
-import { type Prepared, maxRegistry, originalFrom } from './common.js';
+import { type Prepared, originalFrom, registryBefore } from './common.js';
 import { RefusedError } from '../../errors.js';
 import type { RunNote } from '../host.js';
 import type { RunbookOptions } from '../../commands/options.js';
@@ -138,12 +138,21 @@ export async function prepareFailback(
     );
   if (plan.steps.length > 0)
     await preHook('preFailback', t.hooks.preFailback, topologyDirOf(opts.topology), s.hookEnv, t.hooks.env);
-  const minRegistryVersion = maxRegistry(observation, survivorsOf);
+  // Recorded before the first change (a resumed run's is the marker's): the returning masters
+  // start from a copy of a survivor's log, and the leader after them must know every agent.
+  const mesosRegistryBefore = registryBefore(
+    observation,
+    survivorsOf,
+    resuming ? marker?.failbackMesosRegistry : undefined,
+  );
+  s.journal.data.notes['mesosRegistryBefore'] = mesosRegistryBefore ?? {
+    unknown: 'no survivor leads with a recovered registrar: nothing to compare the new registry with',
+  };
   return {
     plan,
     confirmDc: returningDc,
     extra: {
-      ...(minRegistryVersion !== undefined ? { minRegistryVersion } : {}),
+      ...(mesosRegistryBefore ? { mesosRegistryBefore } : {}),
       beforeRun: async () => {
         s.journal.data.notes['copies'] = await copyState(
           s,
@@ -171,7 +180,12 @@ export async function prepareFailback(
             s.pool,
             t.nodes.filter((n) => n.dc !== returningDc && n.roles.length > 0),
             // The returning nodes' own files, as read before the first change, join the original.
-            { ...marker, original, failbackRunId: s.runId },
+            {
+              ...marker,
+              original,
+              failbackRunId: s.runId,
+              ...(mesosRegistryBefore ? { failbackMesosRegistry: mesosRegistryBefore } : {}),
+            },
           );
       },
     },

@@ -6,7 +6,7 @@
  */
 import type { ClusterObservation } from '../../observe/observation.js';
 import { type LossEvidence, certifyLoss } from './loss-certificate.js';
-import { type Prepared, maxRegistry, originalFrom } from './common.js';
+import { type Prepared, registryBefore, originalFrom } from './common.js';
 import { RefusedError } from '../../errors.js';
 import type { RunNote } from '../host.js';
 import type { RunbookOptions } from '../../commands/options.js';
@@ -90,14 +90,19 @@ export async function prepareFailover(
       observation,
       survivors.map((n) => n.name),
     );
+  // The registry a Mesos verification judges against: the marker's point (a resumed run's),
+  // else the survivors' recovered leader's now; none when the survivors lead nothing.
+  const recorded = Object.values(marker?.point ?? {}).find((p) => p.mesosRegistry)?.mesosRegistry;
+  const mesosRegistryBefore = registryBefore(observation, survivors, recorded);
+  s.journal.data.notes['mesosRegistryBefore'] = mesosRegistryBefore ?? {
+    unknown: 'no survivor leads with a recovered registrar: nothing to compare the new registry with',
+  };
   return {
     plan,
     confirmDc: to,
     extra: {
       guardLostDc: lostDc,
-      ...(maxRegistry(observation, survivors) !== undefined
-        ? { minRegistryVersion: maxRegistry(observation, survivors)! }
-        : {}),
+      ...(mesosRegistryBefore ? { mesosRegistryBefore } : {}),
       beforeRun: async () => {
         // Before anything destructive: a copy of every survivor's replicas (the seeds among them).
         s.journal.data.notes['copies'] = await copyState(

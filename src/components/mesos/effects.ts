@@ -1,6 +1,7 @@
 /**
  * What the Mesos masters' steps and checks do: copy the freshest replicated log to a returning
- * master; see one leader whose registrar recovered with the right quorum, its registry not older.
+ * master; see one leader whose registrar recovered with the quorum its /flags say, its registry
+ * knowing every agent recorded before the run (judge.ts `judgeMesosCheck`).
  */
 import { OperationError } from '../../errors.js';
 import {
@@ -14,6 +15,7 @@ import {
 } from '../../apply/effect-kit.js';
 import { quote } from '../../remote/shell.js';
 import { nodeByName } from '../../topology/model.js';
+import { judgeMesosCheck } from './judge.js';
 import { probeMesosMaster } from './probe.js';
 import { replicatedLogPath } from './settings.js';
 import type { MesosCheck, MesosStep } from './steps.js';
@@ -57,26 +59,29 @@ export const mesosStepEffects = {
   },
 } satisfies StepEffects<MesosStep>;
 
+/** Per verification: the last "elected but not recovered" seen, for its report. */
+const unrecoveredSeen = new WeakMap<MesosCheck, string>();
+
 export const mesosCheckEffects = {
-  mesos: async (ctx, nodeName, check) => {
+  mesos: async (ctx, _nodeName, check) => {
     const t = ctx.topology;
     const timeoutMs = checkTimeoutOf(ctx);
     const masters = check.masters.map((m) => nodeByName(t, m));
     const st = await Promise.all(masters.map((n) => probeMesosMaster(n.address, n.services.mesos.port, timeoutMs)));
-    const leaders = st.map((s, i) => ({ s, n: masters[i]! })).filter((x) => x.s.elected && x.s.recovered);
-    if (leaders.length !== 1)
-      throw new NotYet(
-        `Mesos: ${leaders.length} recovered leaders among ${masters.map((m) => m.name).join(', ')} (${st.map((s, i) => `${masters[i]!.name}=${s.reachable ? (s.elected ? 'elected' : 'follower') : 'down'}`).join(', ')})`,
-      );
-    const leader = leaders[0]!;
-    if (leader.s.quorum !== undefined && leader.s.quorum !== check.quorum)
-      throw new NotYet(`Mesos leader ${leader.n.name} runs with quorum ${leader.s.quorum}, want ${check.quorum}`);
-    if (ctx.minRegistryVersion !== undefined && (leader.s.registryVersion ?? -1) < ctx.minRegistryVersion) {
-      throw new NotYet(
-        `Mesos registry version ${leader.s.registryVersion ?? '?'} is older than ${ctx.minRegistryVersion} seen before`,
-      );
+    const verdict = judgeMesosCheck(
+      st.map((status, i) => ({ name: masters[i]!.name, status })),
+      { quorum: check.quorum, ...(ctx.mesosRegistryBefore ? { before: ctx.mesosRegistryBefore } : {}) },
+    );
+    if (verdict.kind === 'holds') {
+      unrecoveredSeen.delete(check);
+      return;
     }
-    return;
+    // A leader that cannot recover aborts at its fetch timeout and the next poll may see no
+    // leader at all: the report keeps what was seen of it.
+    const elected = st.findIndex((s) => s.elected && !s.registrarRecovered);
+    if (elected >= 0) unrecoveredSeen.set(check, verdict.why);
+    const earlier = unrecoveredSeen.get(check);
+    throw new NotYet(earlier && earlier !== verdict.why ? `${verdict.why}; earlier, ${earlier}` : verdict.why);
   },
   'mesos-waiting': async (ctx, nodeName) => {
     const timeoutMs = checkTimeoutOf(ctx);

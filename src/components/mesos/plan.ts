@@ -10,9 +10,11 @@ import { factsMembers, type ClusterFacts, type NodeConfig, type NodeFacts } from
 import type { StepList } from '../../plan/plan.js';
 import { addEdits, addServiceOp, addVerify, byFreshness, editsToward } from '../../plan/steps.js';
 
-/** How far a master's replica has got: the registry version it last recovered. */
-const mesosPosition = (n: NodeFacts): bigint | undefined =>
-  n.mesosRegistryVersion === undefined ? undefined : BigInt(n.mesosRegistryVersion);
+/**
+ * Which master's log to copy: the leader's. Mesos tells no replica's position over HTTP; its own
+ * repair procedure copies the log from the leader's host (docs/replicated-log-internals.md).
+ */
+const mesosPosition = (n: NodeFacts): bigint | undefined => (n.mesosLeads ? 1n : undefined);
 
 /** The Mesos settings of a surviving master at the end of a failover: the majority of the survivors. */
 export function failedOverMesosSettings(survivors: readonly NodeFacts[]): (n: NodeFacts, c: NodeConfig) => void {

@@ -43,15 +43,22 @@ describe('Mesos master stand-in: election and HTTP', () => {
       const l = await leaderIp();
       return l && (await metrics(l))?.['registrar/registry_size_bytes'] !== undefined ? l : undefined;
     });
+    // The gauge appears at the fetch, before the Recover store (registrar.cpp `_recover`): wait
+    // for the store, which puts this master's info in the registry.
+    const reg = await waitFor('the Recover operation stored', async () => {
+      const r = JSON.parse((await http(`http://${leader}:5050/registrar(1)/registry`))?.text ?? '{}') as { master?: { info?: { pid?: string } } };
+      return r.master ? r : undefined;
+    });
     const followers = IPS.filter((ip) => ip !== leader);
     for (const ip of followers) {
+      // A follower's replica finishes its own recovery independently of the leader's registrar.
+      await waitFor(`${ip}'s replica VOTING`, async () => (await metrics(ip))?.['registrar/log/recovered'] === 1);
       const m = await metrics(ip);
       expect(m?.['master/elected']).toBe(0);
       expect(m?.['registrar/log/recovered']).toBe(1);
       expect(m).not.toHaveProperty('registrar/registry_size_bytes');
       expect((await http(`http://${ip}:5050/registrar(1)/registry`))?.text).toBe('{}');
     }
-    const reg = JSON.parse((await http(`http://${leader}:5050/registrar(1)/registry`))?.text ?? '{}') as { master?: { info?: { pid?: string } } };
     expect(reg.master?.info?.pid).toBe(`master@${leader}:5050`);
     // No invented metrics.
     const lm = await metrics(leader);

@@ -27,7 +27,9 @@ async function leaderOf(ips: readonly string[]): Promise<string | undefined> {
 async function recoveredLeader(ips: readonly string[]): Promise<string> {
   return waitFor('a leader whose registrar recovered', async () => {
     const l = await leaderOf(ips);
-    return l && (await metrics(l))?.['registrar/registry_size_bytes'] !== undefined ? l : undefined;
+    // The size gauge comes with the fetch; GET_HEALTH answers 200 once the recovery is stored.
+    const healthy = l && (await metrics(l))?.['registrar/registry_size_bytes'] !== undefined && (await http(`http://${l}:5050/api/v1`, { body: { type: 'GET_HEALTH' } }))?.status === 200;
+    return healthy ? l : undefined;
   }, 30_000);
 }
 async function admit(leader: string, hostname: string): Promise<string> {

@@ -55,7 +55,7 @@ export async function machineNowUs(node: string, opts: LabOptions = {}): Promise
 
 export interface MesosView {
   readonly elected: boolean;
-  /** registrar/registry_size_bytes is present only once the registrar recovered (src/master/registrar.cpp). */
+  /** registrar/registry_size_bytes is present only once the registrar fetched the registry (src/master/registrar.cpp). */
   readonly recovered: boolean;
   readonly metrics: Record<string, number>;
 }
