@@ -6,7 +6,7 @@
 import { originalFrom } from '../apply/gates/common.js';
 import { readMarker } from '../apply/marker.js';
 import { failbackRefusals } from '../apply/gates/failback.js';
-import { alreadyFailedOver, topologyDisagreements } from '../apply/gates/failover.js';
+import { alreadyFailedOver, settlingMessage, topologyDisagreements } from '../apply/gates/failover.js';
 import { certifyLoss } from '../apply/gates/loss-certificate.js';
 import type { Finding } from '../core/safety.js';
 import type { ClusterObservation } from '../observe/observation.js';
@@ -79,6 +79,11 @@ async function failoverRefusals(
         code: 'loss-not-certified',
         message: `${lostDc} answers as a cluster member (${evidence.answeringAsMembers.join('; ')}): failover would refuse`,
       },
+    ];
+  if (evidence.verdict === 'settling')
+    return [
+      ...disagreements,
+      { code: 'loss-settling', message: `${settlingMessage(evidence)}: failover would refuse until then` },
     ];
   if (evidence.verdict === 'inconclusive')
     return [

@@ -21,7 +21,7 @@ export interface NodeObservation {
   /** Settings the node's files hold (null: could not be read, SSH down). */
   config: NodeConfig | null;
   fileErrors: string[];
-  etcdEnv?: { name?: string; dataDir?: string; peerUrl?: string };
+  etcdEnv?: { name?: string; dataDir?: string; peerUrl?: string; electionTimeoutMs?: number };
   units: Partial<Record<ClusterName, UnitState>>;
   etcd?: EtcdEndpointStatus;
   /**

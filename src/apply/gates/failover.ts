@@ -6,6 +6,7 @@
  */
 import type { ClusterObservation } from '../../observe/observation.js';
 import { type LossEvidence, certifyLoss } from './loss-certificate.js';
+import { secondsUp } from './settling.js';
 import { type Prepared, maxRegistry, originalFrom } from './common.js';
 import { RefusedError } from '../../errors.js';
 import type { RunNote } from '../host.js';
@@ -44,13 +45,15 @@ export async function prepareFailover(
       evidence.answeringAsMembers,
     );
   }
-  if (evidence.verdict === 'inconclusive') {
+  if (evidence.verdict === 'inconclusive' || evidence.verdict === 'settling') {
     if (!opts.overrideLossCheck)
-      throw new RefusedError(
-        'loss-inconclusive',
-        `the evidence that ${lostDc} is down is inconclusive; --override-loss-check "<reason>" proceeds anyway`,
-        evidence.reasons,
-      );
+      throw evidence.verdict === 'settling'
+        ? new RefusedError('loss-settling', settlingMessage(evidence), evidence.reasons)
+        : new RefusedError(
+            'loss-inconclusive',
+            `the evidence that ${lostDc} is down is inconclusive; --override-loss-check "<reason>" proceeds anyway`,
+            evidence.reasons,
+          );
     notify({
       kind: 'warning',
       code: 'loss-inconclusive-overridden',
@@ -126,6 +129,16 @@ export async function prepareFailover(
       },
     },
   };
+}
+
+/**
+ * The refusal of a certificate whose only doubt is survivors still settling: who, and how long to
+ * wait before running again (the longest of their waits).
+ */
+export function settlingMessage(e: LossEvidence): string {
+  const who = [...new Set(e.settling.map((x) => x.node))].join(', ');
+  const wait = secondsUp(Math.max(0, ...e.settling.map((x) => x.waitMs)));
+  return `${e.dc} looks down (no probe reaches it), but ${who} still count${e.settling.length === 1 ? 's' : ''} it in: a server notices a lost leader only when its own timeout runs out. Wait ${wait} s and run again; --override-loss-check "<reason>" proceeds anyway`;
 }
 
 /**
