@@ -14,7 +14,7 @@ import type { RunbookOptions } from '../../commands/options.js';
 import type { Session } from '../session.js';
 import { copyState } from '../replica-copies.js';
 import type { NodeConfig } from '../../plan/facts.js';
-import { factsFromObservation, judge } from '../../observe/judge.js';
+import { companionWarnings, factsFromObservation, judge } from '../../observe/judge.js';
 import type { Plan } from '../../plan/plan.js';
 import type { Topology } from '../../topology/model.js';
 import { failoverPointOf, readMarker, writeMarker } from '../marker.js';
@@ -77,7 +77,9 @@ export async function prepareFailover(
   }
   const marker = readMarker(observation, t);
   const facts = factsFromObservation(t, observation, originalFrom(t, marker));
-  const plan = planFailover(facts, { lostDc, fenceCommand: fence });
+  const planned = planFailover(facts, { lostDc, fenceCommand: fence });
+  // Display only: the other quorum services on the masters (IAM down while failed over...).
+  const plan = { ...planned, warnings: [...planned.warnings, ...companionWarnings(observation, lostDc)] };
   if (!plan.safe)
     throw new RefusedError(
       'plan-refused',
