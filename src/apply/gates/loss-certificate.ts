@@ -72,8 +72,10 @@ export async function certifyLoss(t: Topology, lostDc: string, observation: Clus
   const lost = t.nodes.filter((n) => n.dc === lostDc);
   const checks: LossEvidence['checks'] = [];
   const reasons: string[] = [];
+  const answering = observation.nodes.filter((o) => o.dc === lostDc).flatMap(memberAnswers);
   // The survivors are looked at again while the lost DC's checks run: both take the same budget.
-  const settling = settleSurvivors(t, lostDc, lost, observation);
+  // (A lost DC that answers as a member is refused anyway: no look again, no wait.)
+  const settling = settleSurvivors(t, lostDc, lost, observation, answering.length === 0);
   // Nodes side by side, attempts one after the other (each attempt is a fresh look, later than
   // the one before): the certificate takes attempts x timeout, not that times the lost nodes.
   const perNode = await Promise.all(
@@ -105,7 +107,6 @@ export async function certifyLoss(t: Topology, lostDc: string, observation: Clus
     }),
   );
   checks.push(...perNode.flat());
-  const answering = observation.nodes.filter((o) => o.dc === lostDc).flatMap(memberAnswers);
   const anyOpen = checks.filter((c) => c.results.includes('open'));
   for (const c of anyOpen)
     reasons.push(
@@ -126,7 +127,12 @@ export async function certifyLoss(t: Topology, lostDc: string, observation: Clus
   // until their own timers notice (settling.ts): look again while they settle, within the budget.
   const settle = await settling;
   if (settle.judgement.kind === 'still-counts-lost') answering.push(...settlingLines(settle.judgement, lostDc));
-  const settlingReasons = settle.judgement.kind === 'settling' ? settlingLines(settle.judgement, lostDc) : [];
+  // Settling is a doubt only while the lost DC is silent; when it answers as a member, what the
+  // survivors see of it is more of the same evidence.
+  const settlingReasons =
+    settle.judgement.kind === 'settling' && answering.length === 0 ? settlingLines(settle.judgement, lostDc) : [];
+  if (settle.judgement.kind === 'settling' && answering.length > 0)
+    answering.push(...settle.judgement.waiting.map((w) => w.view.message));
   const verdict: LossEvidence['verdict'] =
     answering.length > 0
       ? 'alive'
@@ -144,7 +150,7 @@ export async function certifyLoss(t: Topology, lostDc: string, observation: Clus
     verdict,
     reasons: [...answering, ...reasons, ...settlingReasons],
     settling:
-      settle.judgement.kind === 'settling'
+      settlingReasons.length > 0 && settle.judgement.kind === 'settling'
         ? settle.judgement.waiting.map((w) => ({
             node: w.view.node,
             cluster: w.view.cluster,
@@ -186,9 +192,10 @@ async function settleSurvivors(
   lostDc: string,
   lost: readonly TopologyNode[],
   observation: ClusterObservation,
+  lookAgain: boolean,
 ): Promise<{ judgement: SettleJudgement; samples: ViewSample[]; silentByMs: number }> {
   const silentByMs = Date.parse(observation.observedAt);
-  const budgetEndMs = silentByMs + t.health.attempts * t.health.timeoutMs;
+  const budgetEndMs = lookAgain ? silentByMs + t.health.attempts * t.health.timeoutMs : silentByMs;
   const viewsOf = lostViewsOf(observation, lost, lostDc);
   const survivors = observation.nodes.filter((o) => o.dc !== lostDc);
   const samples: ViewSample[] = [{ atMs: silentByMs, views: survivors.flatMap(viewsOf) }];
