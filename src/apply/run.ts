@@ -344,7 +344,7 @@ export async function runRunbook(
       kind === 'failover' ? t.nodes.filter((n) => n.dc !== lostDc) : t.nodes.filter((n) => n.roles.length > 0);
     s.journal.data.notes['lockNotes'] = await s.lock.acquire(lockNodes, Boolean(opts.breakLock), kind);
     await s.journal.save();
-    const observation = await observeCluster(t, { pool: s.pool });
+    const observation = await observeCluster(t, { pool: s.pool, companions: kind === 'failover' });
     if (apply && apply.done.length === 0) {
       const now = fingerprintOf(observation);
       if (now !== apply.saved.fingerprint) {

@@ -6,12 +6,12 @@
 import { originalFrom } from '../apply/gates/common.js';
 import { readMarker } from '../apply/marker.js';
 import { failbackRefusals } from '../apply/gates/failback.js';
-import { alreadyFailedOver, topologyDisagreements } from '../apply/gates/failover.js';
+import { alreadyFailedOver, settlingMessage, topologyDisagreements } from '../apply/gates/failover.js';
 import { certifyLoss } from '../apply/gates/loss-certificate.js';
 import type { Finding } from '../core/safety.js';
 import type { ClusterObservation } from '../observe/observation.js';
 import { fingerprintBasis, fingerprintOf } from '../observe/fingerprint.js';
-import { factsFromObservation } from '../observe/judge.js';
+import { companionWarnings, factsFromObservation } from '../observe/judge.js';
 import { observeCluster } from '../observe/observe.js';
 import { planFailback } from '../plan/failback.js';
 import { planFailover } from '../plan/failover.js';
@@ -29,7 +29,7 @@ export async function planOnline(
 ): Promise<{ plan: Plan; saved: SavedPlan }> {
   const pool = new RemotePool();
   try {
-    const observation = await observeCluster(t, { pool });
+    const observation = await observeCluster(t, { pool, companions: runbook === 'failover' });
     const marker = readMarker(observation, t);
     const facts = factsFromObservation(
       t,
@@ -45,8 +45,13 @@ export async function planOnline(
       runbook === 'failover'
         ? await failoverRefusals(t, observation, otherDc(t, to), to)
         : failbackRefusals(t, observation, t.datacenters.main);
+    // Display only: the other quorum services on the masters, and what the failover means for them.
+    const informed =
+      runbook === 'failover'
+        ? { ...planned, warnings: [...planned.warnings, ...companionWarnings(observation, otherDc(t, to))] }
+        : planned;
     const plan: Plan =
-      gates.length === 0 ? planned : { ...planned, safe: false, refusals: [...planned.refusals, ...gates] };
+      gates.length === 0 ? informed : { ...informed, safe: false, refusals: [...informed.refusals, ...gates] };
     return {
       plan,
       saved: savedPlanOf(plan, topologyFile, fingerprintOf(observation), fingerprintBasis(observation), new Date()),
@@ -79,6 +84,11 @@ async function failoverRefusals(
         code: 'loss-not-certified',
         message: `${lostDc} answers as a cluster member (${evidence.answeringAsMembers.join('; ')}): failover would refuse`,
       },
+    ];
+  if (evidence.verdict === 'settling')
+    return [
+      ...disagreements,
+      { code: 'loss-settling', message: `${settlingMessage(evidence)}: failover would refuse until then` },
     ];
   if (evidence.verdict === 'inconclusive')
     return [

@@ -4,9 +4,9 @@
  * determined (no node answered).
  */
 import { EXIT, type ExitCode } from '../errors.js';
-import { isDetermined, judge } from '../observe/judge.js';
+import { companionWarnings, isDetermined, judge } from '../observe/judge.js';
 import { observeCluster } from '../observe/observe.js';
-import { probeTcp } from '../probes/tcp.js';
+import { companionViews } from '../core/companions.js';
 import { RemotePool } from '../remote/ssh.js';
 import type { Remotes } from '../remote/types.js';
 import { loadTopology } from '../topology/load.js';
@@ -17,33 +17,28 @@ import { renderStatus, type StatusResult } from '../views/status.js';
 import { inspectGuards } from './guard.js';
 import { withGuarded } from '../guard/status.js';
 
-/** Quorum services on the masters that dcfail does not manage, by their well-known port. */
-const OTHER_QUORUM_SERVICES = [{ name: 'CockroachDB (DC/OS IAM, 1.10+)', port: 26257 }] as const;
-
 async function readStatus(t: Topology, pool: Remotes): Promise<StatusResult> {
-  const [observation, others] = await Promise.all([
-    observeCluster(t, { pool }),
-    Promise.all(
-      OTHER_QUORUM_SERVICES.map(async (s) => {
-        const masters = t.nodes.filter((n) => n.roles.includes('mesos'));
-        const open = await Promise.all(
-          masters.map(async (n) =>
-            (await probeTcp(n.address, s.port, t.health.timeoutMs)).kind === 'open' ? n.name : null,
-          ),
-        );
-        return { name: s.name, nodes: open.filter((x): x is string => x !== null) };
-      }),
-    ),
-  ]);
+  const observation = await observeCluster(t, { pool, companions: true });
   const judged = judge(t, observation);
   // The return guard, when declared: a returning DC it keeps down reads `guarded`.
   const guards = t.guard ? await inspectGuards(t, pool, { verdict: false }) : [];
   const { guarded, notes } = withGuarded(t, judged, guards);
   const report = { ...judged, notes };
+  const views = companionViews(observation.nodes.filter((n) => n.roles.includes('mesos')));
+  // Failed over: what that means for them now (IAM down, Marathon back with ZooKeeper).
+  const findings = report.mode === 'failed-over' ? companionWarnings(observation, t.datacenters.main) : [];
   return {
     ...report,
     ...(t.guard ? { guarded } : {}),
-    otherQuorumServices: others.filter((o) => o.nodes.length > 0),
+    otherQuorumServices: views.map((v) => ({
+      name: `${v.name} (${v.serves})`,
+      nodes: v.presentOn,
+      unit: v.unit,
+      kind: v.kind,
+      activeOn: v.activeOn,
+      unknownOn: v.unknownOn,
+    })),
+    notes: [...report.notes, ...findings],
     ...(isDetermined(observation) ? {} : { undetermined: true }),
   };
 }

@@ -5,6 +5,7 @@
  */
 import { CLUSTERS, CLUSTER_TITLE, clusterMembers, type ClusterName } from '../core/clusters.js';
 import type { Finding } from '../core/safety.js';
+import { companionFindings, companionViews } from '../core/companions.js';
 import { faultToleranceOf, majorityOf } from '../core/quorum.js';
 import { declaredConfig, offlineFacts, type ClusterFacts, type LiveFacts, type NodeConfig } from '../plan/facts.js';
 import { failedOverConfig } from '../plan/failover.js';
@@ -289,4 +290,13 @@ export function factsFromObservation(
       return next;
     }),
   };
+}
+
+/**
+ * The plan's words for the other quorum services on the masters (core/companions.ts) when
+ * `lostDc` is lost: IAM down while failed over, Marathon and Metronome back with ZooKeeper.
+ */
+export function companionWarnings(o: ClusterObservation, lostDc: string): Finding[] {
+  const masters = o.nodes.filter((n) => n.roles.includes('mesos'));
+  return companionFindings(companionViews(masters), Object.fromEntries(masters.map((n) => [n.name, n.dc])), lostDc);
 }

@@ -8,6 +8,7 @@ import type { MesosMasterStatus } from '../components/mesos/probe.js';
 import type { TcpResult } from '../probes/tcp.js';
 import type { ZkServerStatus } from '../components/zookeeper/probe.js';
 import type { NodeConfig } from '../plan/facts.js';
+import type { UnitPresence } from '../core/companions.js';
 
 export type UnitState = 'active' | 'inactive' | 'unknown';
 
@@ -21,7 +22,7 @@ export interface NodeObservation {
   /** Settings the node's files hold (null: could not be read, SSH down). */
   config: NodeConfig | null;
   fileErrors: string[];
-  etcdEnv?: { name?: string; dataDir?: string; peerUrl?: string };
+  etcdEnv?: { name?: string; dataDir?: string; peerUrl?: string; electionTimeoutMs?: number };
   units: Partial<Record<ClusterName, UnitState>>;
   etcd?: EtcdEndpointStatus;
   /**
@@ -30,6 +31,8 @@ export interface NodeObservation {
    */
   zk?: ZkServerStatus & { zxidSource?: 'srvr' | 'files'; diskEpoch?: string };
   mesos?: MesosMasterStatus;
+  /** On a master, what it said of the other quorum services' units (core/companions.ts), by unit. */
+  companions?: Record<string, UnitPresence>;
   /** The failover marker dcfail leaves on survivors (raw JSON), if any. */
   marker?: string;
 }

@@ -5,6 +5,7 @@
  * judgements (mode, hazards) and the planning facts are derived from it by pure functions.
  */
 import { CLUSTERS, type ClusterName } from '../core/clusters.js';
+import { COMPANIONS, parseCompanionAnswer } from '../core/companions.js';
 import { readEtcdEnv } from '../components/etcd/settings.js';
 import { parseEnvFile } from '../core/env-file.js';
 import { readExhibitorEnv, readMasterCount } from '../components/zookeeper/settings.js';
@@ -29,6 +30,8 @@ export interface ObserveOptions {
   timeoutMs?: number;
   /** Skip live probes of clusters (files and reachability only). */
   filesOnly?: boolean;
+  /** Ask each master about the other quorum services' units too (status, failover plans). */
+  companions?: boolean;
 }
 
 /** Where a failover leaves its marker on a survivor: the failover point and the files before. */
@@ -49,7 +52,13 @@ export function portOf(n: TopologyNode, c: ClusterName): number {
  * The node's files, units and marker, in one exec (src/remote/batch.ts): parsed into the
  * settings dcfail plans from, the units' states and the failover marker.
  */
-async function readNodeState(remote: Remote, n: TopologyNode, obs: NodeObservation, timeoutMs: number): Promise<void> {
+async function readNodeState(
+  remote: Remote,
+  n: TopologyNode,
+  obs: NodeObservation,
+  timeoutMs: number,
+  withCompanions: boolean,
+): Promise<void> {
   const roles = CLUSTERS.filter((c) => n.roles.includes(c));
   const files: string[] = [];
   if (n.roles.includes('mesos')) files.push(n.services.mesos.masterCountFile, n.services.mesos.envFile);
@@ -64,6 +73,9 @@ async function readNodeState(remote: Remote, n: TopologyNode, obs: NodeObservati
       timeoutMs,
     })),
   ];
+  // On a master, the other quorum services' units (core/companions.ts): one item, exit codes only.
+  const companionsAt = withCompanions && n.roles.includes('mesos') ? items.length : -1;
+  if (companionsAt >= 0) items.push({ kind: 'run', command: companionCheck(n), timeoutMs });
   const batch = await remote.exec(renderBatchScript(items), { timeoutMs: timeoutMs + 2000 }).catch((err: Error) => ({
     exitCode: null,
     signal: null,
@@ -81,6 +93,8 @@ async function readNodeState(remote: Remote, n: TopologyNode, obs: NodeObservati
       text.set(a.path, a.error === undefined ? a.content : null);
     } else if (a.kind === 'read') {
       if (a.content !== null) obs.marker = a.content;
+    } else if (i === companionsAt) {
+      obs.companions = a.result.exitCode === null ? {} : parseCompanionAnswer(a.result.stdout);
     } else {
       const c = roles[i - files.length - 1]!;
       const r = a.result;
@@ -113,6 +127,19 @@ async function readNodeState(remote: Remote, n: TopologyNode, obs: NodeObservati
   obs.config = config;
 }
 
+/**
+ * One shell line per companion unit: the exit codes of the topology's `exists` and `isActive`
+ * templates, their own output discarded (the answer is only `<digits> <digits>` lines).
+ */
+function companionCheck(n: TopologyNode): string {
+  return COMPANIONS.map((c) => {
+    const values = { unit: c.unit, node: n.name };
+    const exists = renderCommand(n.services.commands.exists, values);
+    const active = renderCommand(n.services.commands.isActive, values);
+    return `{ ${exists} ; } >/dev/null 2>&1; e=$?; { ${active} ; } >/dev/null 2>&1; printf '%s %s\\n' "$e" "$?"`;
+  }).join('\n');
+}
+
 async function observeNode(t: Topology, n: TopologyNode, opts: ObserveOptions): Promise<NodeObservation> {
   const timeoutMs = opts.timeoutMs ?? t.health.timeoutMs;
   const obs: NodeObservation = {
@@ -140,7 +167,7 @@ async function observeNode(t: Topology, n: TopologyNode, opts: ObserveOptions): 
       obs.ssh = { ok: false, error: (err as Error).message, code: (err as { code?: string }).code ?? 'ssh' };
       return;
     }
-    await readNodeState(remote, n, obs, timeoutMs * 2);
+    await readNodeState(remote, n, obs, timeoutMs * 2, opts.companions === true);
     return remote;
   })();
   const live = opts.filesOnly

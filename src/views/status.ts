@@ -1,8 +1,20 @@
 /** How `dcfail status` looks on a terminal: a table per node, the live quorums, hazards, notes. */
+import type { CompanionKind } from '../core/companions.js';
 import { CLUSTERS, CLUSTER_TITLE } from '../core/clusters.js';
 import { type StatusReport } from '../observe/judge.js';
 export interface StatusResult extends StatusReport {
-  otherQuorumServices: { name: string; nodes: string[] }[];
+  /**
+   * The other quorum services on the masters (core/companions.ts), present on at least one:
+   * `nodes` where its unit exists, `activeOn` where it is active, `unknownOn` where it could not be asked.
+   */
+  otherQuorumServices: {
+    name: string;
+    nodes: string[];
+    unit: string;
+    kind: CompanionKind;
+    activeOn: string[];
+    unknownOn: string[];
+  }[];
   /** With a declared return guard: the returning nodes it keeps down now. */
   guarded?: string[];
 }
@@ -55,8 +67,12 @@ export function renderStatus(r: StatusResult): string {
   }
   const v = Object.entries(r.versions).map(([k, vs]) => `${k} ${vs.join('/')}`);
   if (v.length > 0) lines.push(`versions: ${v.join(', ')}`);
-  for (const o of r.otherQuorumServices)
-    lines.push(`not managed by dcfail: ${o.name} on ${o.nodes.join(', ')}: it needs its own recovery after a DC loss`);
+  for (const o of r.otherQuorumServices) {
+    const inactive = o.nodes.filter((n) => !o.activeOn.includes(n) && !o.unknownOn.includes(n));
+    lines.push(
+      `not managed by dcfail: ${o.unit}, ${o.name}: on ${o.nodes.join(', ')}; active on ${o.activeOn.join(', ') || 'none'}${inactive.length > 0 ? `; NOT active on ${inactive.join(', ')}` : ''}${o.unknownOn.length > 0 ? `; unknown on ${o.unknownOn.join(', ')}` : ''} (${o.kind === 'majority' ? 'needs a majority of its replicas' : 'follows ZooKeeper'})`,
+    );
+  }
   if (r.hazards.length > 0) {
     lines.push('');
     lines.push('HAZARDS:');

@@ -120,15 +120,22 @@ export function failbackArgs(topology: string, extra: readonly string[] = []): s
 }
 
 /**
- * Right after `kill-dc` the survivors' ZooKeeper may still claim to serve for a few seconds and
- * the loss certificate refuses (exit 3, lost-dc-alive): retry while it does, bounded.
+ * Right after `kill-dc` the survivors' ZooKeeper may still claim to serve for a few seconds: the
+ * loss certificate waits for them within its budget, else refuses (exit 3, loss-settling, "wait N s
+ * and run again"); retry while it does (or refuses lost-dc-alive), bounded.
  */
 export async function runFailover(topology: string, extra: readonly string[] = [], json = true): Promise<RunResult> {
   const deadline = Date.now() + 40_000;
   for (;;) {
     const r = await dcfail(failoverArgs(topology, [...extra, ...(json ? ['--json'] : [])]));
-    const code = json ? errorCode(r) : /lost-dc-alive|is not down/.test(r.stderr) ? 'lost-dc-alive' : undefined;
-    if (r.exitCode !== 3 || code !== 'lost-dc-alive' || Date.now() > deadline) return r;
+    const code = json
+      ? errorCode(r)
+      : /lost-dc-alive|is not down/.test(r.stderr)
+        ? 'lost-dc-alive'
+        : /loss-settling|still counts? it in/.test(r.stderr)
+          ? 'loss-settling'
+          : undefined;
+    if (r.exitCode !== 3 || (code !== 'lost-dc-alive' && code !== 'loss-settling') || Date.now() > deadline) return r;
     await sleep(1000);
   }
 }

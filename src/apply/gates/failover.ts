@@ -6,6 +6,7 @@
  */
 import type { ClusterObservation } from '../../observe/observation.js';
 import { type LossEvidence, certifyLoss } from './loss-certificate.js';
+import { secondsUp } from './settling.js';
 import { type Prepared, registryBefore, originalFrom } from './common.js';
 import { RefusedError } from '../../errors.js';
 import type { RunNote } from '../host.js';
@@ -13,7 +14,7 @@ import type { RunbookOptions } from '../../commands/options.js';
 import type { Session } from '../session.js';
 import { copyState } from '../replica-copies.js';
 import type { NodeConfig } from '../../plan/facts.js';
-import { factsFromObservation, judge } from '../../observe/judge.js';
+import { companionWarnings, factsFromObservation, judge } from '../../observe/judge.js';
 import type { Plan } from '../../plan/plan.js';
 import type { Topology } from '../../topology/model.js';
 import { failoverPointOf, readMarker, writeMarker } from '../marker.js';
@@ -45,13 +46,15 @@ export async function prepareFailover(
       evidence.answeringAsMembers,
     );
   }
-  if (evidence.verdict === 'inconclusive') {
+  if (evidence.verdict === 'inconclusive' || evidence.verdict === 'settling') {
     if (!opts.overrideLossCheck)
-      throw new RefusedError(
-        'loss-inconclusive',
-        `the evidence that ${lostDc} is down is inconclusive; --override-loss-check "<reason>" proceeds anyway`,
-        evidence.reasons,
-      );
+      throw evidence.verdict === 'settling'
+        ? new RefusedError('loss-settling', settlingMessage(evidence), evidence.reasons)
+        : new RefusedError(
+            'loss-inconclusive',
+            `the evidence that ${lostDc} is down is inconclusive; --override-loss-check "<reason>" proceeds anyway`,
+            evidence.reasons,
+          );
     notify({
       kind: 'warning',
       code: 'loss-inconclusive-overridden',
@@ -75,7 +78,9 @@ export async function prepareFailover(
   }
   const marker = readMarker(observation, t);
   const facts = factsFromObservation(t, observation, originalFrom(t, marker));
-  const plan = planFailover(facts, { lostDc, fenceCommand: fence });
+  const planned = planFailover(facts, { lostDc, fenceCommand: fence });
+  // Display only: the other quorum services on the masters (IAM down while failed over...).
+  const plan = { ...planned, warnings: [...planned.warnings, ...companionWarnings(observation, lostDc)] };
   if (!plan.safe)
     throw new RefusedError(
       'plan-refused',
@@ -140,6 +145,16 @@ export async function prepareFailover(
       },
     },
   };
+}
+
+/**
+ * The refusal of a certificate whose only doubt is survivors still settling: who, and how long to
+ * wait before running again (the longest of their waits).
+ */
+export function settlingMessage(e: LossEvidence): string {
+  const who = [...new Set(e.settling.map((x) => x.node))].join(', ');
+  const wait = secondsUp(Math.max(0, ...e.settling.map((x) => x.waitMs)));
+  return `${e.dc} looks down (no probe reaches it), but ${who} still count${e.settling.length === 1 ? 's' : ''} it in: a server notices a lost leader only when its own timeout runs out. Wait ${wait} s and run again; --override-loss-check "<reason>" proceeds anyway`;
 }
 
 /**

@@ -12,6 +12,7 @@ export const INITIAL_CLUSTER_KEY = 'ETCD_INITIAL_CLUSTER';
 const INITIAL_STATE_KEY = 'ETCD_INITIAL_CLUSTER_STATE';
 const NAME_KEY = 'ETCD_NAME';
 const DATA_DIR_KEY = 'ETCD_DATA_DIR';
+const ELECTION_TIMEOUT_KEY = 'ETCD_ELECTION_TIMEOUT';
 const PEER_URLS_KEY = 'ETCD_INITIAL_ADVERTISE_PEER_URLS';
 
 export interface EtcdMember {
@@ -67,6 +68,8 @@ export interface EtcdIdentity {
   name?: string;
   dataDir?: string;
   peerUrl?: string;
+  /** ETCD_ELECTION_TIMEOUT in ms, when the file sets it (etcd's default is 1000). */
+  electionTimeoutMs?: number;
 }
 
 /** The settings and identity an etcd env file holds. */
@@ -83,6 +86,9 @@ export function readEtcdEnv(env: ReadonlyMap<string, string>): { settings: EtcdS
     ...(env.get(NAME_KEY) ? { name: env.get(NAME_KEY)! } : {}),
     ...(env.get(DATA_DIR_KEY) ? { dataDir: env.get(DATA_DIR_KEY)! } : {}),
     ...(env.get(PEER_URLS_KEY) ? { peerUrl: env.get(PEER_URLS_KEY)!.split(',')[0]! } : {}),
+    ...(/^\d{1,6}$/.test(env.get(ELECTION_TIMEOUT_KEY) ?? '') && Number(env.get(ELECTION_TIMEOUT_KEY)) > 0
+      ? { electionTimeoutMs: Number(env.get(ELECTION_TIMEOUT_KEY)) }
+      : {}),
   };
   return { settings, identity };
 }

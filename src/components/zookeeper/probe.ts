@@ -43,6 +43,35 @@ export async function probeZkServer(address: string, port: number, timeoutMs: nu
   }
 }
 
+/** How long a server takes to notice a lost leader or lost followers: syncLimit ticks of tickTime. */
+export interface ZkTimers {
+  tickTimeMs: number;
+  syncLimit: number;
+}
+
+/**
+ * Parses a `conf` reply (`tickTime=2000`, `syncLimit=5`, one setting a line). Untrusted text: only
+ * small positive integers are taken, anything else is no answer.
+ */
+export function parseZkConf(text: string): ZkTimers | undefined {
+  const int = (key: string): number | undefined => {
+    const v = new RegExp(`^${key}=(\\d{1,7})\\s*$`, 'm').exec(text)?.[1];
+    return v !== undefined && Number(v) > 0 ? Number(v) : undefined;
+  };
+  const tickTimeMs = int('tickTime');
+  const syncLimit = int('syncLimit');
+  return tickTimeMs !== undefined && syncLimit !== undefined ? { tickTimeMs, syncLimit } : undefined;
+}
+
+/** A server's own tickTime and syncLimit (`conf`), or undefined when it does not say. */
+export async function probeZkTimers(address: string, port: number, timeoutMs: number): Promise<ZkTimers | undefined> {
+  try {
+    return parseZkConf(await fourLetterWord(address, port, 'conf', timeoutMs));
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The highest zxid named by the data dir's files (`log.<hex>`, `snapshot.<hex>`), from a
  * listing of its `version-2` directories. A lower bound of what the server holds: usable to

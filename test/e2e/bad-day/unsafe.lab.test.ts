@@ -106,7 +106,7 @@ async function failoverWhile(topology: string, extra: string[], during: (j: any)
     };
     if (
       res.exitCode === 3 &&
-      res.json?.error?.code === 'lost-dc-alive' &&
+      ['lost-dc-alive', 'loss-settling'].includes(res.json?.error?.code) &&
       attempt < 30 &&
       stepsDone(res.json).length === 0
     ) {
