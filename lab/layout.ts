@@ -274,7 +274,8 @@ export function labTopology(layout: LabLayout): Record<string, unknown> {
       zkId: n.zkId,
       services: {
         dcfail: { stateDir: `${n.root}/var/lib/dcfail` },
-        mesos: { masterCountFile: n.paths.masterCountFile, envFile: n.paths.mesosEnvFile, workDir: n.paths.mesosWorkDir },
+        // The loopback lab's Mesos stand-in has no overlay module (its machines-lab successor has): no second log.
+        mesos: { masterCountFile: n.paths.masterCountFile, envFile: n.paths.mesosEnvFile, workDir: n.paths.mesosWorkDir, overlayLogDir: null },
         exhibitor: { envFile: n.paths.exhibitorEnvFile, zkDataDir: n.paths.zkDataDir },
         etcd: { envFile: n.paths.etcdEnvFile, dataDir: n.paths.etcdDataDir },
       },

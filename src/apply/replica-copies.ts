@@ -1,5 +1,6 @@
 /**
- * Copies each node's replica state (etcd data dir, ZooKeeper data dir, Mesos replicated log) to
+ * Copies each node's replica state (etcd data dir, ZooKeeper data dir, the Mesos replicated logs:
+ * the registry's and the overlay module's) to
  * `<stateDir>/<kind>/<run>/` on the node itself: `copies` before anything destructive, `archive`
  * for what a divergent DC wrote. Returns where each node's copy is (for the journal).
  */
@@ -7,7 +8,7 @@ import type { ClusterObservation } from '../observe/observation.js';
 import type { Session } from './session.js';
 import type { TopologyNode } from '../topology/model.js';
 import { etcdReplicaPath } from '../components/etcd/replicas.js';
-import { mesosReplicaPath } from '../components/mesos/replicas.js';
+import { mesosReplicaPaths } from '../components/mesos/replicas.js';
 import { quote } from '../remote/shell.js';
 import { zookeeperReplicaPath } from '../components/zookeeper/replicas.js';
 export async function copyState(
@@ -29,7 +30,7 @@ export async function copyState(
       const paths = [
         n.roles.includes('etcd') ? etcdData : undefined,
         n.roles.includes('exhibitor') ? zookeeperReplicaPath(n) : undefined,
-        n.roles.includes('mesos') ? mesosReplicaPath(n) : undefined,
+        ...(n.roles.includes('mesos') ? mesosReplicaPaths(n) : []),
       ].filter((p): p is string => p !== undefined);
       const r = await remote.exec(
         // Private and root's: the copies hold every replica's data (0700 directories, nothing

@@ -8,7 +8,7 @@ import { clusterMembers, type ClusterName } from '../core/clusters.js';
 import { majorityOf } from '../core/quorum.js';
 import { declaredEnsemble, type ZookeeperSettings } from '../components/zookeeper/settings.js';
 import { declaredEtcdSettings, etcdDataDirOf, peerUrlOf, type EtcdSettings } from '../components/etcd/settings.js';
-import { replicatedLogPath, type MesosSettings } from '../components/mesos/settings.js';
+import { overlayLogPath, replicatedLogPath, type MesosSettings } from '../components/mesos/settings.js';
 import type { Topology } from '../topology/model.js';
 
 /** The settings dcfail owns, as one node's files hold them. Absent key: absent setting. */
@@ -27,8 +27,8 @@ export interface NodeFacts {
     etcdEnv: string;
   };
   units: Record<ClusterName, string>;
-  /** Directories whose content is a replica's state. */
-  dirs: { etcdData: string; zkData: string; replicatedLog: string };
+  /** Directories whose content is a replica's state (overlayLog: null when the overlay module is off). */
+  dirs: { etcdData: string; zkData: string; replicatedLog: string; overlayLog: string | null };
   etcdName: string;
   etcdPeerUrl: string;
   config: NodeConfig;
@@ -112,6 +112,7 @@ export function offlineFacts(t: Topology): ClusterFacts {
         etcdData: etcdDataDirOf(n),
         zkData: n.services.exhibitor.zkDataDir,
         replicatedLog: replicatedLogPath(n.services.mesos.workDir),
+        overlayLog: overlayLogPath(n.services.mesos.overlayLogDir),
       },
       etcdName: n.name,
       etcdPeerUrl: peerUrlOf(n.address, n.services.etcd.peerPort),

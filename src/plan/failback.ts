@@ -5,14 +5,15 @@
  * Order, and why:
  * 1. Quarantine the returning DC: mask and stop its services. With its old configuration its
  *    majority could elect its own leaders (split brain).
- * 2. Move its stale state aside, kept as a backup: etcd data dir, ZooKeeper data, replicated log.
+ * 2. Move its stale state aside, kept as a backup: etcd data dir, ZooKeeper data, both Mesos
+ *    replicated logs (the registry's and the overlay module's).
  * 3. ZooKeeper: the survivors take the full ensemble and master_count first (they wait, without
  *    quorum, for peers); then the wiped servers start one at a time. Were empty servers to reach a
  *    quorum first, they would win with an empty tree.
  * 4. etcd: each returning member is added as a learner, started with a fresh data dir, promoted
  *    once caught up; then every etcd env file is restored.
- * 5. Mesos: the survivors stop; the freshest survivor's replicated log is copied to every
- *    returning master (an empty replica only catches up while a quorum of voting replicas exists,
+ * 5. Mesos: the survivors stop; the leader's replicated logs (registry and overlay) are copied to
+ *    every returning master (an empty replica only catches up while a quorum of voting replicas exists,
  *    and all-empty replicas initialise an empty registry); MESOS_QUORUM restored; survivors start
  *    first, then the returning masters; one leader with the registry intact.
  */
@@ -24,7 +25,7 @@ import { etcdRejoined, etcdStaleState, planEtcdFailback } from '../components/et
 import { MESOS_PAUSE, mesosRejoined, mesosStaleState, planMesosFailback } from '../components/mesos/plan.js';
 import { planZookeeperFailback, zookeeperRejoined, zookeeperStaleState } from '../components/zookeeper/plan.js';
 import { failedOverConfig } from './failover.js';
-import { StepList, type Plan, type QuorumFigure } from './plan.js';
+import { StepList, type Plan, type QuorumFigure, type StaleState } from './plan.js';
 import { addServiceOp, addVerify } from './steps.js';
 
 export interface FailbackOptions {
@@ -142,14 +143,14 @@ export function planFailback(observed: ClusterFacts, opts: FailbackOptions): Pla
     n: NodeFacts;
     c: ClusterName;
     path: string;
-    what: 'etcd-data' | 'zookeeper-data' | 'replicated-log';
+    what: StaleState;
     why: string;
   }[] = [];
   const isPending = (n: NodeFacts, c: ClusterName) => pending(c).includes(n);
   for (const n of back) {
     if (isPending(n, 'etcd')) moves.push({ n, c: 'etcd', ...etcdStaleState(n) });
     if (isPending(n, 'exhibitor')) moves.push({ n, c: 'exhibitor', ...zookeeperStaleState(n) });
-    if (isPending(n, 'mesos')) moves.push({ n, c: 'mesos', ...mesosStaleState(n) });
+    if (isPending(n, 'mesos')) for (const m of mesosStaleState(n)) moves.push({ n, c: 'mesos', ...m });
   }
   for (const m of moves) {
     list.add({
@@ -182,11 +183,11 @@ export function planFailback(observed: ClusterFacts, opts: FailbackOptions): Pla
   list.setTrack('etcd');
   planEtcdFailback(list, facts, survivors('etcd'), returning('etcd'), pending('etcd'), want);
 
-  // 5. Mesos: copy the freshest log, restore the quorum, survivors first.
+  // 5. Mesos: copy the leader's logs, restore the quorum, survivors first.
   list.setTrack('zookeeper-mesos');
-  planMesosFailback(list, survivors('mesos'), returning('mesos'), pending('mesos'), want);
+  const logSource = planMesosFailback(list, facts, survivors('mesos'), returning('mesos'), pending('mesos'), want);
 
   list.setTrack(undefined);
-  const warnings = [zookeeperPause, MESOS_PAUSE];
+  const warnings = [zookeeperPause, MESOS_PAUSE, ...logSource];
   return { ...base, safe: true, refusals: [], warnings, steps: list.steps };
 }

@@ -61,9 +61,12 @@ export type Step =
   | (StepBase & { action: 'edit-file'; file: string; changes: Changes; format: 'env' | 'value' })
   /** `enableFirst`: unmask (the `enable` template) right before starting: a quarantined unit. */
   | (StepBase & { action: ServiceOp; unit: string; enableFirst?: boolean })
-  | (StepBase & { action: 'move-aside'; path: string; what: 'etcd-data' | 'zookeeper-data' | 'replicated-log' })
+  | (StepBase & { action: 'move-aside'; path: string; what: StaleState })
   | ComponentStep
   | (StepBase & { action: 'verify'; check: Check });
+
+/** What a failback moves aside on a returning node: a replica's state. */
+export type StaleState = 'etcd-data' | 'zookeeper-data' | 'replicated-log' | 'overlay-log';
 
 export interface QuorumFigure {
   members: number;

@@ -74,14 +74,31 @@ export class LocalRemote implements Remote {
       encoding: 'utf8',
       detached: true,
       maxBuffer: opts.maxOutputBytes ?? EXEC_MAX_OUTPUT,
-      ...(opts.stdin !== undefined ? { input: opts.stdin } : { stdin: 'ignore' as const }),
+      // Streamed stdout is piped to its reader with back-pressure, not collected.
+      buffer: { stdout: opts.stdoutTo === undefined, stderr: true },
+      ...(opts.stdin !== undefined
+        ? { input: opts.stdin }
+        : { stdin: opts.stdinFrom !== undefined ? ('pipe' as const) : ('ignore' as const) }),
     });
+    if (opts.stdoutTo) subprocess.stdout.pipe(opts.stdoutTo);
+    if (opts.stdinFrom) {
+      const input = opts.stdinFrom;
+      input.on('error', () => subprocess.stdin?.end());
+      subprocess.stdin?.on('error', () => undefined); // the command closed its input: its exit says why
+      input.pipe(subprocess.stdin!);
+    }
+    const onAbort = () => killGroup(subprocess.pid);
+    if (opts.signal?.aborted) onAbort();
+    else opts.signal?.addEventListener('abort', onAbort, { once: true });
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
       killGroup(subprocess.pid);
     }, timeoutMs);
-    const result = await subprocess.finally(() => clearTimeout(timer));
+    const result = await subprocess.finally(() => {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+    });
     if (result.isMaxBuffer) {
       killGroup(subprocess.pid);
       throw new OperationError('local-exec', `local: the command's output exceeded its size cap; it was killed`);
@@ -89,7 +106,7 @@ export class LocalRemote implements Remote {
     return {
       exitCode: timedOut ? null : (result.exitCode ?? null),
       signal: result.signal ? result.signal.replace(/^SIG/, '') : null,
-      stdout: result.stdout,
+      stdout: typeof result.stdout === 'string' ? result.stdout : '',
       stderr: result.stderr,
       timedOut,
       durationMs: Math.round(performance.now() - started),

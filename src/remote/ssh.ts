@@ -339,7 +339,7 @@ class SshRemote implements Remote {
   exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
     const timeoutMs = opts.timeoutMs ?? EXEC_DEFAULT_TIMEOUT_MS;
     const line = buildExecLine(command, { sudo: opts.sudo ?? this.target.ssh.sudo, timeoutMs });
-    return this.run(line, opts.stdin, timeoutMs, opts.maxOutputBytes ?? EXEC_MAX_OUTPUT);
+    return this.run(line, opts, timeoutMs, opts.maxOutputBytes ?? EXEC_MAX_OUTPUT);
   }
 
   async readFile(path: string, opts: ReadOptions = {}): Promise<string | null> {
@@ -373,7 +373,8 @@ class SshRemote implements Remote {
     });
   }
 
-  private run(line: string, stdin: string | undefined, timeoutMs: number, maxOutput: number): Promise<ExecResult> {
+  private run(line: string, opts: ExecOptions, timeoutMs: number, maxOutput: number): Promise<ExecResult> {
+    const { stdin, stdinFrom, stdoutTo, signal: abort } = opts;
     const started = performance.now();
     return new Promise((resolve, reject) => {
       if (this.isClosed) {
@@ -439,12 +440,16 @@ class SshRemote implements Remote {
           channel.close();
           finish();
         };
-        channel.on('data', (chunk: Buffer) => {
-          if (overflow) return;
-          outBytes += chunk.length;
-          if (outBytes > maxOutput) cut();
-          else out.push(chunk);
-        });
+        // Streamed stdout: piped with back-pressure (the remote command waits while the reader is
+        // slow), nothing kept here.
+        if (stdoutTo) channel.pipe(stdoutTo);
+        else
+          channel.on('data', (chunk: Buffer) => {
+            if (overflow) return;
+            outBytes += chunk.length;
+            if (outBytes > maxOutput) cut();
+            else out.push(chunk);
+          });
         channel.stderr.on('data', (chunk: Buffer) => {
           if (overflow) return;
           errBytes += chunk.length;
@@ -456,7 +461,19 @@ class SshRemote implements Remote {
           exitCode = typeof code === 'number' ? code : null;
           signal = sig ? sig.replace(/^SIG/, '') : null;
         });
-        channel.on('close', finish);
+        const kill = () => {
+          try {
+            channel.signal('KILL');
+          } catch {
+            /* the channel is gone already */
+          }
+          channel.close();
+        };
+        const onAbort = () => kill();
+        channel.on('close', () => {
+          abort?.removeEventListener('abort', onAbort);
+          finish();
+        });
         channel.on('error', () => undefined); // surfaced through close
         const timer = setTimeout(() => {
           // The remote `timeout` wrapper kills the command itself (see buildExecLine).
@@ -464,7 +481,13 @@ class SshRemote implements Remote {
           channel.close();
           finish();
         }, timeoutMs);
-        channel.end(stdin === undefined ? undefined : Buffer.from(stdin, 'utf8'));
+        if (abort?.aborted) kill();
+        else abort?.addEventListener('abort', onAbort, { once: true });
+        if (stdinFrom) {
+          // A broken source ends the command's input; the command judges what it got.
+          stdinFrom.on('error', () => channel.end());
+          stdinFrom.pipe(channel);
+        } else channel.end(stdin === undefined ? undefined : Buffer.from(stdin, 'utf8'));
       });
     });
   }

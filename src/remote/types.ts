@@ -2,6 +2,7 @@
  * The hands of dcfail: one small interface for everything done on a node (or on the operator's
  * own machine). Runbooks and probes depend on this, never on ssh2 or execa.
  */
+import type { Readable, Writable } from 'node:stream';
 import type { TopologyNode } from '../topology/model.js';
 
 /**
@@ -30,6 +31,18 @@ export interface ExecOptions {
   readonly stdin?: string;
   /** Kill the command once its stdout or stderr exceeds this (default EXEC_MAX_OUTPUT). */
   readonly maxOutputBytes?: number;
+  /**
+   * Streamed into the command's stdin as it comes, with back-pressure (never held whole), then EOF.
+   * Not together with `stdin`.
+   */
+  readonly stdinFrom?: Readable;
+  /**
+   * The command's stdout goes here as it comes, with back-pressure, and is ended with it; the
+   * result's stdout is then empty and `maxOutputBytes` bounds stderr only.
+   */
+  readonly stdoutTo?: Writable;
+  /** Aborting kills the command; the result comes back as the command ends. */
+  readonly signal?: AbortSignal;
 }
 
 /** An exec without its own timeout gets this one: nothing a node does may hold a run for ever. */

@@ -131,6 +131,12 @@ const MesosServiceSchema = z.strictObject({
   masterCountFile: remotePath.default('/opt/mesosphere/etc/master_count'),
   envFile: remotePath.default('/opt/mesosphere/etc/mesos-master'),
   workDir: remotePath.default('/var/lib/dcos/mesos/master'),
+  /**
+   * The overlay module's `replicated_log_dir`: its own replicated log is `<dir>/overlay_replicated_log`
+   * (dcos/dcos-mesos-modules overlay/master.cpp; DC/OS sets /var/lib/dcos/mesos/master/ in gen/dcos-config.yaml).
+   * null: the overlay module is off (`dcos_overlay_enable: false`), there is no second log.
+   */
+  overlayLogDir: remotePath.nullable().default('/var/lib/dcos/mesos/master'),
   unit: unitName.default('dcos-mesos-master'),
   port: port.default(5050),
 });

@@ -6,6 +6,8 @@
  *
  * Data is a number per replica: higher is newer, 0 is empty, -1 is a registry that Mesos
  * initialised from nothing. `latest` is the newest committed data that must not be lost.
+ * A DC/OS master holds a second replicated log, the overlay module's (`overlay`): the same
+ * rules as the registry's, its own data.
  *
  * Invariants, checked after every step (a run can be killed after any of them):
  * (a) no two disjoint groups of live nodes could each form a quorum under the configuration
@@ -36,12 +38,15 @@ interface MNode {
     etcdData: string;
     zkData: string;
     log: string;
+    overlayLog: string | null;
   };
   /** Settings as the node's files hold them. */
   files: Record<string, string | undefined>;
   up: Record<C, boolean>;
   masked: Record<C, boolean>;
   data: Record<C, number>;
+  /** The overlay module's replicated log on a master, like data.mesos. */
+  overlay: number;
   /** ZooKeeper: the ensemble (node names) the running server uses. */
   zkRunning: string[] | null;
   /** Mesos: the quorum the running master uses. */
@@ -71,6 +76,7 @@ export interface PlanStepJson {
 export class ClusterModel {
   readonly nodes = new Map<string, MNode>();
   latest: Record<C, number> = { exhibitor: 0, mesos: 0, etcd: 0 };
+  latestOverlay = 0;
   readonly log: string[] = [];
 
   /** A healthy cluster as the topology declares it; the main DC holds newer data (worst case). */
@@ -107,6 +113,10 @@ export class ClusterModel {
           etcdData: n.services.etcd.dataDir ?? `\${ETCD_DATA_DIR from ${n.services.etcd.envFile}}`,
           zkData: n.services.exhibitor.zkDataDir,
           log: `${n.services.mesos.workDir}/replicated_log`,
+          overlayLog:
+            n.services.mesos.overlayLogDir === null
+              ? null
+              : `${n.services.mesos.overlayLogDir.replace(/\/+$/, '')}/overlay_replicated_log`,
         },
         files,
         up: { exhibitor: has('exhibitor'), mesos: has('mesos'), etcd: has('etcd') },
@@ -116,6 +126,7 @@ export class ClusterModel {
           mesos: has('mesos') ? (isMain ? 2 : 1) : 0,
           etcd: has('etcd') ? (isMain ? 2 : 1) : 0,
         },
+        overlay: has('mesos') && n.services.mesos.overlayLogDir !== null ? (isMain ? 2 : 1) : 0,
         zkRunning: has('exhibitor') ? zk.map((z) => z.name) : null,
         mesosQuorum: majority(masters.length),
         etcdMembers: has('etcd') ? etcd.map((e) => ({ name: e.name, learner: false })) : null,
@@ -123,6 +134,7 @@ export class ClusterModel {
       });
     }
     this.latest = { exhibitor: 2, mesos: 2, etcd: 2 };
+    this.latestOverlay = Math.max(0, ...[...this.nodes.values()].map((n) => n.overlay));
   }
 
   /**
@@ -135,6 +147,7 @@ export class ClusterModel {
       const alive = [...this.nodes.values()].filter((n) => n.dc !== dc && n.roles.includes(c));
       this.latest[c] = Math.max(0, ...alive.map((n) => n.data[c]));
     }
+    this.latestOverlay = Math.max(0, ...[...this.nodes.values()].filter((n) => n.dc !== dc).map((n) => n.overlay));
     for (const n of this.nodes.values()) {
       if (n.dc !== dc) continue;
       n.lost = true;
@@ -142,6 +155,7 @@ export class ClusterModel {
         n.up[c] = false;
         if (n.data[c] > 0) n.data[c] += 1000;
       }
+      if (n.overlay > 0) n.overlay += 1000;
     }
   }
 
@@ -160,6 +174,15 @@ export class ClusterModel {
       if (synced.length < need) continue;
       this.latest[c] += 1;
       for (const n of synced) n.data[c] = this.latest[c];
+    }
+    // The overlay module writes its log through the masters too (agents registering).
+    const groups = this.capableGroups('mesos').filter((g) => g.some((n) => n.overlay === this.latestOverlay));
+    if (groups.length === 1 && this.latestOverlay !== 0) {
+      const synced = groups[0]!.filter((n) => n.overlay === this.latestOverlay);
+      if (synced.length >= Math.max(...groups[0]!.map((n) => n.mesosQuorum))) {
+        this.latestOverlay += 1;
+        for (const n of synced) n.overlay = this.latestOverlay;
+      }
     }
   }
 
@@ -234,7 +257,8 @@ export class ClusterModel {
         const what = step['what'] as string;
         const cl: C = what === 'etcd-data' ? 'etcd' : what === 'zookeeper-data' ? 'exhibitor' : 'mesos';
         if (n!.up[cl]) throw new ModelError(`${step.id}: moves ${what} of a running ${cl} on ${n!.name}`);
-        n!.data[cl] = 0;
+        if (what === 'overlay-log') n!.overlay = 0;
+        else n!.data[cl] = 0;
         if (cl === 'etcd') n!.etcdMembers = null;
         break;
       }
@@ -268,7 +292,8 @@ export class ClusterModel {
         const from = this.node(step['from'] as string, step);
         if (from.up.mesos || n!.up.mesos)
           throw new ModelError(`${step.id}: copies a replicated log while a master runs`);
-        n!.data.mesos = from.data.mesos;
+        if (step['log'] === 'overlay') n!.overlay = from.overlay;
+        else n!.data.mesos = from.data.mesos;
         break;
       }
       case 'verify':
@@ -361,15 +386,22 @@ export class ClusterModel {
     for (const c of CS) {
       for (const g of this.capableGroups(c)) {
         if (c === 'mesos') {
-          const voting = g.filter((n) => n.data.mesos !== 0);
           const q = Math.min(...g.map((n) => n.mesosQuorum));
+          const voting = g.filter((n) => n.data.mesos !== 0);
           if (voting.length === 0 && g.length >= q) {
             for (const n of g) n.data.mesos = -1; // all EMPTY: an empty registry is initialised
-            continue;
-          }
-          if (voting.length >= q) {
+          } else if (voting.length >= q) {
             const best = Math.max(...voting.map((n) => n.data.mesos));
             for (const n of g) n.data.mesos = best;
+          }
+          // The overlay log: the same recovery, auto-initialisation always on (overlay/master.cpp).
+          const withOverlay = g.filter((n) => n.paths.overlayLog !== null);
+          const overlayVoting = withOverlay.filter((n) => n.overlay !== 0);
+          if (overlayVoting.length === 0 && withOverlay.length >= q) {
+            for (const n of withOverlay) n.overlay = -1;
+          } else if (overlayVoting.length >= q) {
+            const best = Math.max(...overlayVoting.map((n) => n.overlay));
+            for (const n of withOverlay) n.overlay = best;
           }
         } else {
           const best = Math.max(...g.map((n) => n.data[c]));
@@ -395,6 +427,12 @@ export class ClusterModel {
           if (staleVoting.length >= l.mesosQuorum) {
             throw new ModelError(
               `${where}: invariant (b) broken for mesos: ${staleVoting.map((n) => `${n.name}(${n.data.mesos})`).join(', ')} could form a quorum without the latest registry (${this.latest.mesos})`,
+            );
+          }
+          const staleOverlay = up.filter((n) => n.overlay !== 0 && n.overlay !== this.latestOverlay);
+          if (this.latestOverlay !== 0 && staleOverlay.length >= l.mesosQuorum) {
+            throw new ModelError(
+              `${where}: invariant (b) broken for the overlay log: ${staleOverlay.map((n) => `${n.name}(${n.overlay})`).join(', ')} could form a quorum without the latest overlay state (${this.latestOverlay})`,
             );
           }
         }
@@ -432,7 +470,7 @@ export class ClusterModel {
       case 'moved': {
         const path = check['path'] as string;
         const cl: C = path === n!.paths.etcdData ? 'etcd' : path === n!.paths.zkData ? 'exhibitor' : 'mesos';
-        if (n!.data[cl] !== 0) fail(`${path} still holds data`);
+        if ((path === n!.paths.overlayLog ? n!.overlay : n!.data[cl]) !== 0) fail(`${path} still holds data`);
         break;
       }
       case 'dc-down':
@@ -503,7 +541,8 @@ export class ClusterModel {
         break;
       case 'log-copied': {
         const from = this.nodes.get(check['from'] as string)!;
-        if (n!.data.mesos !== from.data.mesos) fail('logs differ');
+        if (check['log'] === 'overlay' ? n!.overlay !== from.overlay : n!.data.mesos !== from.data.mesos)
+          fail(`${String(check['log'])} logs differ`);
         break;
       }
       default:
@@ -519,6 +558,7 @@ export class ClusterModel {
       up: { ...n.up },
       masked: { ...n.masked },
       data: { ...n.data },
+      overlay: n.overlay,
       files: { ...n.files },
       etcd: n.etcdMembers,
       zk: n.zkRunning,

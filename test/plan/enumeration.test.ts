@@ -133,6 +133,8 @@ function failbackEndState(model: ClusterModel, t: Topology, original: ReturnType
       expect(n.masked[c]).toBe(false);
       if (has) expect(n.data[c], `${c} data on ${n.name}`).toBe(model.latest[c]);
     }
+    if (t.nodes.find((x) => x.name === n.name)!.roles.includes('mesos'))
+      expect(n.overlay, `overlay log on ${n.name}`).toBe(model.latestOverlay);
     if (before.etcd)
       expect(n.etcd!.map((e) => `${e.name}${e.learner ? '?' : ''}`).sort()).toEqual(
         before.etcd.map((e) => e.name).sort(),

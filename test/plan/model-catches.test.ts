@@ -98,6 +98,22 @@ describe('the model catches broken runbooks', () => {
     expect(() => runAll(model, steps(mutated))).toThrow(/invariant \(b\) broken for mesos/);
   });
 
+  it("failback that handles only the registry's log: the overlay module's stale replicas outvote the survivor (b)", () => {
+    const model = failedOver(three);
+    const overlay = (s: Step) =>
+      (s.action === 'move-aside' && s.what === 'overlay-log') ||
+      (s.action === 'copy-replicated-log' && s.log === 'overlay') ||
+      (s.action === 'verify' &&
+        ((s.check.kind === 'log-copied' && s.check.log === 'overlay') ||
+          (s.check.kind === 'moved' && s.check.path.endsWith('/overlay_replicated_log'))));
+    const full = failback(three);
+    expect(full.filter(overlay).length).toBeGreaterThan(0);
+    expect(() => runAll(failedOver(three), steps(full))).not.toThrow();
+    expect(() => runAll(model, steps(full.filter((s) => !overlay(s))))).toThrow(
+      /invariant \(b\) broken for the overlay log/,
+    );
+  });
+
   it('forcing a new etcd cluster on two survivors: two disjoint quorums (a)', () => {
     const model = new ClusterModel(five);
     model.loseDc('madrid');

@@ -90,6 +90,8 @@ describe('valid topologies', () => {
       masterCountFile: '/opt/mesosphere/etc/master_count',
       unit: 'dcos-mesos-master',
       port: 5050,
+      // DC/OS's overlay module: replicated_log_dir in gen/dcos-config.yaml.
+      overlayLogDir: '/var/lib/dcos/mesos/master',
     });
     expect(n.services.commands.disable).toBe('systemctl mask {unit}');
     expect(t.health).toEqual({ checks: ['ssh', 'tcp'], timeoutMs: 2000, attempts: 3 });

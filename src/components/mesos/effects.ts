@@ -1,12 +1,12 @@
 /**
- * What the Mesos masters' steps and checks do: copy the freshest replicated log to a returning
- * master; see one leader whose registrar recovered with the quorum its /flags say, its registry
- * knowing every agent recorded before the run (judge.ts `judgeMesosCheck`).
+ * What the Mesos masters' steps and checks do: copy a replicated log (the registry's or the
+ * overlay module's) from the leader's host to a returning master, streamed and checksummed; see
+ * one leader whose registrar recovered with the quorum its /flags say, its registry knowing every
+ * agent recorded before the run (judge.ts `judgeMesosCheck`).
  */
 import { OperationError } from '../../errors.js';
 import {
   checkTimeoutOf,
-  mustRun,
   NotYet,
   remoteOf,
   serviceCommand,
@@ -17,45 +17,39 @@ import { quote } from '../../remote/shell.js';
 import { nodeByName } from '../../topology/model.js';
 import { judgeMesosCheck } from './judge.js';
 import { probeMesosMaster } from './probe.js';
-import { replicatedLogPath } from './settings.js';
+import { streamTree } from '../../remote/stream-copy.js';
 import type { MesosCheck, MesosStep } from './steps.js';
 
 export const mesosStepEffects = {
   'copy-replicated-log': async (ctx, step) => {
     const timeoutMs = ctx.commandTimeoutMs;
-    const { remote: src, node: from } = await remoteOf(ctx, step.from);
+    const { remote: src } = await remoteOf(ctx, step.from);
     const { remote: dst, node: to } = await remoteOf(ctx, step.node!);
-    const srcPath = replicatedLogPath(from.services.mesos.workDir);
-    const archive = await mustRun(
-      src,
-      from,
-      `tar -C ${quote(srcPath)} -czf - . | base64 -w0`,
-      timeoutMs * 6,
-      `archive ${srcPath}`,
-    );
     const tmp = `${step.path}.dcfail-incoming`;
     const replaced = `${step.path}.dcfail-${ctx.runId}-replaced`;
-    await dst.exec(`rm -rf ${quote(tmp)}`, { timeoutMs });
+    // Streamed node to node through this process (flat memory), digests compared on both ends.
+    const copied = await streamTree(src, step.fromPath, dst, tmp, { timeoutMs: timeoutMs * 60 });
     const r = await dst.exec(
-      // The archive's owners and modes are the other node's to claim: the copy takes the owner of
-      // this node's own replica (or its parent directory), and no setuid/setgid bit survives.
+      // The copy takes the owner of this node's own replica (or its parent directory), and no
+      // setuid/setgid bit survives; the old log is kept beside it.
       [
         `set -e`,
         `ref=${quote(step.path.replace(/\/+[^/]+\/*$/, '') || '/')}`,
         `if [ -e ${quote(step.path)} ]; then ref=${quote(replaced)}; mv ${quote(step.path)} ${quote(replaced)}; fi`,
-        `(umask 077 && mkdir -p ${quote(tmp)})`,
-        `base64 -d | tar -C ${quote(tmp)} --no-same-owner --no-same-permissions -xzf -`,
         `chown -R -h --reference="$ref" -- ${quote(tmp)}`,
         `chmod -R u-s,g-s,o-w -- ${quote(tmp)}`,
         `sync`,
         `mv ${quote(tmp)} ${quote(step.path)}`,
       ].join('\n'),
-      { timeoutMs: timeoutMs * 6, stdin: archive },
+      { timeoutMs: timeoutMs * 6 },
     );
     if (r.exitCode !== 0)
-      throw new OperationError('copy-failed', `${to.name}: copying the replicated log failed: ${r.stderr.trim()}`);
-    ctx.note(`log-copy:${to.name}`, { from: from.name, bytes: archive.length });
-    return `copied ${Math.round((archive.length * 3) / 4 / 1024)} KiB from ${from.name}`;
+      throw new OperationError(
+        'copy-failed',
+        `${to.name}: installing the copied ${step.log} log failed: ${r.stderr.trim()}`,
+      );
+    ctx.note(`log-copy:${step.log}:${to.name}`, { from: step.from, bytes: copied.bytes, sha256: copied.sha256 });
+    return `copied ${Math.round(copied.bytes / 1024)} KiB from ${step.from} (sha256 ${copied.sha256.slice(0, 12)} on both ends)`;
   },
 } satisfies StepEffects<MesosStep>;
 
@@ -94,13 +88,18 @@ export const mesosCheckEffects = {
     const timeoutMs = checkTimeoutOf(ctx);
     const { remote: src, node: from } = await remoteOf(ctx, check.from);
     const { remote: dst } = await remoteOf(ctx, nodeName!);
-    const sum = (p: string) => `cd ${quote(p)} && find . -type f -print0 | sort -z | xargs -0 -r sha256sum`;
+    // Every file's name and content, digested on the node: the answer is one line whatever the log's size.
+    const sum = (p: string) =>
+      `cd ${quote(p)} && n=$(find . -type f | wc -l) && s=$(find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum | sha256sum | cut -d' ' -f1) && echo "$n $s"`;
     const [a, b] = await Promise.all([
-      src.exec(sum(replicatedLogPath(from.services.mesos.workDir)), { timeoutMs }),
-      dst.exec(sum(check.path), { timeoutMs }),
+      src.exec(sum(check.fromPath), { timeoutMs, maxOutputBytes: 4096 }),
+      dst.exec(sum(check.path), { timeoutMs, maxOutputBytes: 4096 }),
     ]);
-    if (a.exitCode !== 0 || b.exitCode !== 0 || a.stdout !== b.stdout || a.stdout.trim() === '')
-      throw new NotYet(`the log on ${nodeName} differs from ${check.from}'s`);
+    const line = /^([1-9]\d*) [0-9a-f]{64}\n$/;
+    if (a.exitCode !== 0 || b.exitCode !== 0 || !line.test(a.stdout) || a.stdout !== b.stdout)
+      throw new NotYet(
+        `the ${check.log} log on ${nodeName} differs from ${from.name}'s (${a.stdout.trim() || 'unreadable'} / ${b.stdout.trim() || 'unreadable'})`,
+      );
     return;
   },
 } satisfies CheckEffects<MesosCheck>;

@@ -1,8 +1,9 @@
 /**
  * The Mesos masters' part of the plans: pure. MESOS_QUORUM is the replicated log's quorum; an
  * empty replica catches up only while a quorum of voting replicas exists, and replicas that are
- * all empty initialise an empty registry. So a failback copies the freshest survivor's log to
- * every returning master before any of them starts.
+ * all empty initialise an empty registry. So a failback copies the leader's logs (the registry's
+ * and DC/OS's overlay module's, which has the same hazards) to every returning master before any
+ * of them starts.
  */
 import { majorityOf } from '../../core/quorum.js';
 import type { Finding } from '../../core/safety.js';
@@ -82,29 +83,68 @@ export function mesosRejoined(facts: ClusterFacts, want: (n: NodeFacts) => NodeC
     );
 }
 
-/** Failback: the returning master's stale log, moved aside (a copy of the survivors' replaces it). */
-export function mesosStaleState(n: NodeFacts): { path: string; what: 'replicated-log'; why: string } {
-  return { path: n.dirs.replicatedLog, what: 'replicated-log', why: "replaced by a copy of the survivors' log" };
+/** Failback: the returning master's stale logs, moved aside (copies of the survivors' replace them). */
+export function mesosStaleState(n: NodeFacts): { path: string; what: 'replicated-log' | 'overlay-log'; why: string }[] {
+  return [
+    { path: n.dirs.replicatedLog, what: 'replicated-log' as const, why: "replaced by a copy of the survivors' log" },
+    ...(n.dirs.overlayLog === null
+      ? []
+      : [
+          {
+            path: n.dirs.overlayLog,
+            what: 'overlay-log' as const,
+            why: "the overlay module's log, replaced by a copy of the survivors'",
+          },
+        ]),
+  ];
 }
 
 /**
- * Failback: the survivors stop; the freshest survivor's log is copied to every returning
- * master; MESOS_QUORUM restored; survivors start first, then the returning masters; one leader
- * with the registry intact.
+ * Where a failback copies the logs from. Mesos' own rule: the leader's host, since an arbitrary
+ * replica may hold an unlearned entry and copying it could assemble a false quorum for it
+ * (apache/mesos docs/replicated-log-internals.md; the elected coordinator has filled every
+ * missing position of its own replica up to the end of the log, src/log/coordinator.cpp
+ * `elect`/`catchupMissingPositions`, src/log/replica.cpp `missing`). Without a leader among the
+ * survivors (offline, or a re-run after the survivors stopped), the freshest survivor by the
+ * registry position observed, and the plan says so.
+ */
+function mesosLogSource(
+  facts: ClusterFacts,
+  survivors: readonly NodeFacts[],
+): { node: NodeFacts; leader: boolean } | undefined {
+  const leader = facts.live?.mesosLeader;
+  const led = survivors.find((n) => n.name === leader);
+  if (led) return { node: led, leader: true };
+  const freshest = byFreshness(survivors, mesosPosition)[0];
+  return freshest ? { node: freshest, leader: false } : undefined;
+}
+
+/**
+ * Failback: the survivors stop; the leader's logs (the registry's and the overlay module's) are
+ * copied to every returning master; MESOS_QUORUM restored; survivors start first, then the
+ * returning masters; one leader with the registry intact.
  */
 export function planMesosFailback(
   list: StepList,
+  facts: ClusterFacts,
   survivors: readonly NodeFacts[],
   returning: readonly NodeFacts[],
   pending: readonly NodeFacts[],
   want: (n: NodeFacts) => NodeConfig,
-): void {
+): Finding[] {
   const mSurvivors = survivors;
   const mReturning = returning;
-  const source = byFreshness(mSurvivors, mesosPosition)[0];
-  if (source && pending.length > 0) {
+  const found = mesosLogSource(facts, mSurvivors);
+  const findings: Finding[] = [];
+  if (found && pending.length > 0) {
+    const source = found.node;
+    if (!found.leader)
+      findings.push({
+        code: 'mesos-log-source',
+        message: `no Mesos leader seen among the survivors: the logs are copied from ${source.name}, the first survivor (Mesos serves no replica's position, and copies the leader's log: start the survivors' masters and re-plan to copy from the leader)`,
+      });
     const mQuorum = majorityOf(mSurvivors.length + mReturning.length);
-    addServiceOp(list, 'mesos', 'stop', mSurvivors, 'mesos:grow:stop', 'the log must not move while it is copied');
+    addServiceOp(list, 'mesos', 'stop', mSurvivors, 'mesos:grow:stop', 'the logs must not move while they are copied');
     for (const n of mSurvivors)
       addVerify(
         list,
@@ -114,25 +154,40 @@ export function planMesosFailback(
         `${n.units.mesos} is stopped`,
         'mesos:grow:stop:verify',
       );
-    for (const r of mReturning) {
+    const logs = (n: NodeFacts) =>
+      [
+        { log: 'registry' as const, id: 'copy-log', path: n.dirs.replicatedLog, what: 'replicated log' },
+        ...(n.dirs.overlayLog === null
+          ? []
+          : [{ log: 'overlay' as const, id: 'copy-overlay-log', path: n.dirs.overlayLog, what: 'overlay log' }]),
+      ] as const;
+    const copies = mReturning.flatMap((r) =>
+      logs(r).flatMap((l) => {
+        const from = logs(source).find((x) => x.log === l.log);
+        return from ? [{ r, l, fromPath: from.path }] : [];
+      }),
+    );
+    for (const { r, l, fromPath } of copies) {
       list.add({
-        id: `mesos:grow:copy-log:${r.name}`,
+        id: `mesos:grow:${l.id}:${r.name}`,
         cluster: 'mesos',
         node: r.name,
         action: 'copy-replicated-log',
+        log: l.log,
         from: source.name,
-        path: r.dirs.replicatedLog,
-        summary: `copy the replicated log of ${source.name} to ${r.dirs.replicatedLog}`,
+        fromPath,
+        path: l.path,
+        summary: `copy the ${l.what} of ${source.name} to ${l.path}`,
         group: 'mesos:grow:copy-log',
       });
     }
-    for (const r of mReturning)
+    for (const { r, l, fromPath } of copies)
       addVerify(
         list,
         'mesos',
         r.name,
-        { kind: 'log-copied', from: source.name, path: r.dirs.replicatedLog },
-        `the log on ${r.name} matches ${source.name}'s`,
+        { kind: 'log-copied', log: l.log, from: source.name, fromPath, path: l.path },
+        `the ${l.what} on ${r.name} matches ${source.name}'s`,
         'mesos:grow:copy-log:verify',
       );
     addEdits(
@@ -151,7 +206,7 @@ export function planMesosFailback(
         `${n.units.mesos} runs on ${n.name}, waiting for its quorum`,
         'mesos:grow:start-survivors:verify',
       );
-    addServiceOp(list, 'mesos', 'start', mReturning, 'mesos:grow:start-returning', 'with the copied log', true);
+    addServiceOp(list, 'mesos', 'start', mReturning, 'mesos:grow:start-returning', 'with the copied logs', true);
     addVerify(
       list,
       'mesos',
@@ -161,6 +216,7 @@ export function planMesosFailback(
       'mesos:grow:verify',
     );
   }
+  return findings;
 }
 
 export const MESOS_PAUSE: Finding = {

@@ -8,9 +8,16 @@ import type { SettingRef } from '../../core/env-file.js';
 
 export const QUORUM_KEY = 'MESOS_QUORUM';
 const REPLICATED_LOG_DIR = 'replicated_log';
+/** overlay/master.cpp `REPLICATED_LOG_STORE`, under the module's `replicated_log_dir`. */
+const OVERLAY_LOG_DIR = 'overlay_replicated_log';
 
 export function replicatedLogPath(workDir: string): string {
   return `${workDir.replace(/\/+$/, '')}/${REPLICATED_LOG_DIR}`;
+}
+
+/** The overlay module's replicated log under its `replicated_log_dir` (null: the module is off). */
+export function overlayLogPath(overlayLogDir: string | null): string | null {
+  return overlayLogDir === null ? null : `${overlayLogDir.replace(/\/+$/, '')}/${OVERLAY_LOG_DIR}`;
 }
 
 /** The Mesos setting dcfail owns: the replicated log's quorum. */
