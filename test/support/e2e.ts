@@ -10,7 +10,7 @@ import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -408,11 +408,19 @@ export async function treeSnapshot(
   return out;
 }
 
+/** Lifts the holds of a loopback lab node (what the lab's fence hook set): its units may start again. */
+export async function liftLabHolds(node: { root: string }): Promise<void> {
+  await rm(`${node.root}/var/lib/dcfail/guard`, { recursive: true, force: true });
+}
+
 /** Every unit of every node as the lab's supervisor sees it (pid and restarts included). */
 export async function unitStates(
   dir: string,
 ): Promise<
-  Record<string, { active: boolean; masked: boolean; stopped: boolean; pid: number | undefined; restarts: number }>
+  Record<
+    string,
+    { active: boolean; masked: boolean; held: boolean; stopped: boolean; pid: number | undefined; restarts: number }
+  >
 > {
   // Straight from the supervisor: labStatus() also runs the lab's health check, which writes to etcd.
   const res = await sendRequest(`${dir}/supervisor.sock`, { op: 'status' });
@@ -420,12 +428,13 @@ export async function unitStates(
   const st = { supervisor: res.result as SupervisorStatus };
   const out: Record<
     string,
-    { active: boolean; masked: boolean; stopped: boolean; pid: number | undefined; restarts: number }
+    { active: boolean; masked: boolean; held: boolean; stopped: boolean; pid: number | undefined; restarts: number }
   > = {};
   for (const u of st.supervisor?.units ?? [])
     out[`${u.node}/${u.unit}`] = {
       active: u.active,
       masked: u.masked,
+      held: u.held,
       stopped: u.stopped,
       pid: u.pid,
       restarts: u.restarts,
