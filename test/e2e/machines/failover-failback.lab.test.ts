@@ -10,7 +10,11 @@
 import { describe, expect, it } from 'vitest';
 import { readFile, writeFile } from 'node:fs/promises';
 import { parse, stringify } from 'yaml';
-import { clustersReady, powerOff, powerOn } from '../../../lab/machines/lab.js';
+import { clustersReady, labExec, powerOff, powerOn } from '../../../lab/machines/lab.js';
+import { holdUnit, liftHold, startUnit } from '../../../src/apply/units.js';
+import { RemotePool } from '../../../src/remote/ssh.js';
+import { loadTopology } from '../../../src/topology/load.js';
+import { nodeByName } from '../../../src/topology/model.js';
 import { zkMode, etcdHealthy } from '../../../lab/machines/probes.js';
 import { sleep } from '../../../lab/machines/run.js';
 import {
@@ -41,6 +45,7 @@ import {
 
 const e = useMachinesE2e({ instance: 5, tag: 'i11-path-e2e', masters: 3, dcos: '2.2', label: 'machines e2e' });
 const N = 2000;
+let topology = '';
 const KEYS = '/e2e-machines/';
 const ZNODES = '/e2e-machines';
 
@@ -73,7 +78,7 @@ describe('dcfail on the machines lab (3 masters, DC/OS 2.2, real timers)', () =>
     const madrid = mastersOf(lab, 'madrid').map((n) => n.name);
 
     // The lab's topology, its fence hook powering off and holding the DC's units on their disks.
-    const topology = `${lab.dir}/topology-e2e.yaml`;
+    topology = `${lab.dir}/topology-e2e.yaml`;
     const t = parse(await readFile(lab.topologyPath, 'utf8')) as { hooks: { fence: Record<string, string> } };
     const fence = await writeFenceAndHold(lab);
     t.hooks.fence = { madrid: `${fence} madrid`, barcelona: `${fence} barcelona` };
@@ -189,4 +194,50 @@ describe('dcfail on the machines lab (3 masters, DC/OS 2.2, real timers)', () =>
     }
     expect(m2).toBeDefined();
   }, 900_000);
+
+  it("starts as DC/OS runs them: a start the Mesos pre-start check refuses is waited for, a held unit's is refused at once", async () => {
+    const lab = e.lab();
+    expect(topology, 'the first test wrote the topology').not.toBe('');
+    const t = await loadTopology(topology);
+    const m3 = nodeByName(t, 'master-3');
+    const pool = new RemotePool();
+    try {
+      const remote = await pool.get(m3);
+      // Held: real systemd skips the start (exit 0, inactive, ConditionResult=no): refused at once, not waited for.
+      await holdUnit(remote, m3, 'dcos-mesos-master', 60_000);
+      const t0 = Date.now();
+      await expect(startUnit(remote, m3, 'start', 'dcos-mesos-master', 60_000, 180_000)).rejects.toThrow(
+        /systemd does not start dcos-mesos-master: a start condition failed/,
+      );
+      e.log(`held dcos-mesos-master: start refused after ${Date.now() - t0} ms`);
+      expect(Date.now() - t0).toBeLessThan(15_000);
+      await liftHold(remote, m3, 'dcos-mesos-master', 60_000);
+
+      // ZooKeeper down on master-3: its Mesos pre-start check (DC/OS 2.2: the local ZooKeeper's mode) fails the
+      // start, systemd retries every 15 s; Exhibitor starts ZooKeeper 30 s after it starts. The start is a success.
+      await sh(lab, 'master-3', 'systemctl stop dcos-mesos-master dcos-exhibitor');
+      const start = labExec('master-3', ['systemctl', 'start', '--no-block', 'dcos-exhibitor'], { dir: lab.dir });
+      const out = await e.timed('start of dcos-mesos-master refused by its pre-start check, then up', () =>
+        startUnit(remote, m3, 'start', 'dcos-mesos-master', 60_000, 180_000),
+      );
+      expect((await start).exitCode).toBe(0);
+      e.log(out);
+      expect(out).toMatch(
+        /^start dcos-mesos-master: refused at first \(exit \d+: .*\); up after \d+ s \(systemd retried it\)$/,
+      );
+      expect(await unitShow(lab, 'master-3', 'dcos-mesos-master')).toBe('active/running/yes');
+      await waitFor(
+        'every cluster ready',
+        async () => {
+          const r = await clustersReady(lab.layout);
+          if (r !== true) throw new Error(r);
+          return true;
+        },
+        150_000,
+        1000,
+      );
+    } finally {
+      await pool.closeAll();
+    }
+  }, 400_000);
 });
