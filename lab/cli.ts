@@ -63,7 +63,7 @@ async function main(argv: string[]): Promise<number> {
       const dc = rest[0];
       if (!dc) throw new LabError('revive-dc needs a datacenter (madrid, barcelona, main or secondary)');
       await reviveDc(dc);
-      progress(`revived ${dc}: sshd and every unmasked service starting with the old files`);
+      progress(`revived ${dc}: sshd and every service not masked nor held starting with the old files`);
       return 0;
     }
     default:

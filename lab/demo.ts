@@ -1,6 +1,6 @@
 /**
  * `npm run demo`: the main job on the bundled lab. Lab up, a write load, the main DC dies,
- * `dcfail status`, `dcfail failover`, the main DC comes back (fenced: its units stay masked),
+ * `dcfail status`, `dcfail failover`, the main DC comes back (fenced: its units stay held),
  * `dcfail failback`, `dcfail status`, then a check that every write the clusters acknowledged is
  * still there, and lab down. Each stage is shown as it happens, with its time.
  *
@@ -133,7 +133,7 @@ async function main(): Promise<void> {
   await dcfail(['failover', '--to', 'secondary', '--yes', '-t', topo]);
   await dcfail(['status', '-t', topo]);
 
-  stage('madrid comes back with its old files (fenced: its units stay masked until failback)');
+  stage('madrid comes back with its old files (fenced: its units stay held until failback)');
   await reviveDc('main', { dir: lab.dir });
   await new Promise((r) => setTimeout(r, 2000));
 

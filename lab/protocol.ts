@@ -4,10 +4,11 @@
  */
 import { connect } from 'node:net';
 
-export type UnitAction = 'start' | 'stop' | 'restart' | 'mask' | 'unmask' | 'is-active';
+export type UnitAction = 'start' | 'stop' | 'restart' | 'mask' | 'unmask' | 'is-active' | 'show' | 'hold';
 
 export type Request =
   | { readonly op: UnitAction; readonly node: string; readonly unit: string }
+  | { readonly op: 'daemon-reload'; readonly node: string }
   | { readonly op: 'status' }
   | { readonly op: 'kill-dc'; readonly dc: string }
   | { readonly op: 'revive-dc'; readonly dc: string }
@@ -21,8 +22,18 @@ export interface UnitStatus {
   readonly active: boolean;
   readonly pid: number | undefined;
   readonly masked: boolean;
+  /** A drop-in condition of the unit (its hold) fails: it does not start. */
+  readonly held: boolean;
   readonly stopped: boolean;
   readonly restarts: number;
+}
+
+/** `systemctl show`'s LoadState, ActiveState, SubState and ConditionResult of a unit. */
+export interface UnitShow {
+  readonly load: string;
+  readonly active: string;
+  readonly sub: string;
+  readonly condition: string;
 }
 
 export interface SupervisorStatus {

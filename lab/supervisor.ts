@@ -16,7 +16,8 @@ import { blackholedAmong, setBlackhole } from './blackhole.js';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { UNITS, ALL_UNITS, type LabLayout, type LabNode } from './layout.js';
-import type { KillResult, Request, Response, SupervisorStatus, UnitStatus } from './protocol.js';
+import type { KillResult, Request, Response, SupervisorStatus, UnitShow, UnitStatus } from './protocol.js';
+import { holdPathsOf, renderHoldDropIn } from '../src/guard/render.js';
 
 const RESTART_DELAY_MS = 1000;
 const STOP_TIMEOUT_MS = 15_000;
@@ -50,6 +51,13 @@ export class Supervisor {
   private readonly statePath: string;
   private state: LabState;
   private shuttingDown = false;
+  /**
+   * systemd's view of each unit's drop-ins: the paths of its `ConditionPathExists=!<path>` lines, read
+   * at boot (the supervisor's start, a power-on) and at daemon-reload only, as systemd reads them.
+   */
+  private readonly conditions = new Map<string, string[]>();
+  /** Whether the last start of each unit passed its conditions (systemd's ConditionResult). */
+  private readonly conditionResult = new Map<string, boolean>();
 
   constructor(layout: LabLayout) {
     this.layout = layout;
@@ -59,7 +67,53 @@ export class Supervisor {
       for (const name of ALL_UNITS) {
         this.units.set(`${node.name}/${name}`, { node, name, child: undefined, restartTimer: undefined, restarts: 0, exitWaiters: [] });
       }
+      this.daemonReload(node);
     }
+  }
+
+  // ---- drop-ins: the hold (ConditionPathExists=!<flag>) -------------------------------------
+
+  /** Reads every unit's drop-ins of the node (`<root>/etc/systemd/system/<unit>.service.d/*.conf`). */
+  private daemonReload(node: LabNode): void {
+    for (const u of this.unitsOf([node])) {
+      const dir = `${node.root}/etc/systemd/system/${u.name}.service.d`;
+      const paths: string[] = [];
+      let files: string[] = [];
+      try {
+        files = readdirSync(dir).filter((f) => f.endsWith('.conf')).sort();
+      } catch {
+        files = [];
+      }
+      for (const f of files) {
+        for (const line of readFileSync(`${dir}/${f}`, 'utf8').split('\n')) {
+          const m = /^ConditionPathExists=!(\/.+)$/.exec(line.trim());
+          if (m) paths.push(m[1]!);
+        }
+      }
+      this.conditions.set(`${node.name}/${u.name}`, paths);
+    }
+  }
+
+  /** Evaluates the unit's conditions as a start does; false: systemd skips the start (the unit is held). */
+  private conditionsPass(u: Unit): boolean {
+    const ok = !(this.conditions.get(`${u.node.name}/${u.name}`) ?? []).some((p) => existsSync(p));
+    this.conditionResult.set(`${u.node.name}/${u.name}`, ok);
+    if (!ok) log(`${u.node.name}/${u.name}: start condition failed (held), not started`);
+    return ok;
+  }
+
+  /** The lab fence's hold, out of band: the flag and the drop-in on the node's disk, then a reload. */
+  private hold(u: Unit): void {
+    const p = holdPathsOf(u.name, `${u.node.root}/var/lib/dcfail/guard`, `${u.node.root}/etc/systemd/system`);
+    for (const [file, text] of [
+      [p.flag, 'held by the lab fence\n'],
+      [p.dropIn, renderHoldDropIn(p)],
+    ] as const) {
+      mkdirSync(file.slice(0, file.lastIndexOf('/')), { recursive: true, mode: 0o755 });
+      writeFileSync(`${file}.tmp`, text, { mode: 0o644 });
+      renameSync(`${file}.tmp`, file);
+    }
+    this.daemonReload(u.node);
   }
 
   // ---- persisted state ----------------------------------------------------------------------
@@ -161,6 +215,7 @@ export class Supervisor {
       u.restartTimer = undefined;
       const again = this.persisted(u);
       if (this.shuttingDown || again.masked || again.stopped || this.isKilled(u.node)) return;
+      if (!this.conditionsPass(u)) return;
       u.restarts += 1;
       this.spawnUnit(u);
     }, RESTART_DELAY_MS);
@@ -196,10 +251,11 @@ export class Supervisor {
 
   /** Power-on: every unit that is not masked starts, as systemd does at boot. */
   private powerOn(node: LabNode): void {
+    this.daemonReload(node);
     for (const u of this.unitsOf([node])) {
       const s = this.persisted(u);
       if (s.stopped) this.persist(u, { stopped: false });
-      if (!s.masked || u.name === UNITS.sshd) this.spawnUnit(u);
+      if (u.name === UNITS.sshd || (!s.masked && this.conditionsPass(u))) this.spawnUnit(u);
     }
   }
 
@@ -273,6 +329,8 @@ export class Supervisor {
         this.assertUp(u);
         if (this.persisted(u).masked) throw new Error(`Failed to start ${u.name}.service: Unit ${u.name}.service is masked.`);
         this.persist(u, { stopped: false });
+        // As systemd: a start whose condition fails succeeds and leaves the unit inactive.
+        if (!u.child && !this.conditionsPass(u)) return { active: false };
         this.spawnUnit(u);
         return { active: true };
       }
@@ -290,6 +348,7 @@ export class Supervisor {
         this.persist(u, { stopped: true });
         await this.stopUnit(u);
         this.persist(u, { stopped: false });
+        if (!this.conditionsPass(u)) return { active: false };
         this.spawnUnit(u);
         return { active: true };
       }
@@ -307,6 +366,28 @@ export class Supervisor {
       case 'is-active': {
         const u = this.unit(req.node, req.unit);
         return { active: u.child !== undefined, masked: this.persisted(u).masked };
+      }
+      case 'show': {
+        const u = this.unit(req.node, req.unit);
+        const pending = u.child === undefined && u.restartTimer !== undefined;
+        const show: UnitShow = {
+          load: this.persisted(u).masked ? 'masked' : 'loaded',
+          active: u.child !== undefined ? 'active' : pending ? 'activating' : 'inactive',
+          sub: u.child !== undefined ? 'running' : pending ? 'auto-restart' : 'dead',
+          condition: this.conditionResult.get(`${u.node.name}/${u.name}`) === false ? 'no' : 'yes',
+        };
+        return show;
+      }
+      case 'hold': {
+        const u = this.unit(req.node, req.unit);
+        this.hold(u);
+        return {};
+      }
+      case 'daemon-reload': {
+        const node = this.layout.nodes.find((n) => n.name === req.node);
+        if (!node) throw new Error(`no node ${req.node}`);
+        this.daemonReload(node);
+        return {};
       }
       case 'kill-dc':
         return this.killDc(req.dc);
@@ -336,6 +417,7 @@ export class Supervisor {
         active: u.child !== undefined,
         pid: u.child?.pid,
         masked: s.masked,
+        held: (this.conditions.get(`${u.node.name}/${u.name}`) ?? []).some((f) => existsSync(f)),
         stopped: s.stopped,
         restarts: u.restarts,
       };

@@ -140,10 +140,8 @@ export async function runCli(argv: readonly string[], io: Io): Promise<ExitCode>
       .addOption(
         new Option(
           '--verify-timeout <duration>',
-          'how long each verification may take to hold: 90s, 2m, or milliseconds (1s to 1h)',
-        )
-          .argParser((v) => parseDuration('--verify-timeout', v, { minMs: 1000, maxMs: 3_600_000 }))
-          .default(60_000),
+          'how long each verification may take to hold: 90s, 2m, or milliseconds (1s to 1h); default: per service (services.<name>.verifyTimeoutMs: exhibitor 2m, mesos 3m, etcd 1m; 1m for the rest)',
+        ).argParser((v) => parseDuration('--verify-timeout', v, { minMs: 1000, maxMs: 3_600_000 })),
       );
   const runbookOpts = (o: Record<string, unknown>) => ({
     ...globals(o),
@@ -152,7 +150,7 @@ export async function runCli(argv: readonly string[], io: Io): Promise<ExitCode>
     attestFenced: o['attestFenced'] as string | undefined,
     breakLock: Boolean(o['breakLock']),
     discardDivergent: Boolean(o['discardDivergent']),
-    verifyTimeoutMs: o['verifyTimeout'] as number,
+    verifyTimeoutMs: o['verifyTimeout'] as number | undefined,
   });
   runbookFlags(
     withGlobals(

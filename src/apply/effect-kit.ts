@@ -9,7 +9,9 @@ import { OperationError } from '../errors.js';
 import { renderCommand } from '../remote/shell.js';
 import type { Remotes } from '../remote/types.js';
 import type { Remote } from '../remote/types.js';
-import { nodeByName, type Topology, type TopologyNode } from '../topology/model.js';
+import type { ClusterName } from '../core/clusters.js';
+import { membersOf, nodeByName, type Topology, type TopologyNode } from '../topology/model.js';
+import type { Step } from '../plan/plan.js';
 
 export interface EffectContext {
   topology: Topology;
@@ -25,6 +27,8 @@ export interface EffectContext {
   hookEnv: Record<string, string>;
   /** The registry recorded before the run's first change: a Mesos verification's leader must not hold an older one. */
   mesosRegistryBefore?: MesosRegistryRecord;
+  /** The operator's `--verify-timeout`: when set, every verification and wait for a unit gets it. */
+  verifyTimeoutMs?: number;
   /** Records a fact for the journal (backups, seeds, copies). */
   note: (key: string, value: unknown) => void;
   /** Aborted by a second Ctrl-C: a verification under way stops waiting (its reason is the error). */
@@ -62,10 +66,39 @@ export async function mustRun(
 
 export function serviceCommand(
   node: TopologyNode,
-  op: 'start' | 'stop' | 'restart' | 'disable' | 'enable' | 'isActive' | 'isEnabled',
+  op: 'start' | 'stop' | 'restart' | 'reload' | 'isActive' | 'isEnabled' | 'show',
   unit: string,
 ): string {
   return renderCommand(node.services.commands[op], { unit, node: node.name });
+}
+
+/**
+ * How long a command on the unit of `cluster` may take, and how long it may take to come up (or a
+ * verification of it to hold): the service's own figures from the topology (DC/OS's by default),
+ * the verification overridden by the operator's `--verify-timeout`.
+ */
+export function serviceTimeoutsOf(
+  ctx: Pick<EffectContext, 'verifyTimeoutMs'>,
+  node: TopologyNode,
+  cluster: ClusterName,
+): { commandMs: number; upMs: number } {
+  const s = node.services[cluster];
+  return { commandMs: s.commandTimeoutMs, upMs: ctx.verifyTimeoutMs ?? s.verifyTimeoutMs };
+}
+
+/** A verification of no service (files, a DC down, survivors up) without `--verify-timeout`. */
+export const DEFAULT_VERIFY_TIMEOUT_MS = 60_000;
+
+/**
+ * How long a verify step may take to hold without `--verify-timeout`: its cluster's
+ * `verifyTimeoutMs` (the largest among the nodes it looks at), else DEFAULT_VERIFY_TIMEOUT_MS.
+ */
+export function verifyBudgetOf(t: Topology, step: Step): number {
+  const cluster = step.cluster;
+  if (step.action !== 'verify' || cluster === null) return DEFAULT_VERIFY_TIMEOUT_MS;
+  const nodes = step.node ? [nodeByName(t, step.node)] : membersOf(t, cluster);
+  if (nodes.length === 0) return DEFAULT_VERIFY_TIMEOUT_MS;
+  return Math.max(...nodes.map((n) => n.services[cluster].verifyTimeoutMs));
 }
 
 export async function retry<T>(budgetMs: number, fn: () => Promise<T>): Promise<T> {

@@ -20,6 +20,7 @@ import { probeTcp } from '../probes/tcp.js';
 import { quote } from '../remote/shell.js';
 import type { Check, ComponentCheck, ComponentStep, Step } from '../plan/plan.js';
 import type { Effects } from './executor.js';
+import { holdOf, holdUnit, liftHold, readHold, startUnit } from './units.js';
 import {
   checkTimeoutOf,
   mustRun,
@@ -27,6 +28,7 @@ import {
   remoteOf,
   safeName,
   serviceCommand,
+  serviceTimeoutsOf,
   type CheckEffects,
   type EffectContext,
   type StepEffects,
@@ -94,22 +96,26 @@ async function performStep(ctx: EffectContext, step: Step): Promise<string> {
     case 'disable':
     case 'enable': {
       const { remote, node } = await remoteOf(ctx, step.node!);
-      if (step.action === 'disable') {
-        // Quarantine: masking does not stop a running unit, so stop it too.
-        await mustRun(remote, node, serviceCommand(node, 'disable', step.unit), timeoutMs, `disable ${step.unit}`);
-        await mustRun(remote, node, serviceCommand(node, 'stop', step.unit), timeoutMs, `stop ${step.unit}`);
-        return 'masked and stopped';
+      const { commandMs, upMs } = step.cluster
+        ? serviceTimeoutsOf(ctx, node, step.cluster)
+        : { commandMs: timeoutMs, upMs: ctx.verifyTimeoutMs ?? 60_000 };
+      switch (step.action) {
+        case 'disable':
+          // The quarantine: a hold (flag + drop-in, both surviving a reboot), then a stop.
+          return holdUnit(remote, node, step.unit, commandMs);
+        case 'enable':
+          await liftHold(remote, node, step.unit, commandMs);
+          return `hold of ${step.unit} lifted`;
+        case 'stop':
+          await mustRun(remote, node, serviceCommand(node, 'stop', step.unit), commandMs, `stop ${step.unit}`);
+          return `stop ${step.unit}: ok`;
+        case 'start':
+        case 'restart':
+          // Only the step that starts a held unit lifts its hold, right before the start.
+          if (step.enableFirst) await liftHold(remote, node, step.unit, commandMs);
+          return startUnit(remote, node, step.action, step.unit, commandMs, upMs);
       }
-      if (step.action === 'start' && step.enableFirst)
-        await mustRun(remote, node, serviceCommand(node, 'enable', step.unit), timeoutMs, `enable ${step.unit}`);
-      await mustRun(
-        remote,
-        node,
-        serviceCommand(node, step.action, step.unit),
-        timeoutMs,
-        `${step.action} ${step.unit}`,
-      );
-      return `${step.action} ${step.unit}: ok`;
+      break;
     }
     case 'move-aside': {
       const { remote, node } = await remoteOf(ctx, step.node!);
@@ -155,6 +161,14 @@ async function checkOnce(ctx: EffectContext, nodeName: string | null, check: Che
       if (r.exitCode === 0) throw new NotYet(`${check.unit} still runs on ${node.name}`);
       return;
     }
+    case 'held': {
+      const { remote, node } = await remoteOf(ctx, nodeName!);
+      const h = await readHold(remote, node, check.unit, timeoutMs);
+      const missing = [h.active ? 'still runs' : '', h.flag ? '' : 'no hold flag', h.dropIn ? '' : 'no hold drop-in'];
+      if (h.active || !h.flag || !h.dropIn)
+        throw new NotYet(`${check.unit} on ${node.name}: ${missing.filter((m) => m !== '').join(', ')}`);
+      return;
+    }
     case 'moved': {
       const { remote } = await remoteOf(ctx, nodeName!);
       const r = await remote.exec(`test -e ${quote(check.path)}`, { timeoutMs });
@@ -182,15 +196,16 @@ async function checkOnce(ctx: EffectContext, nodeName: string | null, check: Che
 }
 
 /**
- * After the fence: every node of the surviving DC answers SSH and none of its units is masked.
- * A masked survivor means the fence hook hit the wrong DC: final (no retry), a refusal mid-run.
- * Masking does not stop a running unit, so "active" alone would not show it.
+ * After the fence: every node of the surviving DC answers SSH and none of its units is held (its
+ * hold flag, the quarantine's and the guard's) or masked. Such a survivor means the fence hook hit
+ * the wrong DC: final (no retry), a refusal mid-run. A hold or a mask does not stop a running unit,
+ * so "active" alone would not show it.
  */
 async function survivorsUp(ctx: EffectContext, dc: string): Promise<void> {
   const t = ctx.topology;
   const timeoutMs = checkTimeoutOf(ctx);
   const lostDc = t.nodes.find((n) => n.dc !== dc)?.dc ?? '?';
-  const masked: string[] = [];
+  const fenced: string[] = [];
   const unreachable: string[] = [];
   await Promise.all(
     t.nodes
@@ -206,16 +221,21 @@ async function survivorsUp(ctx: EffectContext, dc: string): Promise<void> {
         const units: string[] = [];
         for (const c of CLUSTERS.filter((x) => n.roles.includes(x))) {
           const unit = n.services[c].unit;
+          const flag = await remote.exec(`test -e ${quote(holdOf(n, unit).flag)}`, { timeoutMs });
+          if (flag.exitCode === 0) {
+            units.push(`${unit} held`);
+            continue;
+          }
           const r = await remote.exec(serviceCommand(n, 'isEnabled', unit), { timeoutMs });
-          if (/^masked/m.test(r.stdout.trim())) units.push(unit);
+          if (/^masked/m.test(r.stdout.trim())) units.push(`${unit} masked`);
         }
-        if (units.length > 0) masked.push(`${n.name} ${units.join(', ')}`);
+        if (units.length > 0) fenced.push(`${n.name} ${units.join(', ')}`);
       }),
   );
-  if (masked.length > 0)
+  if (fenced.length > 0)
     throw new RefusedError(
       'survivors-fenced',
-      `the fence hook for ${lostDc} hit the survivors: ${masked.join('; ')} masked${unreachable.length > 0 ? `, ${unreachable.join(', ')} unreachable` : ''}. Nothing after the fence was done; check hooks.fence.${lostDc}, then unmask them`,
+      `the fence hook for ${lostDc} hit the survivors: ${fenced.join('; ')}${unreachable.length > 0 ? `, ${unreachable.join(', ')} unreachable` : ''}. Nothing after the fence was done; check hooks.fence.${lostDc}, then lift the holds (remove the hold.<unit> flags under <stateDir>/guard) or unmask the units`,
     );
   // Unreachable (a fence that powered a survivor off, or a blip): retried until the verification budget runs out.
   if (unreachable.length > 0) throw new NotYet(`survivors of ${dc} do not answer SSH: ${unreachable.join(', ')}`);

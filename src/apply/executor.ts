@@ -31,6 +31,8 @@ export interface RunOptions {
   emit: (e: RunEvent) => void;
   /** How long a verify step may take to hold. */
   verifyTimeoutMs: number;
+  /** Per step, when given: how long that verify step may take (the service's own figure). */
+  budgetOf?: (step: Step) => number;
   /** Called before each batch; throws to stop the run (e.g. a lost-DC node came back). */
   guard?: () => Promise<void>;
   /** Checked before each batch: once aborted (Ctrl-C), the run stops there with its reason. */
@@ -88,7 +90,7 @@ export async function executePlan(plan: Plan, effects: Effects, opts: RunOptions
         try {
           const detail =
             step.action === 'verify'
-              ? (await effects.verify(step.node, step.check, opts.verifyTimeoutMs), 'holds')
+              ? (await effects.verify(step.node, step.check, opts.budgetOf?.(step) ?? opts.verifyTimeoutMs), 'holds')
               : await effects.perform(step);
           opts.emit({ kind: 'step-finished', step, ms: Date.now() - t0, detail });
           return { step, ok: true as const };

@@ -14,7 +14,7 @@ import {
   RefusedError,
   UserError,
 } from '../errors.js';
-import type { EffectContext } from './effect-kit.js';
+import { DEFAULT_VERIFY_TIMEOUT_MS, verifyBudgetOf, type EffectContext } from './effect-kit.js';
 import type { MesosRegistryRecord } from '../components/mesos/judge.js';
 import { LostDcWatch } from './lost-dc-watch.js';
 import type { Plan, Step } from '../plan/plan.js';
@@ -98,6 +98,7 @@ async function execute(
     runId: s.runId,
     backupRootOf: (node) => `${s.t.nodes.find((n) => n.name === node)!.services.dcfail.stateDir}/backups/${s.runId}`,
     commandTimeoutMs: 30_000,
+    ...(opts.verifyTimeoutMs !== undefined ? { verifyTimeoutMs: opts.verifyTimeoutMs } : {}),
     hookEnv: s.hookEnv,
     note: (k, v) => {
       s.journal.data.notes[k] = v;
@@ -110,7 +111,8 @@ async function execute(
   const pendingDone: Promise<void>[] = [];
   const outcome: RunOutcome = await executePlan(plan, nodeEffects(ctx), {
     runId: s.runId,
-    verifyTimeoutMs: opts.verifyTimeoutMs ?? 60_000,
+    verifyTimeoutMs: opts.verifyTimeoutMs ?? DEFAULT_VERIFY_TIMEOUT_MS,
+    ...(opts.verifyTimeoutMs === undefined ? { budgetOf: (step: Step) => verifyBudgetOf(s.t, step) } : {}),
     emit: (e) => {
       s.emit(e);
       host.notify(e);

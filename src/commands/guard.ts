@@ -93,8 +93,13 @@ export async function guardInstallCommand(opts: GuardOptions, io: Io): Promise<E
   const g = declared(t);
   const nodes = guardedNodes(t);
   // Rendered (and checked) for every node before anything is touched.
+  // The check may run as a unit's own user: dcfail's state dir (0700 when a lock made it) must be
+  // traversable (not listable) for it to see the hold files and the failover state below it.
   const scripts = new Map(
-    nodes.map((n) => [n.name, renderInstallScript(guardInstall(guardSpecOf(t, n), GUARD_SCRIPT))]),
+    nodes.map((n) => [
+      n.name,
+      `mkdir -p /var/lib/dcfail && chmod go+x /var/lib/dcfail\n${renderInstallScript(guardInstall(guardSpecOf(t, n), GUARD_SCRIPT))}`,
+    ]),
   );
   await confirmTyped(
     io,

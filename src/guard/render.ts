@@ -315,3 +315,43 @@ export function renderScriptModule(sh: string): string {
     '',
   ].join('\n');
 }
+
+/** The name of the hold's drop-in, beside the guard's own (`dcfail-guard.conf`) in `<unit>.service.d/`. */
+const HOLD_DROPIN_NAME = 'dcfail-hold.conf';
+
+/** Where a unit's hold lives on a node: its flag (the guard's `hold.<unit>`) and the drop-in that reads it. */
+export interface HoldPaths {
+  /** `<stateDir>/hold.<unit>`: while it exists the unit does not start. */
+  readonly flag: string;
+  /** `<systemdDir>/<unit>.service.d/dcfail-hold.conf`. */
+  readonly dropIn: string;
+}
+
+/**
+ * The hold of one unit. `guardStateDir` is the guard's state directory (`<services.dcfail.stateDir>/guard`),
+ * so the failback's quarantine and `dcfail guard hold` share one flag: one file means "held" for both.
+ */
+export function holdPathsOf(unit: string, guardStateDir: string, systemdDir: string): HoldPaths {
+  const u = safe('unit', unit);
+  return {
+    flag: `${safe('state dir', guardStateDir)}/hold.${shortUnit(u)}`,
+    dropIn: `${safe('systemd dir', systemdDir)}/${unitName(u)}.d/${HOLD_DROPIN_NAME}`,
+  };
+}
+
+/**
+ * The hold's drop-in: systemd skips the start of the unit while the flag exists (`systemctl start`
+ * exits 0 and the unit stays inactive; at boot `dcos.target` does not start it either). Without the
+ * flag it is inert, so it may stay once the hold is lifted. A drop-in in /etc/systemd/system outranks
+ * nothing of DC/OS's (the unit file is not replaced) and survives a reboot, which neither `systemctl
+ * mask` (refused: the unit file is a regular file there) nor a runtime mask (outranked, gone at boot) do.
+ */
+export function renderHoldDropIn(paths: HoldPaths): string {
+  return [
+    '# dcfail hold: while the flag below exists this unit does not start (failback quarantine, dcfail guard hold).',
+    '# Written by dcfail; inert without the flag. See src/guard/README.md.',
+    '[Unit]',
+    `ConditionPathExists=!${paths.flag}`,
+    '',
+  ].join('\n');
+}

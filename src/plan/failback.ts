@@ -3,7 +3,8 @@
  * holds stale files and data) back to the original configuration, every file as it was.
  *
  * Order, and why:
- * 1. Quarantine the returning DC: mask and stop its services. With its old configuration its
+ * 1. Quarantine the returning DC: hold and stop its services (a drop-in with a flag: it survives a
+ *    reboot; the start of each unit lifts its hold). With its old configuration its
  *    majority could elect its own leaders (split brain).
  * 2. Move its stale state aside, kept as a backup: etcd data dir, ZooKeeper data, both Mesos
  *    replicated logs (the registry's and the overlay module's).
@@ -131,8 +132,8 @@ export function planFailback(observed: ClusterFacts, opts: FailbackOptions): Pla
           list,
           c,
           n.name,
-          { kind: 'stopped', unit: n.units[c] },
-          `${n.units[c]} is stopped and masked`,
+          { kind: 'held', unit: n.units[c] },
+          `${n.units[c]} is stopped and held (flag and drop-in read back)`,
           `quarantine:verify:${c}`,
         );
     }

@@ -14,6 +14,10 @@ import type { Changes } from '../core/env-file.js';
 
 export type { Changes };
 
+/**
+ * `disable` is the quarantine's hold (flag, drop-in, stop: src/apply/units.ts); the name stays for
+ * the plan's JSON readers. `enable` is not planned any more (a held unit's start lifts its hold).
+ */
 export type ServiceOp = 'start' | 'stop' | 'restart' | 'disable' | 'enable';
 
 /** The checks any component's steps use: files, units, paths, a whole DC. */
@@ -22,11 +26,13 @@ type GenericCheck =
   | { kind: 'file'; file: string; changes: Changes }
   /** The unit is not running. */
   | { kind: 'stopped'; unit: string }
+  /** The unit is not running and is held: its hold flag and drop-in are there (read back). */
+  | { kind: 'held'; unit: string }
   /** The path no longer exists (its content was moved to `backup`). */
   | { kind: 'moved'; path: string }
   /** Every node of the DC fails every health check. */
   | { kind: 'dc-down'; dc: string }
-  /** The surviving DC's nodes answer SSH and none of their units is masked (the fence hit the right DC). */
+  /** The surviving DC's nodes answer SSH and none of their units is held or masked (the fence hit the right DC). */
   | { kind: 'survivors-up'; dc: string };
 
 /**
@@ -59,7 +65,7 @@ export type ComponentStep = MesosStep | EtcdStep;
 export type Step =
   | (StepBase & { action: 'fence'; dc: string; command: string })
   | (StepBase & { action: 'edit-file'; file: string; changes: Changes; format: 'env' | 'value' })
-  /** `enableFirst`: unmask (the `enable` template) right before starting: a quarantined unit. */
+  /** `enableFirst`: lift the unit's hold (remove its flag) right before starting it: a quarantined unit. */
   | (StepBase & { action: ServiceOp; unit: string; enableFirst?: boolean })
   | (StepBase & { action: 'move-aside'; path: string; what: StaleState })
   | ComponentStep

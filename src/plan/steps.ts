@@ -104,7 +104,7 @@ export function addServiceOp(
 ): void {
   for (const n of nodes) {
     const unit = n.units[cluster];
-    const verb = enableFirst ? `unmask and ${op}` : op;
+    const verb = enableFirst ? `lift the hold and ${op}` : op === 'disable' ? 'hold and stop' : op;
     list.add({
       id: `${group}:${cluster}:${n.name}`,
       cluster,

@@ -139,12 +139,34 @@ const MesosServiceSchema = z.strictObject({
   overlayLogDir: remotePath.nullable().default('/var/lib/dcos/mesos/master'),
   unit: unitName.default('dcos-mesos-master'),
   port: port.default(5050),
+  /**
+   * How long a start/stop/restart of the unit may take: DC/OS's pre-start check fails the start at
+   * once while ZooKeeper does not serve (systemd retries after RestartSec=15 s), so 60 s.
+   */
+  commandTimeoutMs: positiveMs.default(60_000),
+  /**
+   * How long a verification of Mesos may take to hold: a refused pre-start check (15 s), the ZooKeeper
+   * session of a stopped leader (10 s), a registrar recovery aborted after its 60 s fetch timeout and
+   * restarted 15 s later, and the next recovery: 180 s.
+   */
+  verifyTimeoutMs: positiveMs.default(180_000),
 });
 const ExhibitorServiceSchema = z.strictObject({
   envFile: remotePath.default('/opt/mesosphere/etc/exhibitor'),
   zkDataDir: remotePath.default('/var/lib/dcos/exhibitor/zookeeper'),
   unit: unitName.default('dcos-exhibitor'),
   zkClientPort: port.default(2181),
+  /**
+   * How long a start/stop/restart may take: with master_count > 1 Exhibitor starts ZooKeeper at its
+   * first check, 30 s after it starts, and DC/OS 2.2's ExecStartPost waits up to 60 s for ZooKeeper:
+   * `systemctl restart dcos-exhibitor` blocks 30-40 s, 90 s at worst; 120 s.
+   */
+  commandTimeoutMs: positiveMs.default(120_000),
+  /**
+   * How long a verification of ZooKeeper may take to hold: a server that does not serve is restarted by
+   * Exhibitor only after 40 s, at a 30 s check, then elects: 120 s.
+   */
+  verifyTimeoutMs: positiveMs.default(120_000),
 });
 const EtcdServiceSchema = z.strictObject({
   envFile: remotePath.default('/opt/stratio/etcd/conf/etcd.conf'),
@@ -153,13 +175,30 @@ const EtcdServiceSchema = z.strictObject({
   unit: unitName.default('etcd'),
   clientPort: port.default(2379),
   peerPort: port.default(2380),
+  /** How long a start/stop/restart may take: Type=notify, so a start blocks until etcd is ready (systemd's 90 s). */
+  commandTimeoutMs: positiveMs.default(100_000),
+  /** How long a verification of etcd may take to hold (RestartSec=10 s, a learner catching up). */
+  verifyTimeoutMs: positiveMs.default(60_000),
 });
 const CommandsSchema = z.strictObject({
   start: commandTemplate.default('systemctl start {unit}'),
   stop: commandTemplate.default('systemctl stop {unit}'),
   restart: commandTemplate.default('systemctl restart {unit}'),
+  /**
+   * Deprecated, no longer run: the failback's quarantine is a hold (a drop-in with
+   * `ConditionPathExists=!<flag>` and the flag, see README), since `systemctl mask` fails on DC/OS's
+   * units (regular files in /etc/systemd/system). Accepted so that existing files validate.
+   */
   disable: commandTemplate.default('systemctl mask {unit}'),
+  /** Deprecated, no longer run (see `disable`): the start of a held unit removes its flag. */
   enable: commandTemplate.default('systemctl unmask {unit}'),
+  /** Makes the service manager read a new drop-in (the hold's). Needs no `{unit}`. */
+  reload: commandTemplate.default('systemctl daemon-reload'),
+  /**
+   * Prints the unit's state as `KEY=value` lines (LoadState, ActiveState, SubState, ConditionResult):
+   * tells a start systemd refused (not found, masked, a condition failed) from one it retries.
+   */
+  show: commandTemplate.default('systemctl show --property=LoadState,ActiveState,SubState,ConditionResult {unit}'),
   /** Exit 0 when the unit is running. Used by status and by verify steps. */
   isActive: commandTemplate.default('systemctl is-active --quiet {unit}'),
   /** Prints the unit's enablement (`masked` = fenced, as `systemctl mask` leaves it). Used after the fence. */
@@ -173,7 +212,17 @@ const CommandsSchema = z.strictObject({
   allowAnyProgram: z.boolean().default(false),
 });
 
-const TEMPLATE_KEYS = ['start', 'stop', 'restart', 'disable', 'enable', 'isActive', 'exists'] as const;
+const TEMPLATE_KEYS = [
+  'start',
+  'stop',
+  'restart',
+  'disable',
+  'enable',
+  'reload',
+  'isActive',
+  'show',
+  'exists',
+] as const;
 
 /** Why a template is not a service manager acting on {unit} (read-only for isActive/exists), or null. */
 function serviceManagerProblem(key: (typeof TEMPLATE_KEYS)[number], template: string): string | null {
@@ -183,8 +232,12 @@ function serviceManagerProblem(key: (typeof TEMPLATE_KEYS)[number], template: st
     return `runs '${program}', not a service manager (${SERVICE_MANAGERS.join(', ')}); set services.commands.allowAnyProgram: true to let the topology run any program as root on every node`;
   const bad = words.find((w) => !TEMPLATE_WORD.test(w));
   if (bad !== undefined) return `'${bad}' is not a plain word or a whole {unit}/{node} placeholder`;
+  if (key === 'reload') {
+    if (words.length !== 2 || words[1] !== 'daemon-reload') return "expected the service manager's daemon-reload";
+    return null;
+  }
   if (!words.includes('{unit}')) return 'expected the template to act on {unit}';
-  if (key === 'isActive' || key === 'exists') {
+  if (key === 'isActive' || key === 'exists' || key === 'show') {
     const verbs = words.slice(1).filter((w) => !w.startsWith('-') && w !== '{unit}' && w !== '{node}');
     const writes = verbs.find((v) => !READ_VERBS.includes(v));
     if (writes !== undefined || verbs.length === 0)
@@ -196,6 +249,11 @@ function serviceManagerProblem(key: (typeof TEMPLATE_KEYS)[number], template: st
 /** dcfail's own state on a node: the run lock, backups of edited files, the failover marker. */
 const DcfailStateSchema = z.strictObject({
   stateDir: remotePath.default('/var/lib/dcfail'),
+  /**
+   * Where the units' drop-ins go (the quarantine's hold: `<systemdDir>/<unit>.service.d/dcfail-hold.conf`);
+   * systemd reads /etc/systemd/system before /run and /usr, and it survives a reboot.
+   */
+  systemdDir: remotePath.default('/etc/systemd/system'),
 });
 
 export const ServicesSchema = z.strictObject({

@@ -68,7 +68,7 @@ describe('5 masters: nothing lost over failover and failback', () => {
       const units = await unitStates(DIR);
       for (const n of mainNodes(lab))
         for (const u of ['etcd', 'dcos-exhibitor', 'dcos-mesos-master'])
-          expect(units[`${n.name}/${u}`]?.masked, `${n.name}/${u} masked by the fence hook`).toBe(true);
+          expect(units[`${n.name}/${u}`]?.held, `${n.name}/${u} held by the fence hook`).toBe(true);
       expect((await etcdMembers(survivors)).map((m) => [m.name, m.isLearner])).toEqual([
         ['master-4', false],
         ['master-5', false],

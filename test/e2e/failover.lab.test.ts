@@ -179,11 +179,11 @@ describe('nothing lost: failover with the fence hook, then failback', () => {
         for (const x of c.results) expect(['timeout', 'refused', 'error']).toContain(x);
       }
 
-      // The fence hook masked every unit of main, so it stays down when its machines come back.
+      // The fence hook held every unit of main, so it stays down when its machines come back.
       const units = await unitStates(DIR);
       for (const n of mainNodes(lab))
         for (const u of ['etcd', 'dcos-exhibitor', 'dcos-mesos-master'])
-          expect(units[`${n.name}/${u}`]?.masked, `${n.name}/${u} masked`).toBe(true);
+          expect(units[`${n.name}/${u}`]?.held, `${n.name}/${u} held`).toBe(true);
 
       const survivors = secondaryNodes(lab);
       const m3 = survivors[0]!;

@@ -158,7 +158,10 @@ async function endState(serving: Lab['nodes'], prefixes: readonly string[]): Pro
   const units = Object.fromEntries(
     Object.entries(await unitStates(DIR)).map(([k, u]) => {
       const node = lab.nodes.find((n) => k.startsWith(`${n.name}/`))!;
-      return [k, { masked: u.masked, stopped: u.stopped, ...(serving.includes(node) ? { active: u.active } : {}) }];
+      return [
+        k,
+        { masked: u.masked, held: u.held, stopped: u.stopped, ...(serving.includes(node) ? { active: u.active } : {}) },
+      ];
     }),
   );
   const etcdKeys: Record<string, unknown> = {};

@@ -4,6 +4,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { GUARD_SCRIPT } from '../../src/guard/script.js';
 import {
+  holdPathsOf,
+  renderHoldDropIn,
   GUARD_VERSION,
   guardInstall,
   holdCommand,
@@ -101,5 +103,26 @@ describe('guard render', () => {
       "mkdir -p '/var/lib/dcfail/guard' && touch '/var/lib/dcfail/guard/hold.etcd'",
     );
     expect(holdCommand('lift')).toBe("rm -f '/var/lib/dcfail/guard/hold'");
+  });
+
+  it("the quarantine's hold: the guard's flag and a drop-in whose condition reads it", () => {
+    const p = holdPathsOf('dcos-mesos-master', '/var/lib/dcfail/guard', '/etc/systemd/system');
+    expect(p).toEqual({
+      flag: '/var/lib/dcfail/guard/hold.dcos-mesos-master',
+      dropIn: '/etc/systemd/system/dcos-mesos-master.service.d/dcfail-hold.conf',
+    });
+    // The same flag as `holdCommand('hold', unit)`: one file means "held" for the guard and the quarantine.
+    expect(holdCommand('hold', 'dcos-mesos-master')).toContain(`'${p.flag}'`);
+    expect(holdPathsOf('etcd.service', '/s', '/u')).toEqual({
+      flag: '/s/hold.etcd',
+      dropIn: '/u/etcd.service.d/dcfail-hold.conf',
+    });
+    const text = renderHoldDropIn(p);
+    expect(text.split('\n').filter((l) => !l.startsWith('#'))).toEqual([
+      '[Unit]',
+      'ConditionPathExists=!/var/lib/dcfail/guard/hold.dcos-mesos-master',
+      '',
+    ]);
+    expect(() => holdPathsOf('x y', '/s', '/u')).toThrow(/cannot hold/);
   });
 });

@@ -467,6 +467,11 @@ export class ClusterModel {
       case 'stopped':
         if (n!.up[c!]) fail(`${c} runs on ${n!.name}`);
         break;
+      case 'held':
+        // The quarantine's hold (the model's `masked`): stopped, and it cannot start.
+        if (n!.up[c!]) fail(`${c} runs on ${n!.name}`);
+        if (!n!.masked[c!]) fail(`${c} is not held on ${n!.name}`);
+        break;
       case 'moved': {
         const path = check['path'] as string;
         const cl: C = path === n!.paths.etcdData ? 'etcd' : path === n!.paths.zkData ? 'exhibitor' : 'mesos';

@@ -10,7 +10,7 @@ import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -173,8 +173,11 @@ export async function topologyCopy(
 
 export const mainNodes = (lab: Lab) => lab.nodes.filter((n) => n.dc === 'madrid');
 export const secondaryNodes = (lab: Lab) => lab.nodes.filter((n) => n.dc === 'barcelona');
-const etcdUrl = (n: LabNode) => `http://${n.address}:${PORTS.etcdClient}`;
-const zkAddr = (n: LabNode) => `${n.address}:${PORTS.zkClient}`;
+/** A server of either lab (loopback or machines): its address is all the data helpers need. */
+export type Addressed = Pick<LabNode, 'address'>;
+
+const etcdUrl = (n: Addressed) => `http://${n.address}:${PORTS.etcdClient}`;
+const zkAddr = (n: Addressed) => `${n.address}:${PORTS.zkClient}`;
 
 /** After kill-dc: until no survivor serves ZooKeeper or follows an etcd leader (they lost quorum). */
 export async function waitSurvivorsLostQuorum(survivors: readonly LabNode[]): Promise<number> {
@@ -198,7 +201,7 @@ export async function waitSurvivorsLostQuorum(survivors: readonly LabNode[]): Pr
 
 // ---- etcd -----------------------------------------------------------------------------------------
 
-function etcdClient(nodes: readonly LabNode[], timeoutMs = 5000): Etcd3 {
+function etcdClient(nodes: readonly Addressed[], timeoutMs = 5000): Etcd3 {
   return new Etcd3({
     hosts: nodes.map(etcdUrl),
     dialTimeout: timeoutMs,
@@ -211,7 +214,7 @@ const keyOf = (prefix: string, i: number) => `${prefix}${String(i).padStart(5, '
 export const valueOf = (prefix: string, i: number) => `v:${prefix}:${i}:${'x'.repeat(i % 17)}`;
 
 /** `count` quorum writes (each put is acknowledged by a majority), 100 in flight at a time. */
-export async function writeEtcdKeys(nodes: readonly LabNode[], prefix: string, count: number): Promise<void> {
+export async function writeEtcdKeys(nodes: readonly Addressed[], prefix: string, count: number): Promise<void> {
   const c = etcdClient(nodes);
   try {
     for (let i = 0; i < count; i += 100) {
@@ -228,7 +231,7 @@ export async function writeEtcdKeys(nodes: readonly LabNode[], prefix: string, c
 
 /** Every key under `prefix` as this one member holds it (serializable: its own copy, no leader needed). */
 export async function readEtcdKeys(
-  node: LabNode,
+  node: Addressed,
   prefix: string,
   serializable = true,
 ): Promise<Record<string, string>> {
@@ -248,7 +251,7 @@ export function expectedKeys(prefix: string, count: number): Record<string, stri
 
 /** etcd's member list (ids left out: they differ from run to run), sorted by name. */
 export async function etcdMembers(
-  nodes: readonly LabNode[],
+  nodes: readonly Addressed[],
 ): Promise<{ name: string; peerURLs: string[]; isLearner: boolean }[]> {
   const c = etcdClient(nodes);
   try {
@@ -267,7 +270,7 @@ export async function etcdMembers(
 
 // ---- ZooKeeper --------------------------------------------------------------------------------------
 
-async function withZk<T>(nodes: readonly LabNode[], fn: (s: ZkSession) => Promise<T>): Promise<T> {
+async function withZk<T>(nodes: readonly Addressed[], fn: (s: ZkSession) => Promise<T>): Promise<T> {
   const s = await openZk(nodes.map(zkAddr).join(','), 10_000);
   try {
     return await fn(s);
@@ -277,7 +280,7 @@ async function withZk<T>(nodes: readonly LabNode[], fn: (s: ZkSession) => Promis
 }
 
 /** `count` znodes under `parent` (ZooKeeper writes go through its leader and a quorum), 100 in flight. */
-export async function writeZnodes(nodes: readonly LabNode[], parent: string, count: number): Promise<void> {
+export async function writeZnodes(nodes: readonly Addressed[], parent: string, count: number): Promise<void> {
   await withZk(nodes, async (s) => {
     await s.mkdirp(parent);
     for (let i = 0; i < count; i += 100) {
@@ -291,7 +294,7 @@ export async function writeZnodes(nodes: readonly LabNode[], parent: string, cou
 }
 
 /** Every child of `parent` with its data, as the server(s) in `nodes` hold it; null: no such parent. */
-export async function readZnodes(nodes: readonly LabNode[], parent: string): Promise<Record<string, string> | null> {
+export async function readZnodes(nodes: readonly Addressed[], parent: string): Promise<Record<string, string> | null> {
   return withZk(nodes, async (s) => {
     if ((await s.get(parent)) === null) return null;
     const names = (await s.children(parent)).sort();
@@ -414,11 +417,19 @@ export async function treeSnapshot(
   return out;
 }
 
+/** Lifts the holds of a loopback lab node (what the lab's fence hook set): its units may start again. */
+export async function liftLabHolds(node: { root: string }): Promise<void> {
+  await rm(`${node.root}/var/lib/dcfail/guard`, { recursive: true, force: true });
+}
+
 /** Every unit of every node as the lab's supervisor sees it (pid and restarts included). */
 export async function unitStates(
   dir: string,
 ): Promise<
-  Record<string, { active: boolean; masked: boolean; stopped: boolean; pid: number | undefined; restarts: number }>
+  Record<
+    string,
+    { active: boolean; masked: boolean; held: boolean; stopped: boolean; pid: number | undefined; restarts: number }
+  >
 > {
   // Straight from the supervisor: labStatus() also runs the lab's health check, which writes to etcd.
   const res = await sendRequest(`${dir}/supervisor.sock`, { op: 'status' });
@@ -426,12 +437,13 @@ export async function unitStates(
   const st = { supervisor: res.result as SupervisorStatus };
   const out: Record<
     string,
-    { active: boolean; masked: boolean; stopped: boolean; pid: number | undefined; restarts: number }
+    { active: boolean; masked: boolean; held: boolean; stopped: boolean; pid: number | undefined; restarts: number }
   > = {};
   for (const u of st.supervisor?.units ?? [])
     out[`${u.node}/${u.unit}`] = {
       active: u.active,
       masked: u.masked,
+      held: u.held,
       stopped: u.stopped,
       pid: u.pid,
       restarts: u.restarts,

@@ -67,4 +67,22 @@ describe('services.commands', () => {
       }),
     ).toEqual([]);
   });
+
+  it('reload is the service manager daemon-reload (no {unit}), show a read verb', () => {
+    expect(
+      problems((t) => {
+        t.services.commands['reload'] = '/usr/bin/systemctl daemon-reload';
+        t.services.commands['show'] = 'systemctl show --property=ActiveState {unit}';
+      }),
+    ).toEqual([]);
+    expect(
+      problems((t) => {
+        t.services.commands['reload'] = 'systemctl restart {unit}';
+        t.services.commands['show'] = 'systemctl stop {unit}';
+      }),
+    ).toEqual([
+      expect.stringMatching(/^services\.commands\.reload: expected the service manager's daemon-reload/),
+      expect.stringMatching(/^services\.commands\.show: expected a read-only verb/),
+    ]);
+  });
 });

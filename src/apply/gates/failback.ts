@@ -16,7 +16,7 @@ import { divergence } from '../../observe/divergence.js';
 import { type StatusReport, factsFromObservation, judge } from '../../observe/judge.js';
 import type { Finding } from '../../core/safety.js';
 import type { Topology, TopologyNode } from '../../topology/model.js';
-import { serviceCommand } from '../effect-kit.js';
+import { holdUnit, readHold } from '../units.js';
 import { planFailback } from '../../plan/failback.js';
 import { preHook } from '../hooks.js';
 import { readMarker, removeMarker, writeMarker } from '../marker.js';
@@ -87,7 +87,7 @@ export async function prepareFailback(
     s.journal.data.notes['archived'] = archived;
     await s.journal.save();
     if (!opts.discardDivergent) {
-      // Refused, but not left serving next to the survivors: its services are masked and stopped.
+      // Refused, but not left serving next to the survivors: its services are held and stopped.
       const returning = t.nodes.filter((n) => n.dc === returningDc && n.roles.length > 0);
       const q = await quarantine(s, returning);
       s.journal.data.notes['quarantine'] = q;
@@ -101,8 +101,8 @@ export async function prepareFailback(
         'divergent',
         `${returningDc} ran as a cluster of its own after the failover and may hold writes the survivors do not have. They are archived; --discard-divergent drops them from the cluster. ${
           q.failed.length === 0
-            ? `${returningDc} is quarantined: ${returning.map((n) => n.name).join(', ')} (${units.join(', ')} masked and stopped)`
-            : `${returningDc} STILL SERVES its own quorum: stop it with \`systemctl mask --now ${units.join(' ')}\` on ${returning.map((n) => n.name).join(', ')}`
+            ? `${returningDc} is quarantined: ${returning.map((n) => n.name).join(', ')} (${units.join(', ')} held and stopped; they stay down across reboots)`
+            : `${returningDc} STILL SERVES its own quorum: on ${returning.map((n) => n.name).join(', ')}, hold and stop ${units.join(', ')}: for each unit U, \`touch ${holdExample(returning)}/hold.U\`, a drop-in /etc/systemd/system/U.service.d/dcfail-hold.conf with "[Unit]" and "ConditionPathExists=!${holdExample(returning)}/hold.U", then \`systemctl daemon-reload && systemctl stop U\` (systemctl mask fails on DC/OS's units)`
         }`,
         [
           ...diverged,
@@ -240,10 +240,15 @@ export function failbackRefusals(t: Topology, observation: ClusterObservation, r
   return out;
 }
 
+function holdExample(nodes: readonly TopologyNode[]): string {
+  return `${nodes[0]?.services.dcfail.stateDir ?? '/var/lib/dcfail'}/guard`;
+}
+
 /**
- * Masks and stops every unit of the returning nodes (what the failback plan's quarantine does
- * first), then checks each is stopped and masked. Under the run lock already held. Returns what
- * was quarantined (`node/unit`) and what could not be, with why.
+ * Holds and stops every unit of the returning nodes (what the failback plan's quarantine does
+ * first: flag, drop-in, reload, stop; src/apply/units.ts), then reads each hold back and checks the
+ * unit is inactive. Under the run lock already held. Returns what was quarantined (`node/unit`) and
+ * what could not be, with why.
  */
 async function quarantine(s: Session, nodes: readonly TopologyNode[]): Promise<{ done: string[]; failed: string[] }> {
   const done: string[] = [];
@@ -259,16 +264,11 @@ async function quarantine(s: Session, nodes: readonly TopologyNode[]): Promise<{
       }
       for (const c of CLUSTERS.filter((x) => n.roles.includes(x))) {
         const unit = n.services[c].unit;
-        const cmd = (op: 'disable' | 'stop' | 'isActive' | 'isEnabled') => serviceCommand(n, op, unit);
         try {
-          for (const op of ['disable', 'stop'] as const) {
-            const r = await remote.exec(cmd(op), { timeoutMs: 30_000 });
-            if (r.exitCode !== 0) throw new Error(`${op} failed: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
-          }
-          const active = await remote.exec(cmd('isActive'), { timeoutMs: 10_000 });
-          const enabled = await remote.exec(cmd('isEnabled'), { timeoutMs: 10_000 });
-          if (active.exitCode === 0) throw new Error('still active after stop');
-          if (!/^masked/m.test(enabled.stdout.trim())) throw new Error(`not masked (${enabled.stdout.trim()})`);
+          await holdUnit(remote, n, unit, n.services[c].commandTimeoutMs);
+          const h = await readHold(remote, n, unit, 10_000);
+          if (h.active) throw new Error('still active after stop');
+          if (!h.flag || !h.dropIn) throw new Error(`hold not in place (flag ${h.flag}, drop-in ${h.dropIn})`);
           done.push(`${n.name}/${unit}`);
         } catch (err) {
           failed.push(`${n.name}/${unit}: ${(err as Error).message}`);

@@ -163,7 +163,7 @@ export function etcdStaleState(n: NodeFacts): { path: string; what: 'etcd-data';
 }
 
 /**
- * Failback: each returning member joins as a learner (its data moved aside, its unit unmasked),
+ * Failback: each returning member joins as a learner (its data moved aside, its hold lifted as it starts),
  * is promoted once caught up; then every etcd env file is restored as before the failover.
  */
 export function planEtcdFailback(
