@@ -4,8 +4,10 @@
  * determined (no node answered). `--format prometheus` prints the same state as metrics;
  * `--watch` observes again every `--interval` until Ctrl-C.
  */
-import { EXIT, UserError, type ExitCode } from '../errors.js';
-import { isDetermined, judge } from '../observe/judge.js';
+import { calicoStatusFindings, type CalicoReport } from '../calico/judge.js';
+import { readCalico } from '../calico/source.js';
+import { DcfailError, EXIT, UserError, type ExitCode } from '../errors.js';
+import { isDetermined, judge, type StatusReport } from '../observe/judge.js';
 import { observeCluster } from '../observe/observe.js';
 import { probeTcp } from '../probes/tcp.js';
 import { RemotePool } from '../remote/ssh.js';
@@ -35,7 +37,29 @@ const DEFAULT_INTERVAL_MS = 5000;
 /** Quorum services on the masters that dcfail does not manage, by their well-known port. */
 const OTHER_QUORUM_SERVICES = [{ name: 'CockroachDB (DC/OS IAM, 1.10+)', port: 26257 }] as const;
 
+/** Calico's findings join status's own: its hazards are hazards (exit 5); unreadable, a note. */
+function withCalico<R extends StatusReport>(
+  report: R,
+  calico: CalicoReport | { error: string } | undefined,
+): R & { calico?: CalicoReport } {
+  if (calico === undefined) return report;
+  if ('error' in calico)
+    return { ...report, notes: [...report.notes, { code: 'calico-unreadable', message: calico.error }] };
+  const f = calicoStatusFindings(calico);
+  return {
+    ...report,
+    hazards: [...report.hazards, ...f.hazards],
+    notes: [...report.notes, ...f.notes],
+    calico,
+  };
+}
+
 async function readStatus(t: Topology, pool: Remotes): Promise<StatusResult> {
+  const calico = t.calico
+    ? readCalico(t).catch((err: unknown) => ({
+        error: `Calico's configuration: ${err instanceof Error ? err.message : String(err)}${err instanceof DcfailError && err.details.length > 0 ? ` (${err.details.join('; ')})` : ''}`,
+      }))
+    : undefined;
   const [observation, others] = await Promise.all([
     observeCluster(t, { pool }),
     Promise.all(
@@ -50,7 +74,7 @@ async function readStatus(t: Topology, pool: Remotes): Promise<StatusResult> {
       }),
     ),
   ]);
-  const report = judge(t, observation);
+  const report = withCalico(judge(t, observation), await calico);
   return {
     ...report,
     otherQuorumServices: others.filter((o) => o.nodes.length > 0),

@@ -26,6 +26,8 @@ export interface Topology {
   readonly health: ParsedTopology['health'];
   readonly hooks: NonNullable<ParsedTopology['hooks']>;
   readonly marathon: ParsedTopology['marathon'];
+  /** Where Calico keeps its configuration and which of its nodes is in which DC (absent: not read). */
+  readonly calico: ParsedTopology['calico'];
   /** The parsed file, defaults filled in (what `validate --json` shows). */
   readonly parsed: ParsedTopology;
 }
@@ -61,6 +63,7 @@ export function resolveTopology(parsed: ParsedTopology): Topology {
     health: parsed.health,
     hooks: parsed.hooks ?? {},
     marathon: parsed.marathon,
+    calico: parsed.calico,
     parsed,
   };
 }

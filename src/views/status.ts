@@ -1,8 +1,11 @@
 /** How `dcfail status` looks on a terminal: a table per node, the live quorums, hazards, notes. */
 import { CLUSTERS, CLUSTER_TITLE } from '../core/clusters.js';
 import { type StatusReport } from '../observe/judge.js';
+import type { CalicoReport } from '../calico/judge.js';
 export interface StatusResult extends StatusReport {
   otherQuorumServices: { name: string; nodes: string[] }[];
+  /** Calico's BGP layout, when the topology has a `calico` block (its findings are among the hazards and notes). */
+  calico?: CalicoReport;
 }
 
 /** A column of at least `width` that never runs into the next one. */
@@ -53,6 +56,14 @@ export function renderStatus(r: StatusResult): string {
   if (v.length > 0) lines.push(`versions: ${v.join(', ')}`);
   for (const o of r.otherQuorumServices)
     lines.push(`not managed by dcfail: ${o.name} on ${o.nodes.join(', ')}: it needs its own recovery after a DC loss`);
+  if (r.calico) {
+    const c = r.calico;
+    lines.push(
+      `calico: mesh ${c.meshEnabled ? 'enabled' : 'disabled'}, ${Object.entries(c.dcs)
+        .map(([dc, d]) => `${dc} ${d.nodes} node(s) ${d.routeReflectors.length} route reflector(s)`)
+        .join(', ')} (${c.source})`,
+    );
+  }
   if (r.hazards.length > 0) {
     lines.push('');
     lines.push('HAZARDS:');
