@@ -45,6 +45,11 @@ export async function survival(opts: GlobalOptions & SurvivalOptions, io: Io): P
   const calico = topology.calico ? await readCalico(topology) : undefined;
   const calicoFindings = calico ? calicoForLoss(topology, calico, lostDcs) : [];
   const calicoHazard = calicoFindings.some((f) => f.severity === 'hazard');
+  // The losses Calico's routing would not survive: a hazard about the DC left standing.
+  const fatalLosses = lostDcs.filter((dc) =>
+    calicoFindings.some((f) => f.severity === 'hazard' && f.dc === otherDc(topology, dc)),
+  );
+  const calicoVerdict = `HAZARD: Calico's routing would not survive the loss of ${fatalLosses.join(' or of ')}`;
   if (calico && !topology.marathon && opts.apps === undefined && opts.agents === undefined) {
     // Calico only: no Marathon to ask about apps.
     const report = {
@@ -61,9 +66,7 @@ export async function survival(opts: GlobalOptions & SurvivalOptions, io: Io): P
             '',
             ...renderCalico(calico, calicoFindings),
             '',
-            calicoHazard
-              ? `HAZARD: Calico's routing would not survive the loss of ${lostDcs.join(' or of ')}`
-              : `OK: Calico's routing has a route reflector in each surviving DC`,
+            calicoHazard ? calicoVerdict : `OK: Calico's routing has a route reflector in each surviving DC`,
           ].join('\n'),
     );
     return calicoHazard ? EXIT.hazard : EXIT.ok;
@@ -89,9 +92,7 @@ export async function survival(opts: GlobalOptions & SurvivalOptions, io: Io): P
             renderSurvivalReport(report),
             '',
             ...renderCalico(calico, calicoFindings),
-            ...(calicoHazard
-              ? ['', `HAZARD: Calico's routing would not survive the loss of ${lostDcs.join(' or of ')}`]
-              : []),
+            ...(calicoHazard ? ['', calicoVerdict] : []),
           ].join('\n')
         : renderSurvivalReport(report),
   );

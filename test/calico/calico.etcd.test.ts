@@ -193,6 +193,10 @@ describe.runIf(
     expect(lossOfMadrid.json.calico.findings[1].message).toMatch(
       /3 node\(s\) of barcelona .*: bcn-agent-1 \(with mad-rr-1\), bcn-agent-2 \(with mad-rr-1\), bcn-rr-1 \(with mad-rr-1\);/,
     );
+    // Both losses reported: only madrid's is fatal to the routing.
+    const both = await dcfail(['survival']);
+    expect(both.exitCode).toBe(5);
+    expect(both.stdout).toMatch(/^HAZARD: Calico's routing would not survive the loss of madrid$/m);
     const lossOfBarcelona = await dcfail(['survival', '--assume-down', 'barcelona', '--json']);
     expect(lossOfBarcelona.exitCode, lossOfBarcelona.stderr).toBe(0);
     expect(lossOfBarcelona.json.calico.findings).toEqual([]);
