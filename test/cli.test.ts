@@ -106,5 +106,23 @@ describe.runIf(needs(existsSync(BIN), `cli: ${BIN} is not built (npm test builds
         expect(Date.now() - t0, flags.join(' ')).toBeLessThan(3000);
       }
     });
+
+    it.runIf(needs(existsSync('/usr/bin/script'), 'cli: util-linux script (a pseudo-terminal) is missing'))(
+      "status --watch on a terminal redraws in place (cursor home, erase), no star gutter; the exit code is the last frame's",
+      async () => {
+        // `script` runs the binary on a pseudo-terminal, as an operator's shell would.
+        const cmd = `node ${BIN} status -t fixtures/topologies/example.yaml --watch --interval 1s --count 2`;
+        const r = await execa('/usr/bin/script', ['-qfec', cmd, '/dev/null'], {
+          reject: false,
+          stripFinalNewline: false,
+        });
+        const out = String(r.stdout);
+        expect(out.split('\x1b[H\x1b[2J').length - 1).toBe(2);
+        expect(out).toMatch(/-- observation 2 at /);
+        expect(out).not.toMatch(/^\* /m);
+        const last = [...out.matchAll(/exit code (\d+)/g)].at(-1)?.[1];
+        expect(r.exitCode).toBe(Number(last));
+      },
+    );
   },
 );
