@@ -8,7 +8,7 @@ import { existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { UserError, type ExitCode } from './errors.js';
-import { type GlobalOptions, parseDuration } from './commands/options.js';
+import { type GlobalOptions, parseCount, parseDuration } from './commands/options.js';
 import type { Io } from './views/io.js';
 
 const require = createRequire(import.meta.url);
@@ -200,9 +200,38 @@ export async function runCli(argv: readonly string[], io: Io): Promise<ExitCode>
     program
       .command('status')
       .description("live view: reachability, each cluster's members, quorum and leader, and the mode"),
-  ).action((o) => {
-    result = import('./commands/status.js').then((m) => m.status(globals(o), io));
-  });
+  )
+    .addOption(
+      new Option('--format <format>', 'text, or prometheus (text exposition format, for a textfile collector)')
+        .choices(['text', 'prometheus'])
+        .default('text'),
+    )
+    .option('--watch', 'observe again every --interval and redraw, marking what changed, until Ctrl-C', false)
+    .addOption(
+      new Option(
+        '--interval <duration>',
+        'with --watch: time between observations: 5s, 1m, or milliseconds (1s to 1h)',
+      ).argParser((v) => parseDuration('--interval', v, { minMs: 1000, maxMs: 3_600_000 })),
+    )
+    .addOption(
+      new Option('--count <n>', 'with --watch: stop after n observations (1 to 1000000)').argParser((v) =>
+        parseCount('--count', v, 1_000_000),
+      ),
+    )
+    .action((o) => {
+      result = import('./commands/status.js').then((m) =>
+        m.status(
+          {
+            ...globals(o),
+            format: o.format as 'text' | 'prometheus',
+            watch: Boolean(o.watch),
+            intervalMs: o.interval as number | undefined,
+            count: o.count as number | undefined,
+          },
+          io,
+        ),
+      );
+    });
 
   const guard = program
     .command('guard')

@@ -77,5 +77,52 @@ describe.runIf(needs(existsSync(BIN), `cli: ${BIN} is not built (npm test builds
         expect({ out: bundled.stdout, err: bundled.stderr }, f).toEqual({ out: modules.stdout, err: modules.stderr });
       }
     });
+
+    it('status --watch, --interval, --count, --format: bad combinations and values are exit 2, before any observation', async () => {
+      const cases: [string[], RegExp][] = [
+        [['--watch', '--interval', '5'], /--interval "5": expected a duration such as 90s/],
+        [['--watch', '--interval', '0s'], /--interval "0s": expected a duration/],
+        [['--watch', '--interval', '2h'], /--interval "2h": expected a duration/],
+        [['--watch', '--interval', '1e3'], /--interval "1e3": expected a duration/],
+        [['--interval', '5s'], /--interval needs --watch/],
+        [['--count', '2'], /--count needs --watch/],
+        [['--watch', '--count', '0'], /--count "0": expected a whole number from 1/],
+        [['--watch', '--json'], /--watch does not take --json/],
+        [['--watch', '--format', 'prometheus'], /--watch does not take --format prometheus/],
+        [['--format', 'prometheus', '--json'], /--format prometheus and --json: choose one/],
+        [['--format', 'openmetrics'], /argument 'openmetrics' is invalid/],
+      ];
+      for (const [flags, message] of cases) {
+        const t0 = Date.now();
+        // The topology names unreachable nodes: a run that observed would take seconds.
+        const r = await execa('node', [BIN, 'status', '-t', 'fixtures/topologies/example.yaml', ...flags], {
+          reject: false,
+        });
+        expect(r.exitCode, flags.join(' ')).toBe(2);
+        expect(r.stderr, flags.join(' ')).toMatch(message);
+        // With --json the error is the one JSON document on stdout (the contract); else stdout stays empty.
+        if (flags.includes('--json')) expect(JSON.parse(r.stdout).error.code, flags.join(' ')).toBe('bad-flags');
+        else expect(r.stdout, flags.join(' ')).toBe('');
+        expect(Date.now() - t0, flags.join(' ')).toBeLessThan(3000);
+      }
+    });
+
+    it.runIf(needs(existsSync('/usr/bin/script'), 'cli: util-linux script (a pseudo-terminal) is missing'))(
+      "status --watch on a terminal redraws in place (cursor home, erase), no star gutter; the exit code is the last frame's",
+      async () => {
+        // `script` runs the binary on a pseudo-terminal, as an operator's shell would.
+        const cmd = `node ${BIN} status -t fixtures/topologies/example.yaml --watch --interval 1s --count 2`;
+        const r = await execa('/usr/bin/script', ['-qfec', cmd, '/dev/null'], {
+          reject: false,
+          stripFinalNewline: false,
+        });
+        const out = String(r.stdout);
+        expect(out.split('\x1b[H\x1b[2J').length - 1).toBe(2);
+        expect(out).toMatch(/-- observation 2 at /);
+        expect(out).not.toMatch(/^\* /m);
+        const last = [...out.matchAll(/exit code (\d+)/g)].at(-1)?.[1];
+        expect(r.exitCode).toBe(Number(last));
+      },
+    );
   },
 );

@@ -39,3 +39,11 @@ export function parseDuration(flag: string, raw: string, range: { minMs: number;
   if (!Number.isSafeInteger(ms) || ms < range.minMs || ms > range.maxMs) throw bad();
   return ms;
 }
+
+/** A count flag: plain digits, from 1 to `max`; anything else is bad input. */
+export function parseCount(flag: string, raw: string, max: number): number {
+  const n = /^\d{1,9}$/.test(raw) ? Number(raw) : NaN;
+  if (!(n >= 1 && n <= max))
+    throw new UserError('bad-flag', `${flag} ${JSON.stringify(raw)}: expected a whole number from 1 to ${max}`);
+  return n;
+}

@@ -28,6 +28,8 @@ export interface Topology {
   readonly marathon: ParsedTopology['marathon'];
   /** The return guard, when the topology declares it. */
   readonly guard: ParsedTopology['guard'];
+  /** Where Calico keeps its configuration and which of its nodes is in which DC (absent: not read). */
+  readonly calico: ParsedTopology['calico'];
   /** The parsed file, defaults filled in (what `validate --json` shows). */
   readonly parsed: ParsedTopology;
 }
@@ -64,6 +66,7 @@ export function resolveTopology(parsed: ParsedTopology): Topology {
     hooks: parsed.hooks ?? {},
     marathon: parsed.marathon,
     guard: parsed.guard,
+    calico: parsed.calico,
     parsed,
   };
 }

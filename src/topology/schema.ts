@@ -359,6 +359,61 @@ const GuardSchema = z.strictObject({
   curl: remotePath.default('/opt/mesosphere/bin/curl'),
 });
 
+/** A Calico node name, or a pattern of one where `*` stands for any run of characters. */
+const calicoNodePattern = z
+  .string()
+  .max(253, { error: 'expected at most 253 characters', abort: true })
+  .regex(/^[A-Za-z0-9*][A-Za-z0-9.*_-]*$/, 'expected a Calico node name (letters, digits, . _ -), * as a wildcard');
+
+/** An IPv4 network, `10.10.0.0/16`. */
+const ipv4Cidr = z
+  .string()
+  .max(18, { error: 'expected an IPv4 network such as 10.10.0.0/16', abort: true })
+  .refine(
+    (s) => {
+      const m = /^([0-9.]+)\/(\d{1,2})$/.exec(s);
+      return m !== null && isIPv4(m[1]!) && Number(m[2]) <= 32;
+    },
+    { message: 'expected an IPv4 network such as 10.10.0.0/16' },
+  );
+
+/** A Kubernetes-style label key or value, as Calico selectors read them. */
+const labelKey = z
+  .string()
+  .max(253, { error: 'expected at most 253 characters', abort: true })
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/, 'expected a label key (letters, digits, . _ / -)');
+const labelValue = z
+  .string()
+  .max(63, { error: 'expected at most 63 characters', abort: true })
+  .regex(/^[A-Za-z0-9._-]*$/, 'expected a label value (letters, digits, . _ -)');
+
+/**
+ * Which Calico nodes are in this DC: a node matches when its name matches one of `nodes`, or its
+ * BGP IPv4 address is in one of `cidrs`, or it carries every label of `labels`.
+ */
+const CalicoDcSchema = z
+  .strictObject({
+    nodes: z.array(calicoNodePattern).max(1000).optional(),
+    cidrs: z.array(ipv4Cidr).max(1000).optional(),
+    labels: z.record(labelKey, labelValue).optional(),
+  })
+  .refine((d) => (d.nodes?.length ?? 0) + (d.cidrs?.length ?? 0) + Object.keys(d.labels ?? {}).length > 0, {
+    message: 'expected at least one of nodes, cidrs, labels',
+  });
+
+/** Calico's configuration in etcd (its etcdv3 datastore): read by `status` and `survival`. */
+const CalicoSchema = z.strictObject({
+  /** Calico's etcd; default: the topology's etcd members (http://address:clientPort). */
+  etcdEndpoints: z
+    .array(z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }))
+    .min(1)
+    .max(16)
+    .optional(),
+  timeoutMs: positiveMs.default(5000),
+  /** Per DC, which Calico nodes are in it (besides the topology's own nodes, by name or address). */
+  datacenters: z.record(name('datacenter name'), CalicoDcSchema).default({}),
+});
+
 export const TopologyInputSchema = z.strictObject({
   cluster: name('cluster name'),
   datacenters: z.strictObject({ main: name('datacenter name'), secondary: name('datacenter name') }),
@@ -369,6 +424,7 @@ export const TopologyInputSchema = z.strictObject({
   hooks: HooksSchema.optional(),
   marathon: MarathonSchema.optional(),
   guard: GuardSchema.optional(),
+  calico: CalicoSchema.optional(),
 });
 
 /** The schema with the cross-field rules: every issue found is reported, each at its key path. */
@@ -455,6 +511,14 @@ export const TopologySchema = TopologyInputSchema.superRefine((t, ctx) => {
   for (const dc of Object.keys(t.hooks?.fence ?? {})) {
     if (!dcs.has(dc))
       ctx.addIssue({ code: 'custom', path: ['hooks', 'fence', dc], message: `'${dc}' is not a declared datacenter` });
+  }
+  for (const dc of Object.keys(t.calico?.datacenters ?? {})) {
+    if (!dcs.has(dc))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['calico', 'datacenters', dc],
+        message: `'${dc}' is not a declared datacenter (declared: ${main}, ${secondary})`,
+      });
   }
   // An even split cannot survive the loss of either DC: neither side holds a majority. (Judged
   // only once every node sits in a declared DC, else the counts mean nothing.)

@@ -11,6 +11,11 @@ export interface Io {
   readonly isTTY: boolean;
   /** Asks the operator a question on the terminal; undefined when there is no TTY. */
   readonly ask?: ((question: string) => Promise<string>) | undefined;
+  /**
+   * Only when stdout is a terminal: clears it and draws these lines from the top, each marked
+   * line in reverse video (`status --watch`). The text is escaped like every other output.
+   */
+  readonly redraw?: ((lines: readonly { text: string; changed: boolean }[]) => void) | undefined;
 }
 
 /** An Io that collects output, for tests and for callers that render later. */
@@ -36,6 +41,10 @@ export function captureIo(isTTY = false): Io & { stdout: string; stderr: string 
  */
 export function processIo(json = false): Io {
   const isTTY = Boolean(process.stdin.isTTY && process.stdout.isTTY);
+  // The only control sequences dcfail writes: cursor home, erase the screen, reverse video on and off.
+  const HOME_CLEAR = '\x1b[H\x1b[2J';
+  const MARK = '\x1b[7m';
+  const PLAIN = '\x1b[0m';
   const line = (text: string) => (text.endsWith('\n') ? text : `${text}\n`);
   return {
     out: (text) => process.stdout.write(json ? line(text) : safeText(line(text))),
@@ -52,5 +61,12 @@ export function processIo(json = false): Io {
           }
         }
       : undefined,
+    redraw:
+      process.stdout.isTTY && !json
+        ? (lines) =>
+            process.stdout.write(
+              `${HOME_CLEAR}${lines.map((l) => (l.changed ? `${MARK}* ${safeText(l.text)}${PLAIN}` : `  ${safeText(l.text)}`)).join('\n')}\n`,
+            )
+        : undefined,
   };
 }

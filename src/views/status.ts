@@ -2,6 +2,7 @@
 import type { CompanionKind } from '../core/companions.js';
 import { CLUSTERS, CLUSTER_TITLE } from '../core/clusters.js';
 import { type StatusReport } from '../observe/judge.js';
+import type { CalicoReport } from '../calico/judge.js';
 export interface StatusResult extends StatusReport {
   /**
    * The other quorum services on the masters (core/companions.ts), present on at least one:
@@ -17,6 +18,8 @@ export interface StatusResult extends StatusReport {
   }[];
   /** With a declared return guard: the returning nodes it keeps down now. */
   guarded?: string[];
+  /** Calico's BGP layout, when the topology has a `calico` block (its findings are among the hazards and notes). */
+  calico?: CalicoReport;
 }
 
 /** A column of at least `width` that never runs into the next one. */
@@ -71,6 +74,14 @@ export function renderStatus(r: StatusResult): string {
     const inactive = o.nodes.filter((n) => !o.activeOn.includes(n) && !o.unknownOn.includes(n));
     lines.push(
       `not managed by dcfail: ${o.unit}, ${o.name}: on ${o.nodes.join(', ')}; active on ${o.activeOn.join(', ') || 'none'}${inactive.length > 0 ? `; NOT active on ${inactive.join(', ')}` : ''}${o.unknownOn.length > 0 ? `; unknown on ${o.unknownOn.join(', ')}` : ''} (${o.kind === 'majority' ? 'needs a majority of its replicas' : 'follows ZooKeeper'})`,
+    );
+  }
+  if (r.calico) {
+    const c = r.calico;
+    lines.push(
+      `calico: mesh ${c.meshEnabled ? 'enabled' : 'disabled'}, ${Object.entries(c.dcs)
+        .map(([dc, d]) => `${dc} ${d.nodes} node(s) ${d.routeReflectors.length} route reflector(s)`)
+        .join(', ')} (${c.source})`,
     );
   }
   if (r.hazards.length > 0) {

@@ -229,6 +229,7 @@ describe('dcfail validate and schema', () => {
     expect(s.additionalProperties).toBe(false);
     expect(s.properties['nodes']!.items!.required!.sort()).toEqual(['address', 'dc', 'name', 'roles']);
     expect(Object.keys(s.properties).sort()).toEqual([
+      'calico',
       'cluster',
       'datacenters',
       'guard',
