@@ -70,6 +70,8 @@ export interface TimelineBar {
   /** Index of the step in the journal (the order steps finished). */
   index: number;
   row: number;
+  /** Where it ran: its node, its cluster (a cluster-wide check), or locally. */
+  where: string;
   kind: StepKind;
   /** Milliseconds from the timeline's origin. */
   startMs: number;
@@ -124,6 +126,7 @@ export function timelineOf(j: RunJournal): Timeline {
       step,
       index,
       row: rowOf(label),
+      where,
       kind: kindOfAction(step.action ?? p?.action),
       startMs,
       endMs: startMs + step.ms,

@@ -43,7 +43,7 @@ function timelineSvg(t: Timeline, j: RunJournal): string {
   const labelW = 300;
   const plotW = 860;
   const rowH = 24;
-  const top = 44;
+  const top = 54;
   const height = top + t.rows.length * rowH + 56;
   const width = labelW + plotW + 70;
   const x = (ms: number) => labelW + (Math.max(0, ms) / t.spanMs) * plotW;
@@ -75,8 +75,11 @@ function timelineSvg(t: Timeline, j: RunJournal): string {
   for (const m of t.marks) {
     const colour = m.kind === 'loss-certificate' ? '#9f1239' : m.kind === 'confirmation' ? '#1d4ed8' : '#111827';
     parts.push(
-      `<g class="mark" data-mark="${m.kind}"><line x1="${x(m.atMs)}" y1="${top - 16}" x2="${x(m.atMs)}" y2="${axisY}" stroke="${colour}" stroke-width="2" stroke-dasharray="5 3"/>` +
-        `<text x="${x(m.atMs) + 3}" y="${top - 20}" fill="${colour}" class="mark-label">${esc(m.label)}</text></g>`,
+      `<g class="mark" data-mark="${m.kind}"><line x1="${x(m.atMs)}" y1="${m.kind === 'loss-certificate' ? top - 26 : top - 16}" x2="${x(m.atMs)}" y2="${axisY}" stroke="${colour}" stroke-width="2" stroke-dasharray="5 3"/>` +
+        // The loss certificate is usually moments before the confirmation: its label goes left, a row higher.
+        (m.kind === 'loss-certificate'
+          ? `<text x="${x(m.atMs) - 3}" y="${top - 30}" fill="${colour}" class="mark-label" text-anchor="end">${esc(m.label)}</text></g>`
+          : `<text x="${x(m.atMs) + 3}" y="${top - 20}" fill="${colour}" class="mark-label">${esc(m.label)}</text></g>`),
     );
   }
   const confirm = t.marks.find((m) => m.kind === 'confirmation');
@@ -232,7 +235,7 @@ export function renderReportHtml(j: RunJournal): string {
       t.bars.map((b) => [
         String(b.index + 1),
         `+${duration(b.startMs)}`,
-        b.step.node ?? 'locally',
+        b.where,
         duration(b.step.ms),
         b.step.status,
         b.step.summary,

@@ -110,12 +110,12 @@ export function renderRun(j: RunJournal): string[] {
   }
   lines.push(
     '',
-    `Steps (${s.stepsDone} done of ${s.stepsTotal ?? '?'} planned; +time from the run's start${t.estimated ? ', estimated: this journal has no step start times' : ''}):`,
+    `Steps (${s.stepsDone} done of ${s.stepsTotal ?? '?'} planned; in the order they finished, +time from the run's start${t.estimated ? ', estimated: this journal has no step start times' : ''}):`,
   );
   for (const b of t.bars) {
     const st = b.step;
     lines.push(
-      `  ${String(b.index + 1).padStart(3)}. ${`+${duration(b.startMs)}`.padEnd(11)} ${o(st.node ?? 'locally').padEnd(12)} ${duration(st.ms).padStart(9)}  ${st.status === 'done' ? 'done  ' : 'FAILED'}  ${o(st.summary)}`,
+      `  ${String(b.index + 1).padStart(3)}. ${`+${duration(b.startMs)}`.padEnd(11)} ${o(b.where).padEnd(17)} ${duration(st.ms).padStart(9)}  ${st.status === 'done' ? 'done  ' : 'FAILED'}  ${o(st.summary)}`,
       `       ${o(st.detail)}`,
     );
   }

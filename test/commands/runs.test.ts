@@ -80,7 +80,7 @@ describe.runIf(needs(existsSync(BIN), `runs: ${BIN} is not built (npm test build
       expect(r.stdout).toMatch(/^ {2}master-4 {5}etcdAppliedIndex=2028 .*mesosRegistryVersion=2$/m);
       const stepLines = r.stdout.split('\n').filter((l) => /^ {2,4}\d+\. \+/.test(l));
       expect(stepLines).toHaveLength(OLD.steps.length);
-      expect(stepLines[0]).toMatch(/^ {4}1\. \+1\.90 s {5}locally {9}283 ms {2}done {4}run the fence hook for madrid/);
+      expect(stepLines[0]).toMatch(/^ {4}1\. \+1\.90 s {5}locally {14}283 ms {2}done {4}run the fence hook for madrid/);
       expect(r.stdout).toMatch(/^ {2}copy {4}master-5 {5}replicas -> .*copies\/20261201-030506-44m7h9$/m);
       expect(r.stdout).toMatch(/^ {2}backup {2}master-4 .*etc\/exhibitor -> /m);
     });
