@@ -30,6 +30,11 @@ function packageVersion(): string {
  * command's own, and runs those that need no cluster.
  */
 const EXAMPLES: Record<string, string[]> = {
+  '': [
+    'dcfail plan failover --to secondary --offline --assume-down main -t fixtures/topologies/example.yaml',
+    'dcfail status -t /etc/dcfail/prod.yaml',
+    'dcfail history',
+  ],
   validate: ['dcfail validate -t fixtures/topologies/example.yaml', 'dcfail validate --json -t /etc/dcfail/prod.yaml'],
   schema: ['dcfail schema', 'dcfail schema > dcfail.schema.json'],
   plan: [

@@ -61,7 +61,7 @@ describe('examples in every --help', () => {
 
   it('each command and subcommand ends its help with 2 or 3 examples of itself, using its own flags; the offline ones run (exit 0; survival 0 or 5)', async () => {
     const top = await help([]);
-    const paths: string[][] = [];
+    const paths: string[][] = [[]];
     for (const c of subcommands(top)) {
       paths.push([c]);
       for (const s of subcommands(await help([c]))) paths.push([c, s]);
@@ -73,7 +73,7 @@ describe('examples in every --help', () => {
     for (const path of paths) {
       const text = await help(path);
       const m = /\nExamples:\n((?: {2}\$ dcfail .+\n?)+)$/.exec(text.trimEnd());
-      expect(m, `${path.join(' ')} --help ends with examples`).not.toBeNull();
+      expect(m, `dcfail ${path.join(' ')} --help ends with examples`).not.toBeNull();
       const examples = m![1]!
         .trimEnd()
         .split('\n')
@@ -82,9 +82,13 @@ describe('examples in every --help', () => {
       expect(examples.length, path.join(' ')).toBeLessThanOrEqual(3);
       for (const example of examples) {
         const w = words(example).slice(1);
-        // `plan`'s examples illustrate its subcommands; the others, the command itself.
-        const target = path.length === 1 && path[0] === 'plan' ? w.slice(0, 2) : w.slice(0, path.length);
+        // dcfail's and `plan`'s examples illustrate their subcommands; the others, the command itself.
+        const target =
+          path.length === 0 || (path.length === 1 && path[0] === 'plan')
+            ? w.slice(0, w[0] === 'plan' ? 2 : 1)
+            : w.slice(0, path.length);
         expect(target.slice(0, path.length), example).toEqual(path);
+        expect(target.length, example).toBeGreaterThan(0);
         const ownHelp = await help(target);
         for (const flag of w.filter((x) => x.startsWith('-')))
           expect(ownHelp, `${example}: ${flag}`).toMatch(new RegExp(`(^|[ ,])${flag}\\b`, 'm'));
