@@ -30,6 +30,7 @@ export default tseslint.config(
     files: [
       'src/core/**/*.ts',
       'src/plan/**/*.ts',
+      'src/runs/digest.ts',
       'src/components/*/{settings,steps,plan,judge,replicas,preflight}.ts',
     ],
     rules: {

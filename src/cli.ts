@@ -24,6 +24,65 @@ function packageVersion(): string {
   return '0.0.0';
 }
 
+/**
+ * Two or three real examples closing each command's --help (commands are keyed by their path,
+ * `plan failover`). test/cli-help.test.ts checks every command has them, that their flags are the
+ * command's own, and runs those that need no cluster.
+ */
+const EXAMPLES: Record<string, string[]> = {
+  '': [
+    'dcfail plan failover --to secondary --offline --assume-down main -t fixtures/topologies/example.yaml',
+    'dcfail status -t /etc/dcfail/prod.yaml',
+    'dcfail history',
+  ],
+  validate: ['dcfail validate -t fixtures/topologies/example.yaml', 'dcfail validate --json -t /etc/dcfail/prod.yaml'],
+  schema: ['dcfail schema', 'dcfail schema > dcfail.schema.json'],
+  plan: [
+    'dcfail plan failover --to secondary --offline --assume-down main -t fixtures/topologies/example.yaml',
+    'dcfail plan failback --offline -t fixtures/topologies/example.yaml',
+  ],
+  'plan failover': [
+    'dcfail plan failover --to secondary --offline --assume-down main -t fixtures/topologies/example.yaml',
+    'dcfail plan failover --to barcelona --out failover-plan.json',
+    'dcfail plan failover --to secondary --json -t /etc/dcfail/prod.yaml',
+  ],
+  'plan failback': [
+    'dcfail plan failback --offline -t fixtures/topologies/example.yaml',
+    'dcfail plan failback --out failback-plan.json',
+  ],
+  failover: [
+    'dcfail failover --to secondary',
+    'dcfail failover --to barcelona --attest-fenced "madrid PDUs switched off by the DC team" --log-file failover.log',
+    'dcfail failover --to secondary --yes --verify-timeout 2m --json',
+  ],
+  failback: ['dcfail failback', 'dcfail failback --discard-divergent --verify-timeout 90s'],
+  apply: ['dcfail apply failover-plan.json', 'dcfail apply failover-plan.json --yes --log-file apply.log'],
+  status: ['dcfail status', 'dcfail status --json -t /etc/dcfail/prod.yaml'],
+  preflight: ['dcfail preflight', 'dcfail preflight --json -t /etc/dcfail/prod.yaml'],
+  survival: [
+    'dcfail survival --assume-down main',
+    'dcfail survival -t fixtures/topologies/example.yaml --assume-down main --apps fixtures/survival/apps.json --agents fixtures/survival/agents.json --master-region eu-south',
+  ],
+  guard: ['dcfail guard install -t /etc/dcfail/prod.yaml', 'dcfail guard status', 'dcfail guard hold madrid --stop'],
+  'guard install': ['dcfail guard install', 'dcfail guard install --yes -t /etc/dcfail/prod.yaml'],
+  'guard status': ['dcfail guard status', 'dcfail guard status --json -t /etc/dcfail/prod.yaml'],
+  'guard hold': ['dcfail guard hold main', 'dcfail guard hold madrid --stop --yes'],
+  'guard lift': ['dcfail guard lift main', 'dcfail guard lift madrid --yes'],
+  history: ['dcfail history', 'dcfail history --json'],
+  show: ['dcfail show latest', 'dcfail show 20261201-030506-44m7h9 --json'],
+  report: [
+    'dcfail report latest --html incident.html',
+    'dcfail report 20261201-030506-44m7h9 --html failover-report.html',
+  ],
+};
+
+/** Closes every command's --help with its examples. */
+function addExamples(cmd: Command, path: string): void {
+  const examples = EXAMPLES[path];
+  if (examples) cmd.addHelpText('after', `\nExamples:\n${examples.map((e) => `  $ ${e}`).join('\n')}`);
+  for (const sub of cmd.commands) addExamples(sub, path ? `${path} ${sub.name()}` : sub.name());
+}
+
 function withGlobals(cmd: Command): Command {
   return cmd
     .option('-t, --topology <file>', 'topology file (YAML or JSON)', process.env['DCFAIL_TOPOLOGY'] ?? './dcfail.yaml')
@@ -299,6 +358,35 @@ export async function runCli(argv: readonly string[], io: Io): Promise<ExitCode>
         ),
       );
     });
+
+  withGlobals(program.command('history').description('every run journaled on this machine, newest first')).action(
+    (o) => {
+      result = import('./commands/history.js').then((m) => m.history(globals(o), io));
+    },
+  );
+
+  withGlobals(
+    program
+      .command('show')
+      .description('one run for people: evidence, flags and reasons, every step, the failover point, backups'),
+  )
+    .argument('<run>', 'a run id (or a unique prefix of one), latest, or a path to a journal.json')
+    .action((run: string, o) => {
+      result = import('./commands/show.js').then((m) => m.show({ ...globals(o), run }, io));
+    });
+
+  withGlobals(
+    program
+      .command('report')
+      .description('the incident report of a run: one self-contained HTML file with its timeline'),
+  )
+    .argument('<run>', 'a run id (or a unique prefix of one), latest, or a path to a journal.json')
+    .requiredOption('--html <file>', 'where to write the report')
+    .action((run: string, o) => {
+      result = import('./commands/report.js').then((m) => m.report({ ...globals(o), run, html: String(o.html) }, io));
+    });
+
+  addExamples(program, '');
 
   try {
     await program.parseAsync(argv as string[], { from: 'user' });

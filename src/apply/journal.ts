@@ -18,6 +18,11 @@ export interface JournalStep {
   status: 'done' | 'failed';
   ms: number;
   detail: string;
+  /** When the step began (its end is `ms` later): the report's timeline. Absent in older journals. */
+  startedAt?: string;
+  /** Where the step ran in parallel with others (plan steps' `track`), for the timeline's rows. */
+  track?: string;
+  action?: string;
 }
 
 export interface JournalData {
@@ -27,7 +32,12 @@ export interface JournalData {
   operator: string;
   host: string;
   topology: string;
+  /** The DC given up and the DC that takes over (failover), or the returning one (failback). */
+  from?: string;
+  to?: string;
   startedAt: string;
+  /** When the loss certificate was made (failover). */
+  evidenceAt?: string;
   confirmedAt?: string;
   finishedAt?: string;
   outcome?: 'done' | 'failed' | 'refused' | 'aborted' | 'interrupted';
@@ -98,6 +108,9 @@ export class Journal {
         status: e.kind === 'step-finished' ? 'done' : 'failed',
         ms: e.ms,
         detail: e.kind === 'step-finished' ? e.detail : e.error,
+        startedAt: new Date(Date.now() - e.ms).toISOString(),
+        action: e.step.action,
+        ...(e.step.track !== undefined ? { track: e.step.track } : {}),
       });
       this.save().catch(() => undefined);
     }

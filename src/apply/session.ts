@@ -57,6 +57,8 @@ export async function openSession(
     operator,
     host: hostname(),
     topology: opts.topology,
+    from,
+    to,
     startedAt: new Date().toISOString(),
     flags: flagsOf(opts),
     steps: [],

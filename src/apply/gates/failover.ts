@@ -38,6 +38,7 @@ export async function prepareFailover(
   if (done) return { plan: { ...done.plan, steps: [] }, confirmDc: to, extra: {}, early: done.message };
   const evidence: LossEvidence = await certifyLoss(t, lostDc, observation);
   s.journal.data.evidence = evidence;
+  s.journal.data.evidenceAt = new Date().toISOString();
   await s.journal.save();
   if (evidence.verdict === 'alive') {
     throw new RefusedError(
