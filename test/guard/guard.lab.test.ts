@@ -385,7 +385,7 @@ describe('return guard on the machines lab', () => {
     })();
 
     // Writes on the survivor: an etcd put and a znode create every 2 s.
-    const writes = { ok: 0, failed: [] as string[] };
+    const writes = { ok: 0, etcd: 0, zk: 0, failed: [] as string[] };
     let writing = true;
     const zk = await ZkSession.open(`${s}:${PORTS.zkClient}`, 10_000, 10_000);
     const writer = (async () => {
@@ -396,11 +396,14 @@ describe('return guard on the machines lab', () => {
           body: JSON.stringify({ key: b64(`guard-test/${i}`), value: b64(String(Date.now())) }),
           timeoutMs: 2000,
         });
-        if (put?.status === 200) writes.ok++;
-        else writes.failed.push(`etcd put ${i}: ${put?.status ?? 'no answer'}`);
+        if (put?.status === 200) {
+          writes.ok++;
+          writes.etcd++;
+        } else writes.failed.push(`etcd put ${i}: ${put?.status ?? 'no answer'}`);
         try {
           await zk.mkdirp(`/dcfail-guard-test/w${i}`, 2000);
           writes.ok++;
+          writes.zk++;
         } catch (e) {
           writes.failed.push(`znode ${i}: ${(e as Error).message}`);
         }
@@ -439,5 +442,41 @@ describe('return guard on the machines lab', () => {
     expect(sj.guarded).toEqual(MADRID);
     expect(sj.notes.map((n) => n.code)).toContain('guarded');
     expect((await dcfail(['status'])).out).toMatch(/GUARDED/);
-  }, 400_000);
+    // The failback takes the guarded DC back: quarantine (holds), then each start lifts its hold;
+    // the survivors' state is normal again at the end and no hold is left.
+    const fb = await dcfail(['failback', '--yes']);
+    figures['dcfailFailbackMs'] = fb.ms;
+    expect(fb.exitCode, fb.out).toBe(0);
+    expect((await sh('master-3', 'cat /var/lib/dcfail/guard/failover 2>/dev/null || echo none', o)).stdout.trim()).toBe(
+      'none',
+    );
+    for (const n of MADRID)
+      expect((await sh(n, 'ls /var/lib/dcfail/guard/ | grep ^hold || true', o)).stdout.trim(), n).toBe('');
+    await ready();
+    const after = await dcfail(['status', '--json']);
+    expect(JSON.parse(after.stdout).mode, after.out).toBe('normal');
+    // Nothing written while failed over is lost: every acknowledged write, read back on a returning master.
+    const m1 = addr('master-1');
+    const b64 = (x: string) => Buffer.from(x).toString('base64');
+    const range = await httpGet(`http://${m1}:${PORTS.etcdClient}/v3/kv/range`, {
+      method: 'POST',
+      body: JSON.stringify({
+        key: b64('guard-test/'),
+        range_end: b64('guard-test0'),
+        count_only: true,
+        serializable: false,
+      }),
+      timeoutMs: 5000,
+    });
+    expect(range?.status).toBe(200);
+    expect(Number((JSON.parse(range!.body) as { count?: string }).count ?? 0), 'etcd keys on master-1').toBe(
+      writes.etcd,
+    );
+    const zk1 = await ZkSession.open(`${m1}:${PORTS.zkClient}`, 10_000, 10_000);
+    try {
+      expect((await zk1.children('/dcfail-guard-test', 5000)).length, 'znodes via master-1').toBe(writes.zk);
+    } finally {
+      zk1.close();
+    }
+  }, 900_000);
 });
