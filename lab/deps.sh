@@ -20,6 +20,9 @@ command -v cc >/dev/null || need+=(gcc libc6-dev)
 # systemd itself (the machines boot the host's /usr/lib/systemd/systemd) and dbus for systemctl inside them.
 [ -x /lib/systemd/systemd ] || need+=(systemd)
 command -v dbus-daemon >/dev/null || need+=(dbus)
+# The tests of `status --format prometheus` (promtool) and of the HTML incident report (headless Chromium).
+command -v promtool >/dev/null || need+=(prometheus)
+command -v chromium >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "lab:deps: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
