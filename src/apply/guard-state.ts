@@ -6,8 +6,9 @@
  */
 import { OperationError } from '../errors.js';
 import { type FailoverState, holdCommand, publishStateCommand } from '../guard/render.js';
-import { guardedUnits } from '../guard/spec.js';
+import { guardStateDirOf, guardedUnits } from '../guard/spec.js';
 import type { Remotes } from '../remote/types.js';
+import { quote } from '../remote/shell.js';
 import type { Topology, TopologyNode } from '../topology/model.js';
 
 export async function publishGuardState(
@@ -21,7 +22,12 @@ export async function publishGuardState(
   await Promise.all(
     nodes.map(async (n) => {
       try {
-        const r = await (await pool.get(n)).exec(publishStateCommand(state), { sudo: true, timeoutMs: 15_000 });
+        const r = await (
+          await pool.get(n)
+        ).exec(publishStateCommand(state, { stateDir: guardStateDirOf(n) }), {
+          sudo: true,
+          timeoutMs: 15_000,
+        });
         if (r.exitCode !== 0)
           failed.push(`${n.name}: exit ${r.exitCode ?? r.signal}: ${r.stderr.trim().split('\n')[0]}`);
       } catch (err) {
@@ -45,9 +51,10 @@ export async function holdPerUnit(t: Topology, pool: Remotes, nodes: readonly To
   if (!t.guard) return;
   await Promise.all(
     nodes.map(async (n) => {
-      const script = `if [ -e /var/lib/dcfail/guard/hold ]; then ${guardedUnits(n)
-        .map((u) => holdCommand('hold', u.unit))
-        .join(' && ')} && ${holdCommand('lift')}; fi`;
+      const paths = { stateDir: guardStateDirOf(n) };
+      const script = `if [ -e ${quote(`${paths.stateDir}/hold`)} ]; then ${guardedUnits(n)
+        .map((u) => holdCommand('hold', u.unit, paths))
+        .join(' && ')} && ${holdCommand('lift', undefined, paths)}; fi`;
       const r = await (await pool.get(n)).exec(script, { sudo: true, timeoutMs: 15_000 });
       if (r.exitCode !== 0)
         throw new OperationError('guard-hold', `${n.name}: the guard's hold could not be made per unit`, [

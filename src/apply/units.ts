@@ -15,13 +15,14 @@ import { dirname } from 'node:path';
 import { OperationError } from '../errors.js';
 import { judgeStart, parseUnitShow, type UnitState } from '../core/unit-state.js';
 import { holdPathsOf, renderHoldDropIn, type HoldPaths } from '../guard/render.js';
+import { guardStateDirOf } from '../guard/spec.js';
 import { quote } from '../remote/shell.js';
 import type { Remote } from '../remote/types.js';
 import type { TopologyNode } from '../topology/model.js';
 import { mustRun, serviceCommand } from './effect-kit.js';
 
 export function holdOf(node: TopologyNode, unit: string): HoldPaths {
-  return holdPathsOf(unit, `${node.services.dcfail.stateDir}/guard`, node.services.dcfail.systemdDir);
+  return holdPathsOf(unit, guardStateDirOf(node), node.services.dcfail.systemdDir);
 }
 
 const FLAG_TEXT = 'held by dcfail: this unit does not start while this file exists (failback quarantine)\n';

@@ -14,7 +14,7 @@ import {
   inspectScript,
   parseInspection,
 } from '../guard/inspect.js';
-import { guardSpecOf, guardedNodes, guardedUnits } from '../guard/spec.js';
+import { guardSpecOf, guardStateDirOf, guardedNodes, guardedUnits } from '../guard/spec.js';
 import { quote } from '../remote/shell.js';
 import { RemotePool } from '../remote/ssh.js';
 import type { Remotes } from '../remote/types.js';
@@ -98,7 +98,7 @@ export async function guardInstallCommand(opts: GuardOptions, io: Io): Promise<E
   const scripts = new Map(
     nodes.map((n) => [
       n.name,
-      `mkdir -p /var/lib/dcfail && chmod go+x /var/lib/dcfail\n${renderInstallScript(guardInstall(guardSpecOf(t, n), GUARD_SCRIPT))}`,
+      `mkdir -p ${quote(n.services.dcfail.stateDir)} && chmod go+x ${quote(n.services.dcfail.stateDir)}\n${renderInstallScript(guardInstall(guardSpecOf(t, n), GUARD_SCRIPT))}`,
     ]),
   );
   await confirmTyped(
@@ -189,11 +189,11 @@ export async function guardHoldCommand(
     const outcomes = await onEach(pool, nodes, async (n) => {
       const units = guardedUnits(n).map((u) => u.unit);
       const script = [
-        holdCommand(op),
+        holdCommand(op, undefined, { stateDir: guardStateDirOf(n) }),
         ...(op === 'hold' && opts.stop ? [`systemctl stop ${units.map(quote).join(' ')}`] : []),
         // What is left (the guard itself, per-unit holds of a failback): said, not changed.
         `[ -x /opt/dcfail/guard/dcfail-guard.sh ] || echo "no-guard"`,
-        `ls /var/lib/dcfail/guard 2>/dev/null | grep -E '^hold\\.' | head -n 20 | sed 's/^/unit-hold /'`,
+        `ls ${quote(guardStateDirOf(n))} 2>/dev/null | grep -E '^hold\\.' | head -n 20 | sed 's/^/unit-hold /'`,
       ].join('\n');
       const out = (await rootSh(pool, n, script)).split('\n');
       const notes: string[] = [];

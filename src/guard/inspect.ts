@@ -46,7 +46,7 @@ const unitOf = (u: string) => u.replace(/\.service$/, '');
  * run (it reads and asks the other DC, at most a few seconds; it changes nothing on the node).
  */
 export function inspectScript(spec: GuardNodeSpec, opts: { verdict: boolean }): string {
-  const p = DEFAULT_PATHS;
+  const p = { ...DEFAULT_PATHS, ...spec.paths };
   const lines = [
     `s=${quote(p.script)}; c=${quote(p.conf)}; d=${quote(p.stateDir)}`,
     `if [ -r "$s" ]; then echo "script $(sh "$s" version 2>/dev/null | head -c 100 | tr -cd 'a-z0-9 .-')"; else echo "script -"; fi`,

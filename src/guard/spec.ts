@@ -20,6 +20,11 @@ export function guardedUnits(n: TopologyNode): GuardUnit[] {
   ];
 }
 
+/** Where a node's guard keeps its holds and the failover state: below dcfail's state dir. */
+export function guardStateDirOf(n: TopologyNode): string {
+  return `${n.services.dcfail.stateDir}/guard`;
+}
+
 /** The guard of one node: the other DC's masters to ask, its own etcd peer URL as the members list it. */
 export function guardSpecOf(t: Topology, n: TopologyNode): GuardNodeSpec {
   const g = t.guard ?? { whenUnsure: 'start' as const, beaconPort: 8186, exhibitorPort: 8181, curl: undefined };
@@ -37,6 +42,8 @@ export function guardSpecOf(t: Topology, n: TopologyNode): GuardNodeSpec {
     whenUnsure: g.whenUnsure,
     units: guardedUnits(n),
     ports: { exhibitor: g.exhibitorPort, etcdClient, beacon: g.beaconPort },
+    // The node's own dirs: the failback's quarantine writes its holds there (apply/units.ts).
+    paths: { stateDir: guardStateDirOf(n), systemdDir: n.services.dcfail.systemdDir },
     ...(g.curl ? { curl: g.curl } : {}),
   };
 }

@@ -62,6 +62,16 @@ describe('each master’s guard spec', () => {
     expect(guardedNodes(t).map((n) => n.name)).toEqual(['master-1', 'master-2', 'master-3']);
   });
 
+  it("keeps its holds and state where the node's dcfail state dir is, as the failback's quarantine does", () => {
+    const custom = parseTopologyText(
+      stringify({ ...base, guard: {}, services: { dcfail: { stateDir: '/data/dcfail' } } }),
+      't.yaml',
+    );
+    const spec = guardSpecOf(custom, custom.nodes[0]!);
+    expect(renderGuardConf(spec)).toContain("STATE_DIR='/data/dcfail/guard'");
+    expect(inspectScript(spec, { verdict: false })).toContain('d=/data/dcfail/guard');
+  });
+
   it('the inspection script reads, never writes (no redirection into a file, no rm/mv/touch)', () => {
     const sh = inspectScript(guardSpecOf(t, t.nodes[0]!), { verdict: true });
     expect(sh.replaceAll('>/dev/null', '')).not.toMatch(/\brm\b|\bmv\b|\btouch\b|>\s*["'/$]/);
