@@ -39,6 +39,11 @@ export function useMachinesE2e(opts: {
   masters: 3 | 5;
   dcos: '2.1' | '2.2';
   label: string;
+  /**
+   * The stand-ins' timers (lab/machines/timers.ts): 1, DC/OS's real values, unless the file checks the
+   * order of events rather than their timing (status, preflight, resumption); the nothing-lost suites keep 1.
+   */
+  timeScale?: number;
 }): MachinesE2e {
   process.env['DCFAIL_LAB_INSTANCE'] = String(opts.instance);
   const dir = `${REPO}/.lab-${opts.tag}`;
@@ -62,7 +67,7 @@ export function useMachinesE2e(opts: {
     // Side by side: the build goes to a directory of its own (`up` starts by emptying the lab dir).
     const [up] = await Promise.all([
       timed('lab up (fresh disks, every cluster ready)', () =>
-        labUp({ masters: opts.masters, dcos: opts.dcos, dir, timeScale: 1, onProgress: log }),
+        labUp({ masters: opts.masters, dcos: opts.dcos, dir, timeScale: opts.timeScale ?? 1, onProgress: log }),
       ),
       timed('dcfail built (beside the lab up)', () => buildPrivately(`${dir}-build`)),
     ]);
