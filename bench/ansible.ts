@@ -1,15 +1,16 @@
 /**
  * The alternative: the failover runbook as an Ansible playbook (bench/ansible/failover.yml) over
- * the lab's own sshds. This module makes sure Debian's ansible-core is there, and writes the
+ * the machines' own sshds. This module makes sure Debian's ansible-core is there, and writes the
  * inventory from the lab layout (ansible_host, port 22, user dcfail, the lab key, host keys
- * checked against the lab's known_hosts, ControlMaster/ControlPersist).
+ * checked against the lab's known_hosts, ControlMaster/ControlPersist). DC/OS's files in
+ * /opt/mesosphere/etc are links into the config package: the playbook edits their targets.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-import type { LabLayout } from '../lab/layout.js';
+import { DCOS_PATHS, type MachinesLayout } from '../lab/machines/layout.js';
 import { REPO } from './cycles.js';
 
 const run = promisify(execFile);
@@ -30,7 +31,12 @@ export async function ensureAnsible(progress: (m: string) => void): Promise<stri
   return have() ? null : 'ansible-core is not installed after apt-get';
 }
 
-export async function writeInventory(layout: LabLayout, lostDc: string, dir: string): Promise<string> {
+export async function writeInventory(
+  layout: MachinesLayout,
+  lostDc: string,
+  dir: string,
+  fenceHook: string,
+): Promise<string> {
   await mkdir(dir, { recursive: true });
   const survivors = layout.nodes.filter((n) => n.dc !== lostDc);
   const lost = layout.nodes.filter((n) => n.dc === lostDc);
@@ -42,10 +48,10 @@ export async function writeInventory(layout: LabLayout, lostDc: string, dir: str
     hosts[n.name] = {
       ansible_host: n.address,
       node_name: n.name,
-      exhibitor_env: realpathSync(n.paths.exhibitorEnvFile),
-      master_count_file: realpathSync(n.paths.masterCountFile),
-      mesos_env: realpathSync(n.paths.mesosEnvFile),
-      etcd_env: n.paths.etcdEnvFile,
+      exhibitor_env: `${DCOS_PATHS.configPackageEtc}/exhibitor`,
+      master_count_file: `${DCOS_PATHS.configPackageEtc}/master_count`,
+      mesos_env: `${DCOS_PATHS.configPackageEtc}/mesos-master`,
+      etcd_env: DCOS_PATHS.etcdEnvFile,
     };
   }
   const joiners = survivors.slice(1).map((n, i) => {
@@ -53,8 +59,8 @@ export async function writeInventory(layout: LabLayout, lostDc: string, dir: str
     return {
       name: n.name,
       host: n.name,
-      env: n.paths.etcdEnvFile,
-      data_dir: n.paths.etcdDataDir,
+      env: DCOS_PATHS.etcdEnvFile,
+      data_dir: DCOS_PATHS.etcdDataDir,
       peer_url: peer(n),
       initial_cluster: members.map((m) => `${m.name}=${peer(m)}`).join(','),
       members_urls: members.map(client).join(','),
@@ -69,8 +75,7 @@ export async function writeInventory(layout: LabLayout, lostDc: string, dir: str
         ansible_ssh_common_args: `-o UserKnownHostsFile=${layout.knownHostsFile} -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes -o ControlMaster=auto -o ControlPersist=60s -o ControlPath=${dir}/cp-%C`,
         ansible_python_interpreter: '/usr/bin/python3',
         lost_dc: lostDc,
-        fence_hook: `${layout.dir}/bin/fence`,
-        labctl: layout.labctl,
+        fence_hook: fenceHook,
         lost_ports: lost.flatMap((n) => [22, 2379, 2181, 5050].map((p) => `${n.address}:${p}`)),
         zk_ensemble: survivors.map((n) => `${n.zkId}:${n.address}`).join(','),
         master_count: survivors.length,

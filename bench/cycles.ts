@@ -1,33 +1,37 @@
 /**
- * The lab cycles: the main DC dies, then dcfail (failover, then failback), the floor script, or
- * the Ansible playbook brings the clusters back; the independent poller (poller.ts, a child
- * process) says when all three serve. Every cycle starts from `labReset`.
+ * The machines-lab cycles, with DC/OS's real timers: madrid's power is cut, then dcfail (failover,
+ * then failback), the floor (the same edits and restarts by hand, in parallel, on the same
+ * machines), or the Ansible playbook brings the clusters back; the independent poller (poller.ts,
+ * a child process) says when all three serve. Every cycle starts from `labReset` (fresh disks);
+ * the fence hook powers the DC off and holds its quorum units on its disks, so that when its power
+ * comes back nothing of it starts until a failback lifts the holds.
  */
 import { spawn } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { killDc, labReset, reviveDc } from '../lab/lab.js';
-import type { LabLayout, LabNode } from '../lab/layout.js';
-import { httpJson, tcpProbe, zkServing } from '../lab/probes.js';
-import { floorFailover } from './floor.js';
+import { parse, stringify } from 'yaml';
+import { labReset, powerOff, powerOn, writeFenceAndHoldHook, type Lab } from '../lab/machines/lab.js';
+import type { MachineNode, MachinesLayout } from '../lab/machines/layout.js';
+import { httpJson, zkMode } from '../lab/machines/probes.js';
+import { floorFailback, floorFailover, tcpOpen } from './floor.js';
 import type { PollResult, PollSpec } from './poller.js';
 
 export const REPO = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function failoverSpec(layout: LabLayout, lostDc: string): PollSpec {
+function failoverSpec(layout: MachinesLayout, lostDc: string): PollSpec {
   const s = layout.nodes.filter((n) => n.dc !== lostDc);
   return {
     etcd: s.map((n) => `http://${n.address}:2379`),
     zk: s.map((n) => ({ host: n.address, port: 2181 })),
     mesos: s.map((n) => ({ host: n.address, port: 5050 })),
-    deadlineMs: 180_000,
+    deadlineMs: 300_000,
   };
 }
 
 /** Failback is done when the full cluster serves: every member voting, every ZooKeeper server, every replica. */
-function failbackSpec(layout: LabLayout): PollSpec {
+function failbackSpec(layout: MachinesLayout): PollSpec {
   const all = layout.nodes;
   return {
     etcd: all.map((n) => `http://${n.address}:2379`),
@@ -35,7 +39,7 @@ function failbackSpec(layout: LabLayout): PollSpec {
     zk: all.map((n) => ({ host: n.address, port: 2181 })),
     mesos: all.map((n) => ({ host: n.address, port: 5050 })),
     mesosVoting: all.length,
-    deadlineMs: 240_000,
+    deadlineMs: 420_000,
   };
 }
 
@@ -146,34 +150,45 @@ async function latestJournal(stateDir: string, after: number): Promise<JournalLi
  * answer, and the survivors lost their quorums (ZooKeeper not serving, no Mesos leader). Every
  * tool starts from this same state.
  */
-async function waitDcDown(layout: LabLayout, lost: readonly LabNode[]): Promise<void> {
+async function waitDcDown(layout: MachinesLayout, lost: readonly MachineNode[]): Promise<void> {
   const survivors = layout.nodes.filter((n) => !lost.includes(n));
-  for (let i = 0; i < 300; i += 1) {
+  // A survivor's ZooKeeper stops serving within syncLimit x tickTime (10 s) of the cut.
+  for (let i = 0; i < 600; i += 1) {
     const [ports, zk, mesos] = await Promise.all([
-      Promise.all(lost.map((n) => tcpProbe(n.address, 2181, 300))),
-      Promise.all(survivors.map((n) => zkServing(n.address, 2181, 500))),
+      Promise.all(lost.map((n) => tcpOpen(n.address, 2181, 300))),
+      Promise.all(survivors.map((n) => zkMode(n.address, 500))),
       Promise.all(
         survivors.map((n) => httpJson<Record<string, number>>(`http://${n.address}:5050/metrics/snapshot`, 500)),
       ),
     ]);
-    if (
-      ports.every((x) => x !== 'open') &&
-      zk.every((z) => z === undefined) &&
-      mesos.every((m) => m?.['master/elected'] !== 1)
-    )
+    if (ports.every((x) => !x) && zk.every((z) => z === undefined) && mesos.every((m) => m?.['master/elected'] !== 1))
       return;
     await sleep(100);
   }
-  throw new Error('the survivors still serve 30 s after the main DC was killed');
+  throw new Error('the survivors still serve 60 s after the main DC lost its power');
 }
 
-async function waitSshUp(nodes: readonly LabNode[]): Promise<void> {
-  for (let i = 0; i < 200; i += 1) {
-    const r = await Promise.all(nodes.map((n) => tcpProbe(n.address, 22, 300)));
-    if (r.every((x) => x === 'open')) return;
+async function waitSshUp(nodes: readonly MachineNode[]): Promise<void> {
+  for (let i = 0; i < 600; i += 1) {
+    const r = await Promise.all(nodes.map((n) => tcpOpen(n.address, 22, 300)));
+    if (r.every((x) => x)) return;
     await sleep(100);
   }
 }
+
+/** A fresh lab whose topology's fence hook also holds the fenced DC's quorum units on its disks. */
+async function freshLab(layout: MachinesLayout): Promise<{ lab: Lab; topology: string; fence: string }> {
+  const lab = await labReset({ dir: layout.dir });
+  const fence = await writeFenceAndHoldHook(lab);
+  const t = parse(await readFile(lab.topologyPath, 'utf8')) as { hooks: { fence: Record<string, string> } };
+  t.hooks.fence = Object.fromEntries(Object.keys(t.hooks.fence).map((dc) => [dc, `${fence} ${dc}`]));
+  const topology = `${lab.dir}/topology-bench.yaml`;
+  await writeFile(topology, stringify(t));
+  return { lab, topology, fence };
+}
+
+const survivorDc = (layout: MachinesLayout) => layout.nodes.at(-1)!.dc;
+const lostOf = (layout: MachinesLayout) => layout.nodes.filter((n) => n.dc !== survivorDc(layout));
 
 export interface CycleFigures {
   /** Poller's "all serve" minus the start mark (confirmation for dcfail, spawn for the others). */
@@ -193,15 +208,16 @@ function dcfailEnv(stateDir: string): NodeJS.ProcessEnv {
 }
 
 async function measureDcfail(
-  layout: LabLayout,
+  topology: string,
   args: string[],
   spec: PollSpec,
   stateDir: string,
 ): Promise<CycleFigures> {
   const poller = await startPoller(spec);
   const started = Date.now();
-  const r = await runProcess(process.execPath, [`${REPO}/dist/bin/dcfail.js`, ...args, '-t', layout.topologyPath], {
+  const r = await runProcess(process.execPath, [`${REPO}/dist/bin/dcfail.js`, ...args, '-t', topology], {
     env: dcfailEnv(stateDir),
+    timeoutMs: 900_000,
   });
   const j = await latestJournal(stateDir, started);
   const timeout = setTimeout(() => poller.stop(), 30_000);
@@ -225,39 +241,51 @@ async function measureDcfail(
 }
 
 export async function dcfailCycle(
-  layout: LabLayout,
+  layout: MachinesLayout,
   stateDir: string,
 ): Promise<{ failover: CycleFigures; failback: CycleFigures }> {
-  await labReset({ dir: layout.dir });
-  const lost = layout.nodes.filter((n) => n.dc !== layout.nodes.at(-1)!.dc);
+  const { topology } = await freshLab(layout);
+  const lost = lostOf(layout);
   const lostDc = lost[0]!.dc;
-  await killDc('main', { dir: layout.dir });
+  await powerOff(lostDc, { dir: layout.dir });
   await waitDcDown(layout, lost);
   const failover = await measureDcfail(
-    layout,
+    topology,
     ['failover', '--to', 'secondary', '--yes'],
     failoverSpec(layout, lostDc),
     stateDir,
   );
   if (failover.error) return { failover, failback: { ttrMs: null, wallMs: NaN, error: 'skipped: failover failed' } };
-  await reviveDc('main', { dir: layout.dir });
+  await powerOn(lostDc, { dir: layout.dir });
   await waitSshUp(lost);
-  const failback = await measureDcfail(layout, ['failback', '--yes'], failbackSpec(layout), stateDir);
+  const failback = await measureDcfail(topology, ['failback', '--yes'], failbackSpec(layout), stateDir);
   return { failover, failback };
 }
 
+/** The floor's failover and, from the state it leaves, its failback: the same edits and restarts by hand, in parallel. */
 export async function floorCycle(
-  layout: LabLayout,
-  opts: Parameters<typeof floorFailover>[2] = {},
-): Promise<CycleFigures> {
-  await labReset({ dir: layout.dir });
-  const lost = layout.nodes.filter((n) => n.dc !== layout.nodes.at(-1)!.dc);
-  await killDc('main', { dir: layout.dir });
+  layout: MachinesLayout,
+  opts: Parameters<typeof floorFailover>[3] & { failback?: boolean } = {},
+): Promise<{ failover: CycleFigures; failback?: CycleFigures }> {
+  const { fence } = await freshLab(layout);
+  const lost = lostOf(layout);
+  const lostDc = lost[0]!.dc;
+  await powerOff(lostDc, { dir: layout.dir });
   await waitDcDown(layout, lost);
-  const poller = await startPoller(failoverSpec(layout, lost[0]!.dc));
+  const failover = await floorTimed(failoverSpec(layout, lostDc), () => floorFailover(layout, lostDc, fence, opts));
+  if (!opts.failback || failover.error) return { failover };
+  // The fence's power-off left the DC dark: its power comes back, its quorum units held on its disks.
+  await powerOn(lostDc, { dir: layout.dir });
+  await waitSshUp(lost);
+  const failback = await floorTimed(failbackSpec(layout), () => floorFailback(layout, lostDc));
+  return { failover, failback };
+}
+
+async function floorTimed(spec: PollSpec, fn: () => Promise<void>): Promise<CycleFigures> {
+  const poller = await startPoller(spec);
   const t0 = Date.now();
   let error: string | undefined;
-  await floorFailover(layout, lost[0]!.dc, opts).catch((e: Error) => (error = `floor: ${e.message}`));
+  await fn().catch((e: Error) => (error = `floor: ${e.message}`));
   const wallMs = Date.now() - t0;
   const res = await poller.result;
   poller.stop();
@@ -274,17 +302,17 @@ export async function floorCycle(
 }
 
 export async function commandCycle(
-  layout: LabLayout,
+  layout: MachinesLayout,
   cmd: string,
   args: string[],
   env: NodeJS.ProcessEnv,
 ): Promise<CycleFigures> {
-  await labReset({ dir: layout.dir });
-  const lost = layout.nodes.filter((n) => n.dc !== layout.nodes.at(-1)!.dc);
-  await killDc('main', { dir: layout.dir });
+  await freshLab(layout);
+  const lost = lostOf(layout);
+  await powerOff(lost[0]!.dc, { dir: layout.dir });
   await waitDcDown(layout, lost);
   const poller = await startPoller(failoverSpec(layout, lost[0]!.dc));
-  const r = await runProcess(cmd, args, { env });
+  const r = await runProcess(cmd, args, { env, timeoutMs: 900_000 });
   const timeout = setTimeout(() => poller.stop(), 30_000);
   const res = await poller.result;
   clearTimeout(timeout);

@@ -1,7 +1,8 @@
 /**
  * Fan-out: `dcfail status` over 1, 5 and 20 nodes that run only sshd. The lab has no such
- * nodes, so the bench starts its own sshds on 127.<net>.30.x (own host keys, the lab's login
- * user and key, a known_hosts of their own) and removes them afterwards.
+ * nodes, so the bench starts its own sshds on 127.3.30.x (own host keys, the lab's login user
+ * from lab/deps.sh with a key made for the bench, a known_hosts of their own) and removes them
+ * afterwards.
  *
  * The topology schema wants a role per node (`mesos` and `exhibitor` together), so these nodes
  * carry the one role that may stand alone, `etcd`, with an env file each but no etcd running:
@@ -13,8 +14,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-import type { LabLayout } from '../lab/layout.js';
-import { tcpProbe } from '../lab/probes.js';
+import { tcpOpen } from './floor.js';
 import { RemotePool } from '../src/remote/ssh.js';
 import { loadTopology } from '../src/topology/load.js';
 import { REPO } from './cycles.js';
@@ -35,15 +35,31 @@ interface SshdNode {
   dir: string;
 }
 
+interface LoginKey {
+  identityFile: string;
+  authorizedKeysFile: string;
+}
+
+/** The login key the bench's sshds accept: made for this bench, readable by the login user's sshd check (StrictModes no). */
+async function loginKey(dir: string): Promise<LoginKey> {
+  await mkdir(dir, { recursive: true });
+  const identityFile = `${dir}/id_ed25519`;
+  await rm(identityFile, { force: true });
+  await rm(`${identityFile}.pub`, { force: true });
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'dcfail-bench', '-f', identityFile]);
+  const authorizedKeysFile = `${dir}/authorized_keys`;
+  await writeFile(authorizedKeysFile, await readFile(`${identityFile}.pub`, 'utf8'), { mode: 0o644 });
+  return { identityFile, authorizedKeysFile };
+}
+
 async function startSshds(
-  layout: LabLayout,
+  key: LoginKey,
   dir: string,
   count: number,
 ): Promise<{ nodes: SshdNode[]; procs: ChildProcess[]; knownHosts: string }> {
-  const net = process.env['DCFAIL_LAB_NET'] ?? '0';
   const nodes: SshdNode[] = Array.from({ length: count }, (_, i) => ({
     name: `sshd-${i + 1}`,
-    address: `127.${net}.30.${i + 1}`,
+    address: `127.3.30.${i + 1}`,
     dir: `${dir}/sshd-${i + 1}`,
   }));
   await mkdir('/run/sshd', { recursive: true });
@@ -59,7 +75,7 @@ async function startSshds(
         [
           `ListenAddress ${n.address}:22`,
           `HostKey ${n.dir}/host_key`,
-          `AuthorizedKeysFile ${layout.authorizedKeysFile}`,
+          `AuthorizedKeysFile ${key.authorizedKeysFile}`,
           'AllowUsers dcfail',
           'PidFile none',
           'UsePAM no',
@@ -86,21 +102,21 @@ async function startSshds(
     spawn('/usr/sbin/sshd', ['-D', '-e', '-f', `${n.dir}/sshd_config`], { stdio: 'ignore' }),
   );
   for (let i = 0; i < 100; i += 1) {
-    const up = await Promise.all(nodes.map((n) => tcpProbe(n.address, 22, 300)));
-    if (up.every((u) => u === 'open')) break;
+    const up = await Promise.all(nodes.map((n) => tcpOpen(n.address, 22, 300)));
+    if (up.every((u) => u)) break;
     await sleep(50);
   }
   return { nodes, procs, knownHosts };
 }
 
-function topologyOf(layout: LabLayout, nodes: readonly SshdNode[], knownHosts: string): Record<string, unknown> {
+function topologyOf(key: LoginKey, nodes: readonly SshdNode[], knownHosts: string): Record<string, unknown> {
   return {
     cluster: `fanout-${nodes.length}`,
     datacenters: { main: 'madrid', secondary: 'barcelona' },
     ssh: {
       user: 'dcfail',
       port: 22,
-      identityFile: layout.identityFile,
+      identityFile: key.identityFile,
       knownHostsFile: knownHosts,
       sudo: true,
       connectTimeoutMs: 2000,
@@ -150,20 +166,16 @@ async function timeTransport(file: string, runs: number): Promise<Figure> {
   return figure(samples);
 }
 
-export async function measureFanout(
-  layout: LabLayout,
-  dir: string,
-  sizes: readonly number[],
-  runs: number,
-): Promise<FanoutFigures> {
+export async function measureFanout(dir: string, sizes: readonly number[], runs: number): Promise<FanoutFigures> {
   const max = Math.max(...sizes);
-  const { nodes, procs, knownHosts } = await startSshds(layout, dir, max);
+  const key = await loginKey(`${dir}/key`);
+  const { nodes, procs, knownHosts } = await startSshds(key, dir, max);
   const status: Record<string, Figure> = {};
   const transport: Record<string, Figure> = {};
   try {
     for (const n of sizes) {
       const file = `${dir}/topology-${n}.yaml`;
-      await writeFile(file, stringify(topologyOf(layout, nodes.slice(0, n), knownHosts), { lineWidth: 0 }));
+      await writeFile(file, stringify(topologyOf(key, nodes.slice(0, n), knownHosts), { lineWidth: 0 }));
       status[String(n)] = timeCommand(
         process.execPath,
         [`${REPO}/dist/bin/dcfail.js`, 'status', '-t', file],

@@ -1,19 +1,20 @@
 /**
  * `npm run bench [-- --quick] [-- --runs N] [-- --only startup,fanout,lab]`: dcfail against the
- * physical floor and against an Ansible playbook, on the lab (3 and 5 masters), side by side;
- * plus start-up, planning and fan-out. Prints a table and writes bench/results/latest.json.
- * Figures, not pass/fail: the goals are shown as met or missed, the exit status stays 0 unless
- * the bench itself broke.
+ * same edits and restarts done by hand in parallel (the floor) and against an Ansible playbook,
+ * on the machines lab with DC/OS's real timers (3 and 5 masters), side by side; plus start-up,
+ * planning and fan-out. Prints a table and writes bench/results/latest.json. Figures, not
+ * pass/fail: the goals are shown as met or missed, the exit status stays 0 unless the bench
+ * itself broke.
  *
- * Runs on its own lab (DCFAIL_LAB_NET=3, <repo>/.lab-bench), state in a temp dir; labDown at the end.
+ * Runs on a machines lab of its own (instance 9, <repo>/.lab-bench), state in a temp dir; labDown at the end.
  */
-process.env['DCFAIL_LAB_NET'] ??= '3';
+process.env['DCFAIL_LAB_INSTANCE'] ??= '9';
 
 import { execFileSync } from 'node:child_process';
 import { cpus, hostname, tmpdir, totalmem } from 'node:os';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { labDown, labUp, type Lab } from '../lab/lab.js';
-import type { MasterCount } from '../lab/layout.js';
+import { labDown, labUp, type Lab } from '../lab/machines/lab.js';
+import type { MasterCount } from '../lab/machines/layout.js';
 import { ansibleCommand, ensureAnsible, writeInventory } from './ansible.js';
 import { loadTopology } from '../src/topology/load.js';
 import { commandCycle, dcfailCycle, floorCycle, REPO, type CycleFigures } from './cycles.js';
@@ -55,12 +56,13 @@ interface LabFigures {
     selfReported: Figure;
     stepsMs: Record<string, Figure>;
   };
-  floor: { failover: Figure; wall: Figure };
+  floor: { failover: Figure; wall: Figure; failback: Figure };
   /** The floor run after the fence hook and its check, in sequence, as every safe runbook must. */
   fencedFloor: { failover: Figure };
   ansible: { failover: Figure; wall: Figure } | { skipped: string };
   ratios: {
     overheadMs: number;
+    failbackOverheadMs: number;
     overheadAfterFenceMs: number;
     dcfailOverFloor: number;
     dcfailOverAnsible: number | null;
@@ -97,18 +99,23 @@ async function labBench(
   ansibleMissing: string | null,
 ): Promise<LabFigures> {
   const dir = `${REPO}/.lab-bench`;
-  log(`lab up: ${masters} masters in ${dir} (127.${process.env['DCFAIL_LAB_NET']}.x)`);
-  const lab: Lab = await labUp({ masters, dir, onProgress: (m) => log(`  ${m}`) });
+  log(
+    `machines lab up: ${masters} masters in ${dir} (instance ${process.env['DCFAIL_LAB_INSTANCE']}), DC/OS's real timers`,
+  );
+  const lab: Lab = await labUp({ masters, dir, timeScale: 1, onProgress: (m) => log(`  ${m}`) });
   const stateDir = await mkdtemp(`${tmp}/state-`);
   const healthTimeoutMs = (await loadTopology(lab.layout.topologyPath)).health.timeoutMs;
   const errors: string[] = [];
   const fo: CycleFigures[] = [];
   const fb: CycleFigures[] = [];
   const fl: CycleFigures[] = [];
+  const flb: CycleFigures[] = [];
   const ff: CycleFigures[] = [];
   const an: CycleFigures[] = [];
   const inventoryDir = `${tmp}/ansible-${masters}`;
-  const inventory = ansibleMissing ? null : await writeInventory(lab.layout, lab.layout.nodes[0]!.dc, inventoryDir);
+  const inventory = ansibleMissing
+    ? null
+    : await writeInventory(lab.layout, lab.layout.nodes[0]!.dc, inventoryDir, `${lab.dir}/bin/fence-and-hold`);
   for (let i = 0; i < runs; i += 1) {
     log(`${masters} masters, run ${i + 1}/${runs}: dcfail failover + failback`);
     const d = await dcfailCycle(lab.layout, stateDir);
@@ -118,13 +125,14 @@ async function labBench(
     log(
       `  dcfail failover ${ms(d.failover.ttrMs ?? NaN)} (self ${ms(d.failover.selfReportedMs ?? NaN)}, wall ${ms(d.failover.wallMs)}); failback ${ms(d.failback.ttrMs ?? NaN)}`,
     );
-    log(`${masters} masters, run ${i + 1}/${runs}: floor`);
-    const f = await floorCycle(lab.layout);
-    fl.push(f);
-    if (f.error) errors.push(`run ${i + 1}: ${f.error}`);
-    log(`  floor ${ms(f.ttrMs ?? NaN)}`);
+    log(`${masters} masters, run ${i + 1}/${runs}: floor (failover, then failback)`);
+    const f = await floorCycle(lab.layout, { failback: true });
+    fl.push(f.failover);
+    if (f.failback) flb.push(f.failback);
+    for (const e of [f.failover.error, f.failback?.error]) if (e) errors.push(`run ${i + 1}: ${e}`);
+    log(`  floor failover ${ms(f.failover.ttrMs ?? NaN)}; failback ${ms(f.failback?.ttrMs ?? NaN)}`);
     log(`${masters} masters, run ${i + 1}/${runs}: floor after the fence`);
-    const g = await floorCycle(lab.layout, { fenceFirst: { healthTimeoutMs } });
+    const g = (await floorCycle(lab.layout, { fenceFirst: { healthTimeoutMs } })).failover;
     ff.push(g);
     if (g.error) errors.push(`run ${i + 1}: fenced floor: ${g.error}`);
     log(`  floor after the fence ${ms(g.ttrMs ?? NaN)}`);
@@ -154,11 +162,12 @@ async function labBench(
       selfReported: collect(fo, 'selfReportedMs'),
       stepsMs: stepFigures(fo),
     },
-    floor: { failover: floor, wall: collect(fl, 'wallMs') },
+    floor: { failover: floor, wall: collect(fl, 'wallMs'), failback: collect(flb, 'ttrMs') },
     fencedFloor: { failover: fencedFloor },
     ansible: ans ? { failover: ans, wall: collect(an, 'wallMs') } : { skipped: ansibleMissing ?? 'not run' },
     ratios: {
       overheadMs: Math.round(dFo.median - floor.median),
+      failbackOverheadMs: Math.round(collect(fb, 'ttrMs').median - collect(flb, 'ttrMs').median),
       overheadAfterFenceMs: Math.round(dFo.median - fencedFloor.median),
       dcfailOverFloor: ratio(dFo.median, floor.median),
       dcfailOverAnsible: ans ? ratio(dFo.median, ans.median) : null,
@@ -183,7 +192,8 @@ function render(r: { startup?: StartupFigures; fanout?: FanoutFigures; lab: LabF
     row("  dcfail's own figure (journal)", fmtFigure(l.dcfail.selfReported));
     row('dcfail failback (from confirmation)', fmtFigure(l.dcfail.failback));
     row('  dcfail failback, whole command', fmtFigure(l.dcfail.failbackWall));
-    row('floor failover (direct edits and restarts)', fmtFigure(l.floor.failover));
+    row('floor failover (by hand, in parallel)', fmtFigure(l.floor.failover));
+    row('floor failback (by hand, in parallel)', fmtFigure(l.floor.failback));
     if ('skipped' in l.ansible) row('ansible-playbook failover', `skipped: ${l.ansible.skipped}`);
     else {
       row('ansible-playbook failover (from spawn)', fmtFigure(l.ansible.failover));
@@ -195,6 +205,7 @@ function render(r: { startup?: StartupFigures; fanout?: FanoutFigures; lab: LabF
       l.masters === 3 ? `goal <= 1 s: ${goal(l.ratios.overheadMs <= 1000)}` : '',
     );
     row('dcfail / floor', String(l.ratios.dcfailOverFloor));
+    row('dcfail failback - floor failback', ms(l.ratios.failbackOverheadMs));
     row('floor after the fence (fence hook + its check first)', fmtFigure(l.fencedFloor.failover));
     row(
       "dcfail - floor after the fence (dcfail's own)",
@@ -267,7 +278,7 @@ function planGrowth(s: StartupFigures): { perNode3to50: number; perNode50to500: 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (process.getuid?.() !== 0)
-    throw new Error('the bench runs the lab (real servers on 127.x port 22): run it as root');
+    throw new Error('the bench runs the machines lab and sshds on 127.3.30.x port 22: run it as root');
   const fastRuns = args.runs ?? (args.quick ? 3 : 5);
   const labRuns = args.runs ?? (args.quick ? 1 : 3);
   const sizes: MasterCount[] = args.quick ? [3] : [3, 5];
@@ -279,13 +290,8 @@ async function main(): Promise<void> {
       results.startup = await measureStartup(`${tmp}/topologies`, fastRuns, [3, 50, 500]);
     }
     if (args.only.has('fanout')) {
-      log(`fan-out, ${fastRuns} runs each (a 3-master lab for its login user and key)`);
-      const lab = await labUp({ masters: 3, dir: `${REPO}/.lab-bench`, onProgress: (m) => log(`  ${m}`) });
-      try {
-        results.fanout = await measureFanout(lab.layout, `${tmp}/fanout`, [1, 5, 20], fastRuns);
-      } finally {
-        await labDown({ dir: lab.dir });
-      }
+      log(`fan-out, ${fastRuns} runs each (sshd-only nodes on loopback)`);
+      results.fanout = await measureFanout(`${tmp}/fanout`, [1, 5, 20], fastRuns);
     }
     if (args.only.has('lab')) {
       const ansibleMissing = await ensureAnsible(log);
@@ -323,6 +329,7 @@ async function main(): Promise<void> {
       ...Object.fromEntries(
         results.lab.flatMap((l) => [
           [`overheadMs.${l.masters}`, l.ratios.overheadMs],
+          [`failbackOverheadMs.${l.masters}`, l.ratios.failbackOverheadMs],
           [`overheadAfterFenceMs.${l.masters}`, l.ratios.overheadAfterFenceMs],
           [`dcfailOverFloor.${l.masters}`, l.ratios.dcfailOverFloor],
           [`dcfailOverAnsible.${l.masters}`, l.ratios.dcfailOverAnsible],
