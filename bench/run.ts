@@ -12,7 +12,7 @@ process.env['DCFAIL_LAB_INSTANCE'] ??= '9';
 
 import { execFileSync } from 'node:child_process';
 import { cpus, hostname, tmpdir, totalmem } from 'node:os';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { labDown, labUp, type Lab } from '../lab/machines/lab.js';
 import type { MasterCount } from '../lab/machines/layout.js';
 import { ansibleCommand, ensureAnsible, writeInventory } from './ansible.js';
@@ -283,6 +283,8 @@ async function main(): Promise<void> {
   const labRuns = args.runs ?? (args.quick ? 1 : 3);
   const sizes: MasterCount[] = args.quick ? [3] : [3, 5];
   const tmp = await mkdtemp(`${tmpdir()}/dcfail-bench-`);
+  // sshd reads the fan-out nodes' authorized_keys as the login user: the path to it must be searchable.
+  await chmod(tmp, 0o755);
   const results: { startup?: StartupFigures; fanout?: FanoutFigures; lab: LabFigures[] } = { lab: [] };
   try {
     if (args.only.has('startup')) {

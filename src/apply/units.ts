@@ -1,7 +1,7 @@
 /**
  * Units on a node: starts that wait for what the service really does, and the hold (the
- * failback's quarantine). Through the topology's command templates, so the loopback lab's labctl
- * answers the same calls as systemd.
+ * failback's quarantine). Through the topology's command templates (systemctl on DC/OS, or the
+ * service manager the topology names).
  *
  * The hold of a unit is two files and a reload: the flag `<stateDir>/guard/hold.<unit>` (the
  * return guard's hold, so one flag means "held" for both) and the drop-in
