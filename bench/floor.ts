@@ -8,9 +8,10 @@
  * - fence hook: in parallel with the rest (the services do not wait for it); or, for the
  *   "floor after the fence" figure, first, followed by the same check dcfail and the playbook make
  *   (every port of the lost DC fails a TCP connect within the topology's health timeout);
- * - ZooKeeper: ensemble + master_count on every survivor, restart Exhibitor;
- * - Mesos: MESOS_QUORUM, restart at once (the pre-start check makes systemd retry until
- *   ZooKeeper serves with master_count servers);
+ * - ZooKeeper: ensemble + master_count on every survivor, restart Exhibitor (it returns once
+ *   ZooKeeper answers);
+ * - Mesos: MESOS_QUORUM, restart right after (earlier, its pre-start check fails and systemd
+ *   retries only 15 s later);
  * - etcd, in parallel with both: stop the survivors, force a new cluster on the first, start it,
  *   drop the force line; every other survivor: data aside, `member add --learner` (retried until
  *   etcd accepts it), join config, start, `member promote` (retried until caught up).
@@ -20,7 +21,7 @@
  * - on each returning master: its Mesos logs (registry and overlay) replaced by the survivor
  *   leader's copy (taken with the survivors' Mesos masters stopped), its etcd data aside, `member add --learner`, join config, hold lifted, start,
  *   promote, one member at a time;
- * - Exhibitor and the Mesos master restarted on every master, in parallel.
+ * - Exhibitor restarted on every master in parallel, then the Mesos master on every master.
  */
 import { noop } from 'cockatiel';
 import { Etcd3 } from 'etcd3';
@@ -174,10 +175,10 @@ export async function floorFailover(
           setEnvScript(DCOS_PATHS.mesosEnvFile, { MESOS_QUORUM: String(majority(s.length)) }),
         ].join(' && '),
       );
-      await Promise.all([
-        inside(layout, n, `systemctl restart ${UNITS.exhibitor}`),
-        inside(layout, n, `systemctl restart ${UNITS.mesos}`),
-      ]);
+      // Exhibitor's restart returns once ZooKeeper answers (its ExecStartPost); restarted before that, the
+      // Mesos master's pre-start check would fail and systemd would retry it only 15 s later.
+      await inside(layout, n, `systemctl restart ${UNITS.exhibitor}`);
+      await inside(layout, n, `systemctl restart ${UNITS.mesos}`);
     }),
   );
   const etcd = (async () => {
@@ -242,13 +243,9 @@ export async function floorFailback(layout: MachinesLayout, returningDc: string)
     const members = [...survivors];
     for (const r of back) await joinEtcd(layout, members, r, 'rm -f /var/lib/dcfail/guard/hold.etcd');
   })();
-  const zkAndMesos = Promise.all(
-    all.map((n) =>
-      Promise.all([
-        inside(layout, n, `systemctl restart ${UNITS.exhibitor}`),
-        inside(layout, n, `systemctl restart ${UNITS.mesos}`),
-      ]),
-    ),
-  );
+  const zkAndMesos = (async () => {
+    await Promise.all(all.map((n) => inside(layout, n, `systemctl restart ${UNITS.exhibitor}`)));
+    await Promise.all(all.map((n) => inside(layout, n, `systemctl restart ${UNITS.mesos}`)));
+  })();
   await Promise.all([etcd, zkAndMesos]);
 }

@@ -129,7 +129,11 @@ async function labBench(
     const f = await floorCycle(lab.layout, { failback: true });
     fl.push(f.failover);
     if (f.failback) flb.push(f.failback);
-    for (const e of [f.failover.error, f.failback?.error]) if (e) errors.push(`run ${i + 1}: ${e}`);
+    for (const e of [f.failover.error, f.failback?.error])
+      if (e) {
+        errors.push(`run ${i + 1}: ${e}`);
+        log(`  error: ${e}`);
+      }
     log(`  floor failover ${ms(f.failover.ttrMs ?? NaN)}; failback ${ms(f.failback?.ttrMs ?? NaN)}`);
     log(`${masters} masters, run ${i + 1}/${runs}: floor after the fence`);
     const g = (await floorCycle(lab.layout, { fenceFirst: { healthTimeoutMs } })).failover;
