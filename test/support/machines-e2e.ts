@@ -149,3 +149,65 @@ export const writeFenceAndHold = (lab: Lab): Promise<string> => writeFenceAndHol
 export function mastersOf(lab: Lab, dc: 'madrid' | 'barcelona'): readonly MachineNode[] {
   return nodesOf(lab.layout, dc);
 }
+
+// ---- m-badday ----
+// Namespace imports, so that this section's names cannot meet another section's.
+import * as badDayFs from 'node:fs/promises';
+import * as badDayYaml from 'yaml';
+import * as badDayProbes from '../../lab/machines/probes.js';
+
+/**
+ * A copy of the lab's topology, edited by `edit` (the parsed YAML), written into the lab dir as
+ * `topology-<name>.yaml`; returns its path.
+ */
+export async function labTopologyCopy(
+  lab: Lab,
+  name: string,
+  edit: (t: any) => void = () => undefined,
+): Promise<string> {
+  const t = badDayYaml.parse(await badDayFs.readFile(lab.topologyPath, 'utf8'));
+  edit(t);
+  const path = `${lab.dir}/topology-${name}.yaml`;
+  await badDayFs.writeFile(path, badDayYaml.stringify(t, { lineWidth: 0 }));
+  return path;
+}
+
+/** The failover marker on a machine (`/var/lib/dcfail/failover-marker.json`), parsed, or null when there is none. */
+export async function markerOn(lab: Lab, node: string): Promise<any> {
+  const out = await sh(lab, node, 'cat /var/lib/dcfail/failover-marker.json 2>/dev/null || true');
+  return out.trim() === '' ? null : JSON.parse(out);
+}
+
+/** Writes `content` to `path` inside a machine as root (through a symlink, as `cat >` does). */
+export async function writeIn(lab: Lab, node: string, path: string, content: string): Promise<void> {
+  const r = await labExec(node, ['/bin/sh', '-c', 'mkdir -p "$(dirname "$1")" && cat > "$1"', 'write', path], {
+    dir: lab.dir,
+    input: content,
+  });
+  if (r.exitCode !== 0) throw new Error(`${node}: writing ${path}: exit ${r.exitCode}: ${r.stderr}`);
+}
+
+/**
+ * Until no survivor's ZooKeeper serves as a quorum member and no survivor's etcd is healthy: after a
+ * power cut they count the lost DC in until their own timeouts run out (ZooKeeper: syncLimit x
+ * tickTime). Returns how long that took.
+ */
+export async function untilLossSettled(survivors: readonly MachineNode[], timeoutMs = 40_000): Promise<number> {
+  const t0 = Date.now();
+  for (;;) {
+    const modes = await Promise.all(survivors.map((n) => badDayProbes.zkMode(n.address)));
+    const etcd = await Promise.all(survivors.map((n) => badDayProbes.etcdHealthy(n.address)));
+    if (modes.every((m) => m !== 'leader' && m !== 'follower') && etcd.every((h) => !h)) return Date.now() - t0;
+    if (Date.now() - t0 > timeoutMs)
+      throw new Error(
+        `the survivors still serve after ${timeoutMs} ms: ZooKeeper ${modes.join(', ')}, etcd ${etcd.join(', ')}`,
+      );
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+/** Whether any of `nodes` serves ZooKeeper as leader or follower (a member of a quorum). */
+export async function answersAsZkMember(nodes: readonly MachineNode[]): Promise<boolean> {
+  const modes = await Promise.all(nodes.map((n) => badDayProbes.zkMode(n.address)));
+  return modes.some((m) => m === 'leader' || m === 'follower');
+}

@@ -1,14 +1,12 @@
 /**
- * Issue 15 (a bad day): what the bad-day suites share. Each file sets DCFAIL_LAB_NET=5 and its own
- * lab dir before importing this (labs on 127.5.x.x, apart from every other worktree's).
+ * Issue 15 (a bad day): what the bad-day suites share: journals and locks of $DCFAIL_STATE_DIR,
+ * and the private build `input.test.ts` runs (the lab files build through useMachinesE2e).
  */
 import { existsSync, mkdtempSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sleep } from '../../../lab/probes.js';
-import type { LabNode } from '../../../lab/lab.js';
-import { zkTruth } from '../../support/server-truth.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { buildPrivately, REPO, type RunResult } from '../../support/e2e.js';
 
 const BUILD_DIR = `${REPO}/.lab-badday-build`;
@@ -58,15 +56,6 @@ export async function untilJournal(pred: (j: any) => boolean, timeoutMs = 60_000
 
 export const stepsDone = (j: any): string[] =>
   (j?.steps ?? []).filter((s: { status: string }) => s.status === 'done').map((s: { id: string }) => s.id);
-
-/** Whether any of `nodes` serves ZooKeeper as leader/follower (a member of a quorum). */
-export async function answersAsZkMember(nodes: readonly LabNode[]): Promise<boolean> {
-  for (const n of nodes) {
-    const t = await zkTruth(n);
-    if (t && ['leader', 'follower'].includes(t.mode)) return true;
-  }
-  return false;
-}
 
 /** Files under `<stateDir>/locks` (the local run lock) and every node's lock dir. */
 export async function localLocks(): Promise<string[]> {
