@@ -234,9 +234,9 @@ describe('divergence on return', () => {
       // majority of their old clusters of 3: ZooKeeper (once Exhibitor's first check starts it),
       // etcd and Mesos each elect a leader of madrid's own and take writes (made from inside
       // madrid: the host is cut off too). Then the link comes back and madrid returns.
-      // (Powered on without the partition, madrid's Mesos masters reach master-3's ZooKeeper, the
-      // only one serving while their own waits for Exhibitor's first check, through the MESOS_ZK
-      // list that names every master, and can write into the survivor's own registry log.)
+      // (Powered on without the partition, madrid's Mesos masters also open sessions on master-3's
+      // ZooKeeper, which their MESOS_ZK names, and madrid's writes can reach the survivor's own
+      // registry log: what --discard-divergent drops is then no longer only on madrid.)
       await partition('madrid', { dir: lab.dir });
       await e.timed('power-on of madrid, cut off from barcelona', () => powerOn('madrid', { dir: lab.dir }));
       const m1 = main[0]!.name;
