@@ -159,6 +159,8 @@ import * as mE2ePath from 'node:path';
 import * as mE2eYaml from 'yaml';
 import * as mE2eProbes from '../../lab/machines/probes.js';
 import * as mE2eLayout from '../../lab/machines/layout.js';
+import * as mE2eLab from '../../lab/machines/lab.js';
+import * as mE2eMachine from '../../lab/machines/machine.js';
 import * as mE2eSupport from './e2e.js';
 
 /**
@@ -199,7 +201,7 @@ export async function diskSnapshot(
   node: Pick<MachineNode, 'machine'>,
   skip: (rel: string) => boolean = () => false,
 ): Promise<Record<string, DiskEntry>> {
-  const root = machinePaths(lab.dir, node).upper;
+  const root = mE2eMachine.machinePaths(lab.dir, node).upper;
   const out: Record<string, DiskEntry> = {};
   const walk = async (dir: string): Promise<void> => {
     for (const name of (await mE2eFs.readdir(dir)).sort()) {
@@ -341,12 +343,12 @@ export async function registryAgents(nodes: readonly MachineNode[]): Promise<str
 
 /** The files under `path` on a machine that contain `needle` (bytes, binary files included). */
 export async function filesHolding(lab: Lab, node: string, needle: string, path: string): Promise<string[]> {
-  const r = await labExec(node, ['grep', '-rlaF', '--', needle, path], { dir: lab.dir });
+  const r = await mE2eLab.labExec(node, ['grep', '-rlaF', '--', needle, path], { dir: lab.dir });
   if (r.exitCode > 1) throw new Error(`${node}: grep ${path}: exit ${r.exitCode}: ${r.stderr}`);
   return r.stdout.split('\n').filter((l) => l !== '');
 }
 
 /** Whether a path exists on a machine. */
 export async function existsOn(lab: Lab, node: string, path: string): Promise<boolean> {
-  return (await labExec(node, ['test', '-e', path], { dir: lab.dir })).exitCode === 0;
+  return (await mE2eLab.labExec(node, ['test', '-e', path], { dir: lab.dir })).exitCode === 0;
 }
