@@ -94,6 +94,10 @@ const MASKED_UNITS = [
   'systemd-timesyncd.service',
   'systemd-pstore.service',
   'zookeeper.service',
+  // Installed on the host for the tests' own tools (promtool, the browser); a master runs neither.
+  'prometheus.service',
+  'avahi-daemon.service',
+  'avahi-daemon.socket',
   // Early-boot units that this host's cgroup v1 sometimes fails to attach (219/CGROUP); sysctls are read-only in a container anyway.
   'systemd-sysctl.service',
 ];

@@ -207,8 +207,12 @@ function canonicalStep(step: unknown): string {
  * they agree. On a resumed apply, a saved step may be missing from the re-plan when its effect
  * landed before the interrupted run could record it: accepted only when `held` confirms it on the
  * node (a verify, or an edit of one of the node's declared files that the file already holds).
+ * The re-plan's checks may then carry other ids than the saved ones (a node's checks are numbered
+ * in order: once one of two edits landed, the check of the other takes the first id): on a resumed
+ * apply a verification of the re-plan that matches no saved step is accepted, and runs (it changes
+ * nothing).
  */
-async function firstDifference(
+export async function firstDifference(
   saved: readonly { id: string }[],
   fresh: readonly Step[],
   held: ((step: unknown) => Promise<boolean>) | null,
@@ -222,8 +226,14 @@ async function firstDifference(
       continue;
     }
     if (held && (await held(a))) continue;
+    if (held && b?.action === 'verify') {
+      j++;
+      i--;
+      continue;
+    }
     return planDiffers(a.id, a, b);
   }
+  while (held && fresh[j]?.action === 'verify') j++;
   if (j < fresh.length) return planDiffers(fresh[j]!.id, undefined, fresh[j]);
   return null;
 }

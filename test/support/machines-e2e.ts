@@ -211,3 +211,206 @@ export async function answersAsZkMember(nodes: readonly MachineNode[]): Promise<
   const modes = await Promise.all(nodes.map((n) => badDayProbes.zkMode(n.address)));
   return modes.some((m) => m === 'leader' || m === 'follower');
 }
+
+// ---- m-e2e ----
+// Namespace imports, so that this section's names cannot meet another section's.
+import * as mE2eExeca from 'execa';
+import * as mE2eCrypto from 'node:crypto';
+import * as mE2eFs from 'node:fs/promises';
+import * as mE2ePath from 'node:path';
+import * as mE2eYaml from 'yaml';
+import * as mE2eProbes from '../../lab/machines/probes.js';
+import * as mE2eLayout from '../../lab/machines/layout.js';
+import * as mE2eLab from '../../lab/machines/lab.js';
+import * as mE2eMachine from '../../lab/machines/machine.js';
+import * as mE2eSupport from './e2e.js';
+
+/**
+ * A copy of the lab's topology (its fence hook as the lab writes it: a power cut of the DC, no hold),
+ * edited by `edit`, written to `dir` as `<name>.yaml`: outside the lab dir, which a reset empties.
+ */
+export async function topologyFor(
+  lab: Lab,
+  dir: string,
+  name: string,
+  edit: (t: any) => void = () => undefined,
+): Promise<string> {
+  const t = mE2eYaml.parse(await mE2eFs.readFile(lab.topologyPath, 'utf8'));
+  edit(t);
+  await mE2eFs.mkdir(dir, { recursive: true });
+  const path = mE2ePath.join(dir, `${name}.yaml`);
+  await mE2eFs.writeFile(path, mE2eYaml.stringify(t, { lineWidth: 0 }));
+  return path;
+}
+
+/** One entry of a machine's disk: type, mode, owner, and its content's hash or link target (whiteouts: the device). */
+export interface DiskEntry {
+  type: 'file' | 'dir' | 'link' | 'other';
+  mode: number;
+  uid: number;
+  gid: number;
+  sha256?: string;
+  target?: string;
+  rdev?: number;
+}
+
+/**
+ * Every entry of a machine's disk (the upper layer of its overlay: everything the machine wrote
+ * since `up`, deletions as whiteouts), except the paths `skip` names (relative to the disk's root).
+ */
+export async function diskSnapshot(
+  lab: Lab,
+  node: Pick<MachineNode, 'machine'>,
+  skip: (rel: string) => boolean = () => false,
+): Promise<Record<string, DiskEntry>> {
+  const root = mE2eMachine.machinePaths(lab.dir, node).upper;
+  const out: Record<string, DiskEntry> = {};
+  const walk = async (dir: string): Promise<void> => {
+    for (const name of (await mE2eFs.readdir(dir)).sort()) {
+      const p = mE2ePath.join(dir, name);
+      const rel = mE2ePath.relative(root, p);
+      if (skip(rel)) continue;
+      const st = await mE2eFs.lstat(p).catch(() => null);
+      if (!st) continue;
+      const base = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+      if (st.isSymbolicLink()) out[rel] = { type: 'link', ...base, target: await mE2eFs.readlink(p) };
+      else if (st.isDirectory()) {
+        out[rel] = { type: 'dir', ...base };
+        await walk(p);
+      } else if (st.isFile()) {
+        out[rel] = {
+          type: 'file',
+          ...base,
+          sha256: mE2eCrypto
+            .createHash('sha256')
+            .update(await mE2eFs.readFile(p))
+            .digest('hex'),
+        };
+      } else out[rel] = { type: 'other', ...base, rdev: st.rdev };
+    }
+  };
+  await walk(root);
+  return out;
+}
+
+/** systemd's view of each quorum unit on a machine: state, main pid and automatic restarts (a start or a restart moves them). */
+export async function quorumUnitStates(lab: Lab, node: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const u of QUORUM_UNITS)
+    out[u] = (await sh(lab, node, `systemctl show --property=ActiveState,SubState,MainPID,NRestarts ${u}`))
+      .trim()
+      .split('\n')
+      .sort()
+      .join(' ');
+  return out;
+}
+
+/** One etcd member's KV revision and raft position, as etcdctl reports them: any write through raft moves them. */
+export async function etcdRaftPosition(address: string): Promise<string> {
+  const r = await mE2eExeca.execa(
+    'etcdctl',
+    [
+      `--endpoints=http://${address}:${mE2eLayout.PORTS.etcdClient}`,
+      '--dial-timeout=1s',
+      '--command-timeout=2s',
+      'endpoint',
+      'status',
+      '-w',
+      'json',
+    ],
+    { env: { ETCDCTL_API: '3' }, reject: false, timeout: 5000 },
+  );
+  const out = String(r.stdout);
+  const f = (k: string) => new RegExp(`"${k}":(\\d+)`).exec(out)?.[1] ?? '?';
+  return `revision ${f('revision')} raftIndex ${f('raftIndex')} raftTerm ${f('raftTerm')} applied ${f('raftAppliedIndex')} leader ${f('leader')}`;
+}
+
+/** After a power cut: until no survivor serves ZooKeeper nor has an etcd leader (they lost their quorum). */
+export async function untilSurvivorsLostQuorum(survivors: readonly MachineNode[], timeoutMs = 40_000): Promise<number> {
+  const t0 = Date.now();
+  await mE2eSupport.waitFor(
+    'the survivors to report no quorum',
+    async () => {
+      for (const n of survivors) {
+        if (['leader', 'follower'].includes((await mE2eProbes.zkMode(n.address)) ?? '')) return false;
+        if (await mE2eProbes.etcdHealthy(n.address)) return false;
+      }
+      return true;
+    },
+    timeoutMs,
+    300,
+  );
+  return Date.now() - t0;
+}
+
+/** The one Mesos master among `nodes` elected with its registrar recovered, and the quorum it runs with (its /flags). */
+export async function mesosRecovered(
+  nodes: readonly MachineNode[],
+  timeoutMs = 60_000,
+): Promise<{ leader: MachineNode; quorum: number }> {
+  const leader = await mE2eSupport.waitFor(
+    `a recovered Mesos leader among ${nodes.map((n) => n.name).join(', ')}`,
+    async () => {
+      const up = await Promise.all(nodes.map((n) => mE2eProbes.mesosRecoveredLeader(n.address)));
+      return up.filter(Boolean).length === 1 ? nodes[up.indexOf(true)] : undefined;
+    },
+    timeoutMs,
+    500,
+  );
+  const flags = await mE2eProbes.httpJson<{ flags: { quorum: string } }>(
+    `http://${leader.address}:${mE2eLayout.PORTS.mesos}/flags`,
+  );
+  return { leader, quorum: Number(flags?.flags.quorum) };
+}
+
+/**
+ * A registry write: an agent `hostname` admitted by the recovered leader among `nodes` (the lab's
+ * agent registration endpoint; Mesos stores the admission before it answers), then held by the
+ * registry log of every one of `nodes` (the leader sends what it learned to every replica).
+ */
+export async function admitAgent(nodes: readonly MachineNode[], hostname: string, timeoutMs = 60_000): Promise<void> {
+  const { leader } = await mesosRecovered(nodes, timeoutMs);
+  const a = await mE2eProbes.httpGet(`http://${leader.address}:${mE2eLayout.PORTS.mesos}/lab/agents/register`, {
+    method: 'POST',
+    body: JSON.stringify({ hostname, port: mE2eLayout.PORTS.agent }),
+    timeoutMs: 30_000,
+  });
+  if (a?.status !== 200) throw new Error(`${leader.name} did not admit ${hostname}: ${a?.status} ${a?.body}`);
+  await mE2eSupport.waitFor(
+    `the admission of ${hostname} in the registry log of ${nodes.map((n) => n.name).join(', ')}`,
+    async () => {
+      for (const n of nodes) {
+        const log = await mE2eProbes.httpJson<{ actions: { type?: string; value?: string }[] }>(
+          `http://${n.address}:${mE2eLayout.PORTS.mesos}/lab/log/registry`,
+        );
+        if (!log?.actions.some((x) => x.type === 'APPEND' && (x.value ?? '').includes(`"hostname":"${hostname}"`)))
+          return false;
+      }
+      return true;
+    },
+    10_000,
+    250,
+  );
+}
+
+/** The hostnames of the agents the registry of the recovered leader among `nodes` holds, sorted, each once. */
+export async function registryAgents(nodes: readonly MachineNode[]): Promise<string[]> {
+  const { leader } = await mesosRecovered(nodes);
+  const r = await mE2eProbes.httpJson<{ slaves?: { slaves: { info: { hostname: string } }[] } }>(
+    `http://${leader.address}:${mE2eLayout.PORTS.mesos}/registrar(1)/registry`,
+  );
+  if (!r) throw new Error(`${leader.name}: no registry`);
+  return [...new Set((r.slaves?.slaves ?? []).map((s) => s.info.hostname))].sort();
+}
+
+/** The files under `path` on a machine that contain `needle` (bytes, binary files included). */
+export async function filesHolding(lab: Lab, node: string, needle: string, path: string): Promise<string[]> {
+  const r = await mE2eLab.labExec(node, ['grep', '-rlaF', '--', needle, path], { dir: lab.dir });
+  if (r.exitCode > 1) throw new Error(`${node}: grep ${path}: exit ${r.exitCode}: ${r.stderr}`);
+  return r.stdout.split('\n').filter((l) => l !== '');
+}
+
+/** Whether a path exists on a machine. */
+export async function existsOn(lab: Lab, node: string, path: string): Promise<boolean> {
+  return (await mE2eLab.labExec(node, ['test', '-e', path], { dir: lab.dir })).exitCode === 0;
+}
