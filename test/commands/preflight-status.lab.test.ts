@@ -393,6 +393,32 @@ async function statusBetweenTruths(): Promise<{
   return { before, code: s.code, report: s.report!, after };
 }
 
+/**
+ * A read of status (JSON or human) with the servers' leader claims the same just before and just
+ * after it, one leader per cluster: an election under way (on a loaded host a Mesos master can lose
+ * its ZooKeeper session) is waited out, bounded, so that status is compared with a state that held.
+ */
+async function settledRead<T>(
+  read: () => Promise<T>,
+): Promise<{ before: MachineTruth[]; got: T; after: MachineTruth[] }> {
+  const nodes = e.lab().layout.nodes;
+  return waitFor(
+    'a status read with no election around it',
+    async () => {
+      const before = await machinesTruth(nodes);
+      const got = await read();
+      const after = await machinesTruth(nodes);
+      const claims = truthLeaderClaims(before);
+      const settled =
+        Object.values(claims).every((l) => l.length === 1) &&
+        JSON.stringify(claims) === JSON.stringify(truthLeaderClaims(after));
+      return settled ? { before, got, after } : undefined;
+    },
+    60_000,
+    1000,
+  );
+}
+
 function expectPositionsBetween(report: StatusJson, before: MachineTruth[], after: MachineTruth[]): void {
   const lo = truthPositions(before);
   const hi = truthPositions(after);
@@ -548,7 +574,9 @@ describe('dcfail status on the machines lab', () => {
       30_000,
       500,
     );
-    const { before, code, report, after } = await statusBetweenTruths();
+    const { before, got, after } = await settledRead(() => status());
+    const { code } = got;
+    const report = got.report!;
     expect(code).toBe(0);
     expect(report.mode).toBe('normal');
     expect(report.hazards).toEqual([]);
@@ -579,9 +607,7 @@ describe('dcfail status on the machines lab', () => {
   });
 
   it('prints the same in its human form', async () => {
-    const before = await machinesTruth(e.lab().layout.nodes);
-    const s = await status(false);
-    const after = await machinesTruth(e.lab().layout.nodes);
+    const { before, got: s, after } = await settledRead(() => status(false));
     expect(s.code).toBe(0);
     const leaders = truthLeaders(before);
     expect(truthLeaders(after), 'no election while status ran').toEqual(leaders);
