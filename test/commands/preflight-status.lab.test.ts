@@ -45,6 +45,7 @@ import {
   truthLeaderClaims,
   truthLeaders,
   truthPositions,
+  truthHeld,
   useMachinesE2e,
   type MachineTruth,
 } from '../support/machines-e2e.js';
@@ -409,9 +410,7 @@ async function settledRead<T>(
       const got = await read();
       const after = await machinesTruth(nodes);
       const claims = truthLeaderClaims(before);
-      const settled =
-        Object.values(claims).every((l) => l.length === 1) &&
-        JSON.stringify(claims) === JSON.stringify(truthLeaderClaims(after));
+      const settled = Object.values(claims).every((l) => l.length === 1) && truthHeld(before, after);
       return settled ? { before, got, after } : undefined;
     },
     60_000,
@@ -649,16 +648,28 @@ describe('dcfail status on the machines lab', () => {
           const watch = spawnDcfail(['status', '-t', topologyPath(), '--watch', '--interval', '1s']);
           let out = '';
           watch.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-          await waitFor('the first frame', async () => /-- observation 1 at /.test(out), 60_000);
+          // A wait that fails stops the watch and shows its frames.
+          const frames = async (what: string, seen: () => boolean, timeoutMs: number) => {
+            try {
+              await waitFor(what, async () => seen(), timeoutMs);
+            } catch (err) {
+              watch.kill('SIGINT');
+              const r = await watch;
+              throw new Error(
+                `${(err as Error).message}\n--- frames (the last 6000 characters)\n${out.slice(-6000)}\n--- stderr\n${String(r.stderr).slice(-2000)}`,
+              );
+            }
+          };
+          await frames('the first frame', () => /-- observation 1 at /.test(out), 60_000);
           expect(out).not.toMatch(/^\* /m);
           await e.timed('power cut of madrid (watched)', () => powerOff('madrid', { dir: e.lab().dir }));
           // ZooKeeper on master-3 stops serving within syncLimit x tickTime (10 s, not scaled).
-          await waitFor('a frame with the lost quorums', async () => /\+ hazard \[no-quorum:etcd\]/.test(out), 60_000);
+          await frames('a frame with the lost quorums', () => /\+ hazard \[no-quorum:etcd\]/.test(out), 60_000);
           // Once the loss has settled, a frame says nothing changed; then Ctrl-C.
           const lostAt = out.indexOf('+ hazard [no-quorum:etcd]');
-          await waitFor(
+          await frames(
             'a frame with no change after the loss',
-            async () => /no change since the previous observation/.test(out.slice(lostAt)),
+            () => /no change since the previous observation/.test(out.slice(lostAt)),
             60_000,
           );
           watch.kill('SIGINT');
@@ -725,7 +736,7 @@ describe('dcfail status on the machines lab', () => {
         'madrid back in every cluster',
         async () => {
           const r = await statusBetweenTruths();
-          const stable = JSON.stringify(truthLeaderClaims(r.before)) === JSON.stringify(truthLeaderClaims(r.after));
+          const stable = truthHeld(r.before, r.after);
           const complete = COMPONENTS.every(
             (c) => quorumOf(r.report, c).length === 1 && quorumOf(r.report, c)[0]!.members.join() === NODES.join(),
           );
@@ -749,9 +760,9 @@ describe('dcfail status on the machines lab', () => {
     { timeout: 180_000 },
     async () => {
       const lab = e.lab();
+      // What status says of this loss was checked on the first cut (above); the plan's own
+      // verification (dc-down) checks that nothing of madrid answers before anything changes.
       await e.timed('power cut of madrid', () => powerOff('madrid', { dir: lab.dir }));
-      const lost = await pollStatus((s) => s.code === 5 && hazardCodes(s.report).join() === LOST_HAZARDS);
-      expect(hazardCodes(lost.report)).toEqual(LOST_HAZARDS.split(','));
 
       // The failover, by hand, exactly as the offline plan says.
       const io = captureIo();

@@ -23,6 +23,7 @@ import {
   truthLeaderClaims,
   truthLeaders,
   truthPositions,
+  truthHeld,
   type MachineTruth,
 } from '../support/machines-e2e.js';
 
@@ -85,9 +86,7 @@ async function settledRead(
       const s = await status();
       const after = await machinesTruth(nodes);
       const claims = truthLeaderClaims(before);
-      const settled =
-        Object.values(claims).every((l) => l.length === 1) &&
-        JSON.stringify(claims) === JSON.stringify(truthLeaderClaims(after));
+      const settled = Object.values(claims).every((l) => l.length === 1) && truthHeld(before, after);
       return settled ? { before, after, ...s } : undefined;
     },
     timeoutMs,
@@ -115,7 +114,7 @@ async function moveZkLeadershipToMadrid(): Promise<void> {
     500,
   );
   // `systemctl start` returns once ZooKeeper answers (the unit's ExecStartPost).
-  for (const n of barcelona) await sh(lab, n.name, 'systemctl start dcos-exhibitor', 120_000);
+  await Promise.all(barcelona.map((n) => sh(lab, n.name, 'systemctl start dcos-exhibitor', 120_000)));
   await waitFor(
     'every cluster ready',
     async () => {

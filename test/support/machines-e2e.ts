@@ -296,3 +296,16 @@ export function truthPositions(t: readonly MachineTruth[]): Record<TruthCluster,
   }
   return out;
 }
+
+/**
+ * Nothing status reports changed between two reads of the servers: the same leader claims, and the
+ * same masters with a recovered registrar whose registry was read (an election, or a registrar
+ * finishing its recovery, between them would leave a read in between unbounded by them).
+ */
+export function truthHeld(before: readonly MachineTruth[], after: readonly MachineTruth[]): boolean {
+  const mesos = (t: readonly MachineTruth[]) => Object.keys(truthPositions(t).mesos).sort().join();
+  return (
+    JSON.stringify(truthLeaderClaims(before)) === JSON.stringify(truthLeaderClaims(after)) &&
+    mesos(before) === mesos(after)
+  );
+}
