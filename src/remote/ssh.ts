@@ -209,6 +209,14 @@ interface ClientOptions {
   readonly keepaliveCountMax: number;
 }
 
+/** How long `close` waits for the server to acknowledge the end of the session. */
+const CLOSE_GRACE_MS = 2000;
+
+/** ssh2's socket: private, and its `destroy()` does nothing once `end()` has been called. */
+function socketOf(client: SshClient): { destroy(): void } | undefined {
+  return (client as unknown as { _sock?: { destroy(): void } })._sock;
+}
+
 function describe(node: SshTarget): string {
   return `${node.name} (${node.address}:${node.ssh.port})`;
 }
@@ -365,10 +373,20 @@ class SshRemote implements Remote {
     return parseWriteResult(result, this.who, path);
   }
 
+  /**
+   * Ends the session. A host that lost its power never acknowledges the end (no FIN, no RST), and
+   * ssh2 stops its keepalive once the session is ended: the socket would wait for TCP to give up,
+   * minutes later, and with it every caller (a `status --watch` frame). So the socket is destroyed
+   * after a short grace.
+   */
   close(): Promise<void> {
     if (this.isClosed) return Promise.resolve();
     return new Promise((resolve) => {
-      this.client.once('close', () => resolve());
+      const timer = setTimeout(() => socketOf(this.client)?.destroy(), CLOSE_GRACE_MS);
+      this.client.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
       this.client.end();
     });
   }

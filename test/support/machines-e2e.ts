@@ -4,11 +4,13 @@
  * topology and known_hosts). One lab per file, on a lab instance and directory of its own.
  */
 import { afterAll, beforeAll } from 'vitest';
+import { execa } from 'execa';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labDown, labExec, labUp, writeFenceAndHoldHook, type Lab } from '../../lab/machines/lab.js';
-import { nodesOf, type MachineNode } from '../../lab/machines/layout.js';
+import { nodesOf, PORTS, type MachineNode } from '../../lab/machines/layout.js';
+import { fourLetter, httpJson, mesosMetrics } from '../../lab/machines/probes.js';
 import { buildPrivately, REPO, secs } from './e2e.js';
 
 /** The quorum units of a DC/OS master, as the lab installs them. */
@@ -413,4 +415,126 @@ export async function filesHolding(lab: Lab, node: string, needle: string, path:
 /** Whether a path exists on a machine. */
 export async function existsOn(lab: Lab, node: string, path: string): Promise<boolean> {
   return (await mE2eLab.labExec(node, ['test', '-e', path], { dir: lab.dir })).exitCode === 0;
+}
+
+// ---- m-cmds ----
+
+/** What one machine's servers say of themselves, read from the host without dcfail's code. */
+export interface MachineTruth {
+  name: string;
+  /** ZooKeeper's `srvr`: its mode and zxid. */
+  zk?: { mode: string; zxid: bigint };
+  /** `etcdctl endpoint status`: ids as decimal strings, taken from the raw JSON text (uint64 does not fit a double). */
+  etcd?: { memberId: string; leader: string; appliedIndex: bigint };
+  /**
+   * The Mesos master's `/metrics/snapshot` (elected; recovered: `registrar/registry_size_bytes` present) and,
+   * on an elected master, the agents its `/registrar(1)/registry` knows (Mesos tells no replica's position).
+   */
+  mesos?: { elected: boolean; recovered: boolean; agents?: number };
+}
+
+async function zkTruthOf(address: string): Promise<MachineTruth['zk']> {
+  const text = await fourLetter(address, 'srvr', 1500);
+  const mode = text ? /^Mode: (\S+)$/m.exec(text)?.[1] : undefined;
+  const zxid = text ? /^Zxid: (0x[0-9a-f]+)$/m.exec(text)?.[1] : undefined;
+  return mode && zxid ? { mode, zxid: BigInt(zxid) } : undefined;
+}
+
+async function etcdTruthOf(address: string): Promise<MachineTruth['etcd']> {
+  const r = await execa(
+    'etcdctl',
+    [
+      `--endpoints=http://${address}:${PORTS.etcdClient}`,
+      '--dial-timeout=1s',
+      '--command-timeout=2s',
+      'endpoint',
+      'status',
+      '-w',
+      'json',
+    ],
+    { env: { ETCDCTL_API: '3' }, timeout: 4000, reject: false },
+  );
+  const field = (k: string) => new RegExp(`"${k}":(\\d+)`).exec(String(r.stdout))?.[1];
+  const [memberId, leader, applied] = [field('member_id'), field('leader'), field('raftAppliedIndex')];
+  return r.exitCode === 0 && memberId && leader && applied
+    ? { memberId, leader, appliedIndex: BigInt(applied) }
+    : undefined;
+}
+
+async function mesosTruthOf(address: string): Promise<MachineTruth['mesos']> {
+  const m = await mesosMetrics(address, 1500);
+  if (!m) return undefined;
+  const elected = m['master/elected'] === 1;
+  const recovered = elected && m['registrar/registry_size_bytes'] !== undefined;
+  if (!elected) return { elected, recovered };
+  const r = await httpJson<{
+    master?: unknown;
+    slaves?: { slaves?: { info: { id: { value: string } } }[] };
+    unreachable?: { slaves?: { id: { value: string } }[] };
+    gone?: { slaves?: { id: { value: string } }[] };
+  }>(`http://${address}:${PORTS.mesos}/registrar(1)/registry`, 1500);
+  if (!r || (r.master === undefined && r.slaves === undefined)) return { elected, recovered };
+  const ids = new Set([
+    ...(r.slaves?.slaves ?? []).map((s) => s.info.id.value),
+    ...(r.unreachable?.slaves ?? []).map((s) => s.id.value),
+    ...(r.gone?.slaves ?? []).map((s) => s.id.value),
+  ]);
+  return { elected, recovered, agents: ids.size };
+}
+
+/** Every server of each machine, in parallel: what status must agree with. A machine that is off answers nothing. */
+export async function machinesTruth(nodes: readonly Pick<MachineNode, 'name' | 'address'>[]): Promise<MachineTruth[]> {
+  return Promise.all(
+    nodes.map(async (n) => {
+      const [zk, etcd, mesos] = await Promise.all([
+        zkTruthOf(n.address),
+        etcdTruthOf(n.address),
+        mesosTruthOf(n.address),
+      ]);
+      return { name: n.name, ...(zk ? { zk } : {}), ...(etcd ? { etcd } : {}), ...(mesos ? { mesos } : {}) };
+    }),
+  );
+}
+
+export type TruthCluster = 'exhibitor' | 'mesos' | 'etcd';
+
+/** Every machine that claims to lead, per cluster (two or more: a split). A Mesos master that says it is elected leads, recovered or not. */
+export function truthLeaderClaims(t: readonly MachineTruth[]): Record<TruthCluster, string[]> {
+  return {
+    exhibitor: t.filter((n) => n.zk?.mode === 'leader' || n.zk?.mode === 'standalone').map((n) => n.name),
+    mesos: t.filter((n) => n.mesos?.elected).map((n) => n.name),
+    etcd: t.filter((n) => n.etcd && n.etcd.leader === n.etcd.memberId).map((n) => n.name),
+  };
+}
+
+/** The one leader of each cluster as the servers name it (absent: none, or more than one). */
+export function truthLeaders(t: readonly MachineTruth[]): Partial<Record<TruthCluster, string>> {
+  const out: Partial<Record<TruthCluster, string>> = {};
+  for (const [c, names] of Object.entries(truthLeaderClaims(t)) as [TruthCluster, string[]][])
+    if (names.length === 1) out[c] = names[0]!;
+  return out;
+}
+
+/** Positions per cluster and machine as the servers report them: zxid, etcd's applied index, the agents the recovered Mesos leader's registry knows. */
+export function truthPositions(t: readonly MachineTruth[]): Record<TruthCluster, Record<string, bigint>> {
+  const out: Record<TruthCluster, Record<string, bigint>> = { exhibitor: {}, mesos: {}, etcd: {} };
+  for (const n of t) {
+    if (n.zk) out.exhibitor[n.name] = n.zk.zxid;
+    if (n.mesos?.recovered && n.mesos.agents !== undefined) out.mesos[n.name] = BigInt(n.mesos.agents);
+    if (n.etcd) out.etcd[n.name] = n.etcd.appliedIndex;
+  }
+  return out;
+}
+
+/**
+ * Nothing status reports changed between two reads of the servers: the same leader claims, and the
+ * same masters with a recovered registrar whose registry was read (an election, or a registrar
+ * finishing its recovery, between them would leave a read in between unbounded by them).
+ */
+export function truthHeld(before: readonly MachineTruth[], after: readonly MachineTruth[]): boolean {
+  const mesos = (t: readonly MachineTruth[]) => Object.keys(truthPositions(t).mesos).sort().join();
+  return (
+    JSON.stringify(truthLeaderClaims(before)) === JSON.stringify(truthLeaderClaims(after)) &&
+    mesos(before) === mesos(after)
+  );
 }
