@@ -17,7 +17,7 @@ import { clustersReady, heal, labDown, labUp, partition, powerOff, powerOn, type
 import { MAIN_DC, nodesOf, PORTS } from '../../lab/machines/layout.js';
 import { httpGet, mesosMetrics, zkMode } from '../../lab/machines/probes.js';
 import { sleep, waitFor } from '../../lab/machines/run.js';
-import { ZkSession } from '../../lab/standins/zk-client.js';
+import { ZkSession } from '../../lab/machines/standins/mesos-zk.js';
 import { GUARD_SCRIPT } from '../../src/guard/script.js';
 import { GUARD_VERSION, guardInstall, holdCommand } from '../../src/guard/render.js';
 import { guardLines, installGuard, isActive, journalCursor, labGuardSpec, nowSec, preStartUs, sh } from './support.js';
