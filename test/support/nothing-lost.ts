@@ -193,7 +193,12 @@ class EtcdWriter {
   }
 }
 
-/** ZooKeeper creates through a session to every master; a session that fails is replaced. */
+/**
+ * ZooKeeper creates through one session to every master, kept for the whole load: the native client
+ * reconnects by itself to whichever server serves, and a session is replaced only once it has ended
+ * (expired). A writer that closed and reopened its session at every failure left this process unable
+ * to open a new session at times (seen on the lab: the server got the connection, never a request).
+ */
 class ZkWriter {
   private session: ZkSession | undefined;
   private parentMade = false;
@@ -202,8 +207,13 @@ class ZkWriter {
 
   async write(path: string, value: string): Promise<boolean> {
     try {
-      if (!this.session || this.session.closed)
-        this.session = await openZk(this.nodes.map((n) => `${n.address}:${PORTS.zkClient}`).join(','), 5000);
+      if (!this.session || this.session.closed) {
+        this.session?.close();
+        this.session = undefined;
+        // Each call is bounded by 10 s (a ZooKeeper session timeout's worth); the open too, while nothing serves.
+        this.session = await openZk(this.nodes.map((n) => `${n.address}:${PORTS.zkClient}`).join(','), 10_000);
+        this.parentMade = false;
+      }
       if (!this.parentMade) {
         await this.session.mkdirp(path.slice(0, path.lastIndexOf('/')));
         this.parentMade = true;
@@ -211,8 +221,6 @@ class ZkWriter {
       await this.session.put(path, value);
       return true;
     } catch {
-      this.session?.close();
-      this.session = undefined;
       return false;
     }
   }
@@ -387,8 +395,8 @@ async function expectMadridHeld(e: MachinesE2e, label: string): Promise<void> {
   }
 }
 
-/** What each ZooKeeper server says (srvr) and its Exhibitor's last lines, for a failure's report. */
-async function zkDiagnostics(lab: Lab): Promise<string> {
+/** What each ZooKeeper server says (srvr) and the last lines of Exhibitor and Mesos, for a failure's report. */
+export async function labDiagnostics(lab: Lab): Promise<string> {
   const out: string[] = [];
   for (const n of lab.layout.nodes) {
     out.push(`--- ${n.name}: ZooKeeper mode ${(await zkMode(n.address)) ?? 'not serving'}`);
@@ -396,7 +404,7 @@ async function zkDiagnostics(lab: Lab): Promise<string> {
       await sh(
         lab,
         n.name,
-        'journalctl -u dcos-exhibitor -u dcos-mesos-master --no-pager -n 60 -o short-precise; true',
+        'journalctl -u dcos-exhibitor -u dcos-mesos-master --no-pager -n 120 -o short-precise; true',
       ).catch((err: unknown) => String(err)),
     );
   }
@@ -427,9 +435,25 @@ async function expectOnEveryMember(
     ).catch(() => undefined);
     expect(pick(await readEtcdKeys(n, etcdPrefix, true), keys), `${label}: etcd on ${n.name}`).toEqual(keys);
     const want = Object.fromEntries(Object.entries(znodes).map(([p, v]) => [p.slice(zkParent.length + 1), v]));
-    const got = (await readZnodes([n], zkParent)) ?? {};
+    const got = (await znodesOn(n, zkParent)) ?? {};
     expect(pick(got, want), `${label}: ZooKeeper on ${n.name}`).toEqual(want);
   }
+}
+
+/**
+ * The znodes under `parent` on one server, through a fresh session: a session that does not connect is
+ * tried again for up to 40 s (2 x tickTime x max(initLimit, syncLimit): no ZooKeeper server of the lab
+ * stays out of service longer without Exhibitor restarting it).
+ */
+async function znodesOn(n: MachineNode, parent: string): Promise<Record<string, string> | null> {
+  return (
+    await waitFor(
+      `a ZooKeeper session on ${n.name}`,
+      async () => ({ got: await readZnodes([n], parent) }),
+      40_000,
+      1000,
+    )
+  ).got;
 }
 
 /** `got` restricted to the keys of `want` (what was not acknowledged may or may not be there). */
@@ -515,7 +539,7 @@ export function itNothingLost(e: MachinesE2e): NothingLost {
     );
     for (const n of survivors) {
       expect(await readEtcdKeys(n, KEYS, false), `etcd through ${n.name}`).toEqual(expectedKeys(KEYS, N));
-      expect(await readZnodes([n], ZNODES), `ZooKeeper on ${n.name}`).toEqual(expectedZnodes(ZNODES, N));
+      expect(await znodesOn(n, ZNODES), `ZooKeeper on ${n.name}`).toEqual(expectedZnodes(ZNODES, N));
     }
     // The survivors alone are the clusters: etcd's members, Mesos' quorum.
     expect((await etcdMembers(survivors)).map((m) => [m.name, m.isLearner])).toEqual(
@@ -633,7 +657,7 @@ export function itNothingLost(e: MachinesE2e): NothingLost {
       120_000,
       500,
     ).catch(async (err: unknown) => {
-      e.log(await zkDiagnostics(lab));
+      e.log(await labDiagnostics(lab));
       throw err;
     });
     const report = await load.stop();
@@ -646,11 +670,9 @@ export function itNothingLost(e: MachinesE2e): NothingLost {
       // Nothing lost: every member's own copy, every ZooKeeper server's.
       for (const n of all) {
         expect(await readEtcdKeys(n, KEYS, true), `etcd on ${n.name}`).toEqual(expectedKeys(KEYS, N));
-        expect(await readZnodes([n], ZNODES), `ZooKeeper on ${n.name}`).toEqual(expectedZnodes(ZNODES, N));
+        expect(await znodesOn(n, ZNODES), `ZooKeeper on ${n.name}`).toEqual(expectedZnodes(ZNODES, N));
         expect(await readEtcdKeys(n, OVER_KEYS, true), `etcd on ${n.name}`).toEqual(expectedKeys(OVER_KEYS, OVER_N));
-        expect(await readZnodes([n], OVER_ZNODES), `ZooKeeper on ${n.name}`).toEqual(
-          expectedZnodes(OVER_ZNODES, OVER_N),
-        );
+        expect(await znodesOn(n, OVER_ZNODES), `ZooKeeper on ${n.name}`).toEqual(expectedZnodes(OVER_ZNODES, OVER_N));
       }
       expect((await etcdMembers(all)).map((m) => [m.name, m.isLearner])).toEqual(all.map((n) => [n.name, false]));
       // Every write the load had acknowledged, through failover and failback, on every member.
@@ -680,7 +702,7 @@ export function itNothingLost(e: MachinesE2e): NothingLost {
           expect(await unitShow(lab, n.name, u), `${n.name} ${u}`).toBe('active/running/yes');
       }
     } catch (err) {
-      e.log(await zkDiagnostics(lab));
+      e.log(await labDiagnostics(lab));
       throw err;
     }
   }, 1_500_000);

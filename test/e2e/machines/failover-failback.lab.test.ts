@@ -17,7 +17,7 @@ import { loadTopology } from '../../../src/topology/load.js';
 import { nodeByName } from '../../../src/topology/model.js';
 import { waitFor } from '../../support/e2e.js';
 import { sh, unitShow, useMachinesE2e } from '../../support/machines-e2e.js';
-import { itNothingLost } from '../../support/nothing-lost.js';
+import { itNothingLost, labDiagnostics } from '../../support/nothing-lost.js';
 
 const e = useMachinesE2e({ instance: 5, tag: 'm-lost', masters: 3, dcos: '2.2', label: 'machines e2e' });
 
@@ -65,7 +65,10 @@ describe('dcfail on the machines lab (3 masters, DC/OS 2.2, real timers)', () =>
         },
         150_000,
         1000,
-      );
+      ).catch(async (err: unknown) => {
+        e.log(await labDiagnostics(lab));
+        throw err;
+      });
     } finally {
       await pool.closeAll();
     }
