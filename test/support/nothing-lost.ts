@@ -83,7 +83,7 @@ const loadValue = (store: string, i: number) => `load:${store}:${i}`;
  * a ZooKeeper create answered (committed by the ensemble's quorum). A write that failed or timed out
  * may or may not have been applied: it is counted as failed and never expected back.
  */
-export class WriteLoad {
+class WriteLoad {
   private phase = 'before';
   private stopped = false;
   private readonly runs: Promise<void>[] = [];
@@ -249,7 +249,7 @@ class ZkWriter {
 const mesosUrl = (n: MachineNode, path: string) => `http://${n.address}:${PORTS.mesos}${path}`;
 
 /** The one master among `nodes` that is elected with its registrar recovered (waits up to `ms`). */
-export async function recoveredLeader(nodes: readonly MachineNode[], ms = 120_000): Promise<MachineNode> {
+async function recoveredLeader(nodes: readonly MachineNode[], ms = 120_000): Promise<MachineNode> {
   return waitFor(
     'one elected Mesos master with its registrar recovered',
     async () => {
@@ -266,20 +266,20 @@ interface Registry {
 }
 
 /** The agents the leader's registry holds (`/registrar(1)/registry`), id -> hostname. */
-export async function registryAgents(leader: MachineNode): Promise<Record<string, string>> {
+async function registryAgents(leader: MachineNode): Promise<Record<string, string>> {
   const r = await httpJson<Registry>(mesosUrl(leader, '/registrar(1)/registry'), 5000);
   if (!r) throw new Error(`${leader.name}: no /registrar(1)/registry`);
   return Object.fromEntries((r.slaves?.slaves ?? []).map((s) => [s.info.id.value, s.info.hostname]));
 }
 
 /** The quorum a master runs with (`GET /flags`). */
-export async function mesosQuorum(n: MachineNode): Promise<number | undefined> {
+async function mesosQuorum(n: MachineNode): Promise<number | undefined> {
   const f = await httpJson<{ flags: { quorum: string } }>(mesosUrl(n, '/flags'), 3000);
   return f ? Number(f.flags.quorum) : undefined;
 }
 
 /** An agent's registration with the leader (a registry write, as the agent stand-ins do); its id. */
-export async function registerAgent(nodes: readonly MachineNode[], hostname: string): Promise<string> {
+async function registerAgent(nodes: readonly MachineNode[], hostname: string): Promise<string> {
   return waitFor(
     `the registration of agent ${hostname}`,
     async () => {
@@ -303,9 +303,7 @@ interface OverlayAgent {
 }
 
 /** The leader's overlay allocations (`/overlay-master/state`): agent ip -> its `dcos` subnet and VTEP address. */
-export async function overlayAllocations(
-  leader: MachineNode,
-): Promise<Record<string, { subnet: string; vtep: string }>> {
+async function overlayAllocations(leader: MachineNode): Promise<Record<string, { subnet: string; vtep: string }>> {
   const s = await httpJson<{ agents?: OverlayAgent[] }>(mesosUrl(leader, '/overlay-master/state'), 5000);
   if (!s) throw new Error(`${leader.name}: no /overlay-master/state`);
   return Object.fromEntries(
@@ -317,7 +315,7 @@ export async function overlayAllocations(
 }
 
 /** An overlay registration (the overlay agent module's RegisterAgentMessage), retried while dropped. */
-export async function registerOverlay(nodes: readonly MachineNode[], ip: string): Promise<string> {
+async function registerOverlay(nodes: readonly MachineNode[], ip: string): Promise<string> {
   return waitFor(
     `an overlay subnet for ${ip}`,
     async () => {
@@ -341,7 +339,7 @@ export async function registerOverlay(nodes: readonly MachineNode[], ip: string)
  * agent stand-ins re-register every second), then checks them: every agent id with its hostname,
  * every allocation with its subnet and VTEP, no subnet nor VTEP address shared.
  */
-export async function expectMesosState(
+async function expectMesosState(
   e: MachinesE2e,
   nodes: readonly MachineNode[],
   agents: Record<string, string>,
