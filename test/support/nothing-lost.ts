@@ -502,6 +502,15 @@ function expectLostOnlyAtTheCut(
   return lost;
 }
 
+/** The slowest steps of a run (--json), for the log: where its time went. */
+function slowestSteps(json: { steps?: { id: string; ms: number }[] } | undefined): string {
+  return [...(json?.steps ?? [])]
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, 4)
+    .map((st) => `${st.id} ${secs(st.ms)}`)
+    .join(', ');
+}
+
 /** `got` restricted to the keys of `want` (what was not acknowledged may or may not be there). */
 function pick(got: Record<string, string>, want: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.keys(want).map((k) => [k, got[k] ?? '<missing>']));
@@ -583,7 +592,7 @@ export function itNothingLost(e: MachinesE2e): NothingLost {
     expect(fo.exitCode, describeRun(fo)).toBe(0);
     load.setPhase('failed-over');
     e.log(
-      `failover: ${fo.json?.steps?.length} steps, time to recovery ${fo.json?.timeToRecoveryMs} ms, whole run ${secs(fo.durationMs)}`,
+      `failover: ${fo.json?.steps?.length} steps, time to recovery ${fo.json?.timeToRecoveryMs} ms, whole run ${secs(fo.durationMs)}; slowest: ${slowestSteps(fo.json)}`,
     );
     // What the failover kept of the load: a forced recovery from quorum loss keeps what the survivors hold. A
     // write that madrid's members alone had acknowledged (madrid holds a majority) in the instant before the cut
@@ -705,7 +714,7 @@ export function itNothingLost(e: MachinesE2e): NothingLost {
     );
     expect(fb.exitCode, describeRun(fb)).toBe(0);
     e.log(
-      `failback: ${fb.json?.steps?.length} steps, time to recovery ${fb.json?.timeToRecoveryMs} ms, whole run ${secs(fb.durationMs)}`,
+      `failback: ${fb.json?.steps?.length} steps, time to recovery ${fb.json?.timeToRecoveryMs} ms, whole run ${secs(fb.durationMs)}; slowest: ${slowestSteps(fb.json)}`,
     );
 
     const st2 = await dcfail(['status', '--json', '-t', topology]);
