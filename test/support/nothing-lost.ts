@@ -5,8 +5,10 @@
  * registrations while failed over, madrid's power back (its units held), `dcfail failback`
  * interrupted right after its quarantine, madrid power-cycled while quarantined, the failback run
  * again to its end. Then nothing is lost: every key and znode on every member, every acknowledged
- * write of the load, every agent of the Mesos registry and every overlay allocation (no subnet
- * shared), every DC/OS file byte for byte, status normal.
+ * write of the load (but those madrid's majority alone acknowledged in the instant before the cut,
+ * which no failover to the survivors can keep and the plan says so: they must be the newest writes
+ * before the cut, one block), every agent of the Mesos registry and every overlay allocation (no
+ * subnet shared), every DC/OS file byte for byte, status normal.
  */
 import { noop } from 'cockatiel';
 import { Etcd3 } from 'etcd3';
