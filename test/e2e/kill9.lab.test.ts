@@ -36,9 +36,9 @@
  * fetch takes well under its 15 s. ZooKeeper's own tickTime/initLimit/syncLimit are never scaled:
  * the survivors still take syncLimit x tickTime (10 s) to notice madrid's silence, and Mesos'
  * leadership still moves after ZooKeeper's 4 s minimum session. The nothing-lost suites keep 1.
- * Measured (3 masters, 21 points): a point takes 43 to 90 s (the start 25 to 50 s: restore and
- * boot 3 s, ready 10 to 20 s, no quorum 10 s; the two runs 14 to 47 s), the file about 21 min
- * under a load of 12 to 17 on 2 cores.
+ * Measured (3 masters, 21 points), at a load of 4 to 6 on 2 cores: a point takes about 40 s (the
+ * start 25 s: restore and boot 2 s, every cluster ready 13 s, no quorum 10 s; the two runs 15 s),
+ * the file 18 min with its reference run; at a load of 12 to 17, 43 to 90 s a point, 21 min.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
