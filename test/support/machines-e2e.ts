@@ -538,3 +538,74 @@ export function truthHeld(before: readonly MachineTruth[], after: readonly Machi
     mesos(before) === mesos(after)
   );
 }
+
+// ---- m-kill9 ----
+// (Imports of this section kept here, apart from the shared ones above.)
+import { readState } from '../../lab/machines/lab.js';
+import { isAlive, machinePaths } from '../../lab/machines/machine.js';
+
+/** Whether a machine is powered now (the lab's state file, which a fence hook run by dcfail updates too). */
+export function isPowered(lab: Lab, node: string): boolean {
+  const s = readState(lab.dir);
+  const n = lab.layout.nodes.find((x) => x.name === node);
+  const pid = n ? s?.nspawn[n.machine] : undefined;
+  return pid !== undefined && isAlive(pid);
+}
+
+/**
+ * Runs a script over a machine's disk from the host, powered or not: chrooted into the root the
+ * machine boots from (its overlay stays mounted after a power cut), so paths, users and tools are
+ * the machine's. Read-only use: a powered-off machine's disk is read as it was left.
+ */
+export async function shOnDisk(lab: Lab, node: string, script: string): Promise<string> {
+  const n = lab.layout.nodes.find((x) => x.name === node);
+  if (!n) throw new Error(`no machine ${node}`);
+  const root = machinePaths(lab.dir, n).root;
+  const r = await execa('mountpoint', ['-q', root], { reject: false });
+  if (r.exitCode !== 0) throw new Error(`${node}: its disk is not mounted at ${root}`);
+  const out = await execa('chroot', [root, '/bin/sh', '-c', script], { reject: false, timeout: 60_000 });
+  if (out.exitCode !== 0) throw new Error(`${node} (disk): ${script}: exit ${out.exitCode}: ${String(out.stderr)}`);
+  return String(out.stdout);
+}
+
+/** dcosFiles of any machine: through the machine when it is powered, else read from its disk (same listing). */
+export async function dcosFilesAnyPower(lab: Lab, node: string): Promise<Record<string, string>> {
+  if (isPowered(lab, node)) return dcosFiles(lab, node);
+  const roots = [
+    '/opt/mesosphere/etc',
+    '/opt/mesosphere/packages',
+    '/opt/mesosphere/bin/detect_ip',
+    '/opt/stratio/etcd/conf',
+    '/etc/systemd/system/dcos.target',
+    '/etc/systemd/system/dcos.target.wants',
+    ...QUORUM_UNITS.map((u) => `/etc/systemd/system/${u}.service`),
+  ];
+  const out = await shOnDisk(
+    lab,
+    node,
+    `find ${roots.join(' ')} \\( -type f -o -type l \\) -print | sort | while read -r f; do ` +
+      `if [ -L "$f" ]; then printf '%s\\tlink %s\\n' "$f" "$(readlink "$f")"; ` +
+      `else printf '%s\\tfile %s %s %s\\n' "$f" "$(stat -c '%a %U:%G' "$f")" "$(base64 -w0 "$f")"; fi; done`,
+  );
+  const files: Record<string, string> = {};
+  for (const line of out.split('\n').filter((l) => l !== '')) {
+    const i = line.indexOf('\t');
+    files[line.slice(0, i)] = line.slice(i + 1);
+  }
+  return files;
+}
+
+/** holdFiles of any machine: through the machine when it is powered, else read from its disk. */
+export async function holdFilesAnyPower(lab: Lab, node: string): Promise<{ flags: string[]; dropIns: string[] }> {
+  if (isPowered(lab, node)) return holdFiles(lab, node);
+  const out = await shOnDisk(
+    lab,
+    node,
+    'ls -1d /var/lib/dcfail/guard/hold.* 2>/dev/null; ls -1d /etc/systemd/system/*.d/dcfail-hold.conf 2>/dev/null; true',
+  );
+  const lines = out.split('\n').filter((l) => l !== '');
+  return {
+    flags: lines.filter((l) => l.includes('/hold.')).sort(),
+    dropIns: lines.filter((l) => l.endsWith('.conf')).sort(),
+  };
+}
