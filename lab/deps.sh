@@ -9,7 +9,7 @@ command -v etcdctl >/dev/null || need+=(etcd-client)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v sudo >/dev/null || need+=(sudo)
 command -v ip >/dev/null || need+=(iproute2)
-# kill-dc blackholes a DC's addresses with iptables (works on loopback); without it they only refuse.
+# The machines lab cuts power and partitions DCs with iptables rules on the host.
 command -v iptables >/dev/null || need+=(iptables)
 command -v ssh-keygen >/dev/null || need+=(openssh-client)
 # The machines lab: containers with systemd as PID 1, their networks, and the link delayer (C, NFQUEUE).
