@@ -95,7 +95,7 @@ export async function sh(lab: Lab, node: string, script: string, timeoutMs = 60_
   return r.stdout;
 }
 
-/** Every file of DC/OS a failover and a failback touch or rely on, per path: its type, mode, owner and content (base64) or link target. */
+/** Every file of DC/OS a failover and a failback touch or rely on, per path: its type, mode, owner and content (SHA-256: the whole tree in base64 can outgrow the 16 MiB the lab reads back from a machine) or link target. */
 export async function dcosFiles(lab: Lab, node: string): Promise<Record<string, string>> {
   const roots = [
     '/opt/mesosphere/etc',
@@ -111,7 +111,7 @@ export async function dcosFiles(lab: Lab, node: string): Promise<Record<string, 
     node,
     `find ${roots.join(' ')} \\( -type f -o -type l \\) -print | sort | while read -r f; do ` +
       `if [ -L "$f" ]; then printf '%s\\tlink %s\\n' "$f" "$(readlink "$f")"; ` +
-      `else printf '%s\\tfile %s %s %s\\n' "$f" "$(stat -c '%a %U:%G' "$f")" "$(base64 -w0 "$f")"; fi; done`,
+      `else printf '%s\\tfile %s %s %s\\n' "$f" "$(stat -c '%a %U:%G' "$f")" "$(sha256sum < "$f" | cut -d' ' -f1)"; fi; done`,
   );
   const files: Record<string, string> = {};
   for (const line of out.split('\n').filter((l) => l !== '')) {
@@ -585,7 +585,7 @@ export async function dcosFilesAnyPower(lab: Lab, node: string): Promise<Record<
     node,
     `find ${roots.join(' ')} \\( -type f -o -type l \\) -print | sort | while read -r f; do ` +
       `if [ -L "$f" ]; then printf '%s\\tlink %s\\n' "$f" "$(readlink "$f")"; ` +
-      `else printf '%s\\tfile %s %s %s\\n' "$f" "$(stat -c '%a %U:%G' "$f")" "$(base64 -w0 "$f")"; fi; done`,
+      `else printf '%s\\tfile %s %s %s\\n' "$f" "$(stat -c '%a %U:%G' "$f")" "$(sha256sum < "$f" | cut -d' ' -f1)"; fi; done`,
   );
   const files: Record<string, string> = {};
   for (const line of out.split('\n').filter((l) => l !== '')) {
