@@ -95,9 +95,9 @@ export async function sh(lab: Lab, node: string, script: string, timeoutMs = 60_
   return r.stdout;
 }
 
-/** Every file of DC/OS a failover and a failback touch or rely on, per path: its type, mode, owner and content (SHA-256: the whole tree in base64 can outgrow the 16 MiB the lab reads back from a machine) or link target. */
-export async function dcosFiles(lab: Lab, node: string): Promise<Record<string, string>> {
-  const roots = [
+/** What dcosFiles lists: the DC/OS paths a failover and a failback touch or rely on. */
+const DCOS_FILES_SCRIPT =
+  `find ${[
     '/opt/mesosphere/etc',
     '/opt/mesosphere/packages',
     '/opt/mesosphere/bin/detect_ip',
@@ -105,20 +105,25 @@ export async function dcosFiles(lab: Lab, node: string): Promise<Record<string, 
     '/etc/systemd/system/dcos.target',
     '/etc/systemd/system/dcos.target.wants',
     ...QUORUM_UNITS.map((u) => `/etc/systemd/system/${u}.service`),
-  ];
-  const out = await sh(
-    lab,
-    node,
-    `find ${roots.join(' ')} \\( -type f -o -type l \\) -print | sort | while read -r f; do ` +
-      `if [ -L "$f" ]; then printf '%s\\tlink %s\\n' "$f" "$(readlink "$f")"; ` +
-      `else printf '%s\\tfile %s %s %s\\n' "$f" "$(stat -c '%a %U:%G' "$f")" "$(sha256sum < "$f" | cut -d' ' -f1)"; fi; done`,
-  );
+  ].join(' ')} \\( -type f -o -type l \\) -print | sort | while read -r f; do ` +
+  `if [ -L "$f" ]; then printf '%s\\tlink %s\\n' "$f" "$(readlink "$f")"; ` +
+  `else printf '%s\\tfile %s %s %s\\n' "$f" "$(stat -c '%a %U:%G' "$f")" "$(sha256sum < "$f" | cut -d' ' -f1)"; fi; done`;
+
+function parseDcosFiles(out: string): Record<string, string> {
   const files: Record<string, string> = {};
   for (const line of out.split('\n').filter((l) => l !== '')) {
     const i = line.indexOf('\t');
     files[line.slice(0, i)] = line.slice(i + 1);
   }
   return files;
+}
+
+/**
+ * Every file of DC/OS a failover and a failback touch or rely on, per path: its type, mode, owner and content
+ * (SHA-256: the whole tree in base64 can outgrow the 16 MiB the lab reads back from a machine) or link target.
+ */
+export async function dcosFiles(lab: Lab, node: string): Promise<Record<string, string>> {
+  return parseDcosFiles(await sh(lab, node, DCOS_FILES_SCRIPT));
 }
 
 /** The hold files on a machine: flags under /var/lib/dcfail/guard and drop-ins named dcfail-hold.conf. */
@@ -571,28 +576,7 @@ export async function shOnDisk(lab: Lab, node: string, script: string): Promise<
 /** dcosFiles of any machine: through the machine when it is powered, else read from its disk (same listing). */
 export async function dcosFilesAnyPower(lab: Lab, node: string): Promise<Record<string, string>> {
   if (isPowered(lab, node)) return dcosFiles(lab, node);
-  const roots = [
-    '/opt/mesosphere/etc',
-    '/opt/mesosphere/packages',
-    '/opt/mesosphere/bin/detect_ip',
-    '/opt/stratio/etcd/conf',
-    '/etc/systemd/system/dcos.target',
-    '/etc/systemd/system/dcos.target.wants',
-    ...QUORUM_UNITS.map((u) => `/etc/systemd/system/${u}.service`),
-  ];
-  const out = await shOnDisk(
-    lab,
-    node,
-    `find ${roots.join(' ')} \\( -type f -o -type l \\) -print | sort | while read -r f; do ` +
-      `if [ -L "$f" ]; then printf '%s\\tlink %s\\n' "$f" "$(readlink "$f")"; ` +
-      `else printf '%s\\tfile %s %s %s\\n' "$f" "$(stat -c '%a %U:%G' "$f")" "$(sha256sum < "$f" | cut -d' ' -f1)"; fi; done`,
-  );
-  const files: Record<string, string> = {};
-  for (const line of out.split('\n').filter((l) => l !== '')) {
-    const i = line.indexOf('\t');
-    files[line.slice(0, i)] = line.slice(i + 1);
-  }
-  return files;
+  return parseDcosFiles(await shOnDisk(lab, node, DCOS_FILES_SCRIPT));
 }
 
 /** holdFiles of any machine: through the machine when it is powered, else read from its disk. */
