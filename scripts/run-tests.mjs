@@ -5,7 +5,7 @@
  * 15 s retries, ZooKeeper's session timeouts), not CPU, so two labs share the 2 cores well; one lane
  * alone would take over 50 minutes. The lanes never share a lab instance (each file's instance is
  * fixed in the file: 198.18.(10i+1..2).0/24, dcfl<i> names) nor a loopback range:
- *   lane 1: the kill -9 matrix (instance 2), the nothing-lost suite (5), the first-second failover (7),
+ *   lane 1: the kill -9 matrix (instance 2), the nothing-lost suite and the unit starts (5), the first-second failover (7),
  *           preflight and status (3);
  *   lane 2: everything else (the guard 4, runs and apply 8, bad day and security 6, the machines lab's
  *           own tests 0 and every test on loopback addresses).
@@ -20,6 +20,7 @@ import { createInterface } from 'node:readline';
 const LANE1 = [
   'test/e2e/kill9.lab.test.ts',
   'test/e2e/machines/failover-failback.lab.test.ts',
+  'test/e2e/machines/unit-starts.lab.test.ts',
   'test/e2e/machines/failover-first-second.lab.test.ts',
   'test/commands/preflight-status.lab.test.ts',
   'test/commands/status.five.lab.test.ts',
