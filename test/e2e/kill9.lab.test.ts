@@ -454,6 +454,17 @@ async function endState(prefixes: readonly string[]): Promise<EndState> {
 }
 
 /** JSON with object keys sorted: dcfail builds some objects (the marker's files) in the order parallel reads finish. */
+/** The entries (node/path for nested records) whose values differ between two end-state parts, so a report names them. */
+function differingKeys(a: unknown, b: unknown, prefix = ''): string {
+  const isRec = (x: unknown): x is Record<string, unknown> => x !== null && typeof x === 'object' && !Array.isArray(x);
+  if (!isRec(a) || !isRec(b)) return canonical(a) === canonical(b) ? '' : prefix || '(whole value)';
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+  return keys
+    .filter((k) => canonical(a[k]) !== canonical(b[k]))
+    .map((k) => (isRec(a[k]) && isRec(b[k]) ? differingKeys(a[k], b[k], `${prefix}${k} `) : `${prefix}${k}`))
+    .join('; ');
+}
+
 function canonical(v: unknown): string {
   return JSON.stringify(v, (_k, x: unknown) =>
     x && typeof x === 'object' && !Array.isArray(x)
@@ -617,7 +628,7 @@ async function runMatrix(m: Matrix): Promise<void> {
       }
       if (diff.length > 0) {
         failures.push(
-          `k=${k} (killed after "${last}"): end state differs in ${diff.join(', ')}:\n${diff.map((d) => `  ${d}: uninterrupted ${canonical(reference[d]).slice(0, 3000)}\n  ${d}: killed+re-run ${canonical(state[d]).slice(0, 3000)}`).join('\n')}`,
+          `k=${k} (killed after "${last}"): end state differs in ${diff.join(', ')}:\n${diff.map((d) => `  ${d}: ${differingKeys(reference[d], state[d])}\n  ${d}: uninterrupted ${canonical(reference[d]).slice(0, 3000)}\n  ${d}: killed+re-run ${canonical(state[d]).slice(0, 3000)}`).join('\n')}`,
         );
       }
       e.log(
