@@ -12,6 +12,8 @@ command -v ip >/dev/null || need+=(iproute2)
 # The machines lab cuts power and partitions DCs with iptables rules on the host.
 command -v iptables >/dev/null || need+=(iptables)
 command -v ssh-keygen >/dev/null || need+=(openssh-client)
+# The return guard asks the other DC with curl (inside the machines, and in its script test on loopback).
+command -v curl >/dev/null || need+=(curl)
 # The machines lab: containers with systemd as PID 1, their networks, and the link delayer (C, NFQUEUE).
 command -v systemd-nspawn >/dev/null || need+=(systemd-container)
 command -v nsenter >/dev/null || need+=(util-linux)

@@ -76,7 +76,8 @@ describe.runIf(needs(existsSync(BIN), `cli: ${BIN} is not built (npm test builds
         expect(bundled.exitCode, f).toBe(2);
         expect({ out: bundled.stdout, err: bundled.stderr }, f).toEqual({ out: modules.stdout, err: modules.stderr });
       }
-    });
+      // 56 node processes, two at a time: seconds alone, longer beside two labs on 2 cores.
+    }, 180_000);
 
     it('status --watch, --interval, --count, --format: bad combinations and values are exit 2, before any observation', async () => {
       const cases: [string[], RegExp][] = [

@@ -37,7 +37,7 @@ import {
 import { holdPathsOf, renderHoldDropIn } from '../../src/guard/render.js';
 import { boot, execIn, isAlive, machinePaths, mountRoot, pid1Of, powerCut, provision, unmountRoot, waitBooted } from './machine.js';
 import { agentNetUp, applyRules, netDown, netUp, startDelayers } from './net.js';
-import { etcdHealthy, mesosRecoveredLeader, zkMode } from './probes.js';
+import { etcdHealthy, mesosLeaderState, zkMode } from './probes.js';
 import { LabError, must, run, waitFor, type RunResult } from './run.js';
 import { scaledTimers, timeScale } from './timers.js';
 import { masterUnitInstall } from './units.js';
@@ -221,9 +221,30 @@ export async function clustersReady(layout: MachinesLayout, nodes: readonly Mach
   }
   const etcd = await Promise.all(nodes.map((n) => etcdHealthy(n.address)));
   if (etcd.some((h) => !h)) return `etcd: ${nodes.map((n, i) => `${n.name}=${etcd[i] ? 'healthy' : 'unhealthy'}`).join(' ')}`;
-  const recovered = await Promise.all(nodes.map((n) => mesosRecoveredLeader(n.address)));
-  if (recovered.filter(Boolean).length !== 1) return 'Mesos: no elected master with a recovered registrar yet';
+  const mesos = await Promise.all(nodes.map((n) => mesosLeaderState(n.address)));
+  if (mesos.filter((s) => s === 'recovered leader').length !== 1) {
+    return `Mesos: no elected master with a recovered registrar yet (${nodes.map((n, i) => `${n.name}: ${mesos[i]}`).join('; ')})`;
+  }
   return true;
+}
+
+/** Waits until clustersReady holds (on `nodes`, default every master); on time-out, its last answer says what was missing. */
+export async function untilClustersReady(
+  layout: MachinesLayout,
+  timeoutMs: number,
+  everyMs = 1000,
+  nodes: readonly MachineNode[] = layout.nodes,
+): Promise<void> {
+  await waitFor(
+    'every cluster ready',
+    async () => {
+      const r = await clustersReady(layout, nodes);
+      if (r !== true) throw new Error(r);
+      return true;
+    },
+    timeoutMs,
+    everyMs,
+  );
 }
 
 export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
@@ -285,11 +306,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
   await writeState({ layout, nspawn, agents, delayers, partitioned: [], poweredOff: [] });
   progress(`booted in ${((Date.now() - started) / 1000).toFixed(1)} s; waiting for ZooKeeper (Exhibitor's first check), etcd and a recovered Mesos leader`);
   const timeoutMs = opts.timeoutMs ?? 180_000;
-  await waitFor('every cluster to be ready', async () => {
-    const r = await clustersReady(layout);
-    if (r !== true) throw new Error(r);
-    return true;
-  }, timeoutMs - (Date.now() - started), 500);
+  await untilClustersReady(layout, timeoutMs - (Date.now() - started), 500);
   return { dir, layout, topologyPath: layout.topologyPath, durationMs: Date.now() - started };
 }
 

@@ -28,6 +28,7 @@ import {
   type MachinesLayout,
 } from './layout.js';
 import { LabError, must, run, sleep, waitFor } from './run.js';
+import { NODE, STANDINS_DIR } from './units.js';
 
 export interface MachinePaths {
   readonly base: string;
@@ -215,6 +216,13 @@ export async function provision(layout: MachinesLayout, node: MachineNode, p: Ma
   await put(R, {
     path: '/opt/mesosphere/bin/detect_ip',
     content: "#!/bin/sh\n# The lab's ip-detect: the address of the machine's link to its DC.\n/usr/sbin/ip -4 -o addr show dev host0 | sed -n 's/.* inet \\([0-9.]*\\)\\/.*/\\1/p' | head -n 1\n",
+    mode: 0o755,
+  });
+
+  // Mesos' replicated-log tool, as DC/OS links it from the mesos package's bin: the stand-in's (standins/mesos-log.ts).
+  await put(R, {
+    path: '/opt/mesosphere/bin/mesos-log',
+    content: `#!/bin/sh\nexec ${NODE} ${STANDINS_DIR}/mesos-log.js "$@"\n`,
     mode: 0o755,
   });
 

@@ -89,8 +89,18 @@ export async function mesosMetrics(address: string, timeoutMs = 2000): Promise<M
  * stored this master's info (src/master/http.cpp `api`).
  */
 export async function mesosRecoveredLeader(address: string, timeoutMs = 2000): Promise<boolean> {
+  return (await mesosLeaderState(address, timeoutMs)) === 'recovered leader';
+}
+
+/** What one master says of itself, in the words a diagnostic needs (see mesosRecoveredLeader). */
+export async function mesosLeaderState(
+  address: string,
+  timeoutMs = 2000,
+): Promise<'recovered leader' | 'leader, registrar not recovered' | 'leader, GET_HEALTH not 200' | 'not leader' | 'not answering'> {
   const m = await mesosMetrics(address, timeoutMs);
-  if (m?.['master/elected'] !== 1 || m['registrar/registry_size_bytes'] === undefined) return false;
+  if (m === undefined) return 'not answering';
+  if (m['master/elected'] !== 1) return 'not leader';
+  if (m['registrar/registry_size_bytes'] === undefined) return 'leader, registrar not recovered';
   const h = await httpGet(`http://${address}:${PORTS.mesos}/api/v1`, { method: 'POST', body: '{"type":"GET_HEALTH"}', timeoutMs });
-  return h?.status === 200;
+  return h?.status === 200 ? 'recovered leader' : 'leader, GET_HEALTH not 200';
 }

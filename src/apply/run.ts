@@ -356,7 +356,12 @@ export async function runRunbook(
       kind === 'failover' ? t.nodes.filter((n) => n.dc !== lostDc) : t.nodes.filter((n) => n.roles.length > 0);
     s.journal.data.notes['lockNotes'] = await s.lock.acquire(lockNodes, Boolean(opts.breakLock), kind);
     await s.journal.save();
-    const observation = await observeCluster(t, { pool: s.pool, companions: kind === 'failover' });
+    const observation = await observeCluster(t, {
+      pool: s.pool,
+      companions: kind === 'failover',
+      // A failback copies the Mesos logs: with no leader among the survivors, from the most advanced stopped replica.
+      ...(kind === 'failback' ? { mesosLogsOf: t.nodes.filter((n) => n.dc !== to).map((n) => n.name) } : {}),
+    });
     if (apply && apply.done.length === 0) {
       const now = fingerprintOf(observation);
       if (now !== apply.saved.fingerprint) {

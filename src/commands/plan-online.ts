@@ -29,7 +29,13 @@ export async function planOnline(
 ): Promise<{ plan: Plan; saved: SavedPlan }> {
   const pool = new RemotePool();
   try {
-    const observation = await observeCluster(t, { pool, companions: runbook === 'failover' });
+    const observation = await observeCluster(t, {
+      pool,
+      companions: runbook === 'failover',
+      ...(runbook === 'failback'
+        ? { mesosLogsOf: t.nodes.filter((n) => n.dc !== t.datacenters.main).map((n) => n.name) }
+        : {}),
+    });
     const marker = readMarker(observation, t);
     const facts = factsFromObservation(
       t,

@@ -20,7 +20,8 @@
 #      - a survivor's own membership without this node: down (Exhibitor's cluster/list without this node's IP,
 #        for exhibitor and mesos; etcd's member list without this node's peer URL, for etcd);
 #      - anything else that answered (a beacon "normal" or "failing-back", a membership with this node): start;
-#      - nothing answered: WHEN_UNSURE (start, or wait = down and retried).
+#      - nothing answered: asked again, ROUNDS rounds in all (1 s apart), then WHEN_UNSURE (start, or
+#        wait = down and retried).
 # A check that cannot run (no config, no curl) behaves as WHEN_UNSURE says and logs why.
 
 GUARD_SCRIPT_VERSION=1
@@ -103,6 +104,11 @@ check() {
   STATE_DIR=${STATE_DIR:-/var/lib/dcfail/guard}
   CONNECT_TIMEOUT=${CONNECT_TIMEOUT:-1}
   MAX_TIME=${MAX_TIME:-2}
+  ROUNDS=${ROUNDS:-3}
+  case "$ROUNDS" in
+    [1-9]) ;;
+    *) ROUNDS=3 ;;
+  esac
 
   if [ -e "$STATE_DIR/hold" ] || [ -e "$STATE_DIR/hold.$UNIT" ]; then
     log "staying down: held by dcfail ($STATE_DIR/hold or hold.$UNIT); lift it to start"
@@ -133,24 +139,40 @@ check() {
   if [ -z "${OTHER_MASTERS:-}" ]; then
     unsure "cannot run the check: no OTHER_MASTERS in $CONF"
   fi
-  # At boot the unit may start before this node's address is up: an unreachable other DC must not be
-  # concluded from a network that is not there yet. Wait for the address (10 s at most; no `ip`: skip).
+  # At boot the unit may start before this node's network is up: an unreachable other DC must not be
+  # concluded from a network that is not there yet. Wait for this node's address and a route to the first
+  # of the other DC's masters (10 s at most; no `ip`: skip).
   if command -v ip >/dev/null 2>&1; then
+    first=${OTHER_MASTERS%% *}
     n=0
-    while ! ip -4 -o addr show 2>/dev/null | grep -q " $NODE_ADDRESS/" && [ "$n" -lt 10 ]; do
+    while [ "$n" -lt 10 ]; do
+      if ip -4 -o addr show 2>/dev/null | grep -q " $NODE_ADDRESS/" && ip route get "$first" >/dev/null 2>&1; then
+        break
+      fi
       sleep 1
       n=$((n + 1))
     done
   fi
   tmp=$(mktemp -d 2>/dev/null) || unsure "cannot run the check: mktemp failed"
   trap 'rm -rf "$tmp"' EXIT
-  i=0
-  for ip in $OTHER_MASTERS; do
-    i=$((i + 1))
-    probe_beacon "$ip" "$tmp/b.$i.$ip" &
-    "$probe" "$ip" "$tmp/m.$i.$ip" &
+  # Every master of the other DC, beacon and membership side by side; asked again (1 s apart) while
+  # nothing at all answered: one slow answer at boot on a loaded host is not a DC that is gone.
+  round=0
+  while :; do
+    round=$((round + 1))
+    rm -f "$tmp"/b.* "$tmp"/m.*
+    i=0
+    for ip in $OTHER_MASTERS; do
+      i=$((i + 1))
+      probe_beacon "$ip" "$tmp/b.$i.$ip" &
+      "$probe" "$ip" "$tmp/m.$i.$ip" &
+    done
+    wait
+    if grep -qv '^none$' "$tmp"/b.* "$tmp"/m.* 2>/dev/null || [ "$round" -ge "$ROUNDS" ]; then
+      break
+    fi
+    sleep 1
   done
-  wait
 
   answered=
   for f in "$tmp"/b.*; do
@@ -180,7 +202,7 @@ check() {
     esac
   done
   if [ -z "$answered" ]; then
-    unsure "$OTHER_DC ($OTHER_MASTERS) does not answer"
+    unsure "$OTHER_DC ($OTHER_MASTERS) does not answer (rounds: $round)"
   fi
   log "starting: no failover evidence in $OTHER_DC (answered:$answered)"
   exit 0

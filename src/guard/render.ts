@@ -66,6 +66,8 @@ export interface GuardNodeSpec {
   /** curl's --connect-timeout and --max-time, seconds (defaults 1 and 2: a boot waits 2 s at most). */
   readonly connectTimeoutSec?: number;
   readonly maxTimeSec?: number;
+  /** Rounds of asking while nothing answers (1 s apart; default 3): a boot waits 3 x 2 + 2 = 8 s at most. */
+  readonly rounds?: number;
 }
 
 export interface GuardFile {
@@ -113,6 +115,8 @@ export function renderGuardConf(spec: GuardNodeSpec): string {
   if (spec.otherMasters.length === 0) throw new Error(`guard: ${spec.node} has no masters in the other DC to ask`);
   if (spec.units.some((u) => u.cluster === 'etcd') && !spec.etcdPeerUrl)
     throw new Error(`guard: ${spec.node} guards etcd but has no etcd peer URL`);
+  const rounds = spec.rounds ?? 3;
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 9) throw new Error(`guard: rounds ${rounds} must be 1 to 9`);
   const kv: [string, string][] = [
     ['GUARD_VERSION', String(GUARD_VERSION)],
     ['NODE_NAME', safe('node name', spec.node)],
@@ -129,6 +133,7 @@ export function renderGuardConf(spec: GuardNodeSpec): string {
     ['STATE_DIR', safe('state dir', paths.stateDir)],
     ['CONNECT_TIMEOUT', String(spec.connectTimeoutSec ?? 1)],
     ['MAX_TIME', String(spec.maxTimeSec ?? 2)],
+    ['ROUNDS', String(rounds)],
   ];
   return [
     `# dcfail return guard of ${spec.node} (${spec.dc}), written by dcfail: do not edit (see src/guard/README.md).`,

@@ -5,6 +5,8 @@
 import type { ClusterName } from '../core/clusters.js';
 import type { EtcdEndpointStatus, EtcdMemberInfo } from '../components/etcd/probe.js';
 import type { MesosMasterStatus } from '../components/mesos/probe.js';
+import type { LogReading } from '../components/mesos/log-position.js';
+import type { MesosLog } from '../components/mesos/steps.js';
 import type { TcpResult } from '../probes/tcp.js';
 import type { ZkServerStatus } from '../components/zookeeper/probe.js';
 import type { NodeConfig } from '../plan/facts.js';
@@ -31,6 +33,8 @@ export interface NodeObservation {
    */
   zk?: ZkServerStatus & { zxidSource?: 'srvr' | 'files'; diskEpoch?: string };
   mesos?: MesosMasterStatus;
+  /** A stopped master's replicas as `mesos-log read` lists them (only when asked: ObserveOptions.mesosLogsOf). */
+  mesosLogs?: Partial<Record<MesosLog, LogReading>>;
   /** On a master, what it said of the other quorum services' units (core/companions.ts), by unit. */
   companions?: Record<string, UnitPresence>;
   /** The failover marker dcfail leaves on survivors (raw JSON), if any. */

@@ -11,13 +11,13 @@ import { parseEnvFile } from '../core/env-file.js';
 import { readExhibitorEnv, readMasterCount } from '../components/zookeeper/settings.js';
 import { readMesosEnv } from '../components/mesos/settings.js';
 import { listEtcdMembers, probeEtcdMember } from '../components/etcd/observe.js';
-import { probeMesosMasterOf } from '../components/mesos/observe.js';
+import { probeMesosMasterOf, readMesosLogs } from '../components/mesos/observe.js';
 import { probeTcp } from '../probes/tcp.js';
 import { probeZookeeperServer, withZxidFromDisk } from '../components/zookeeper/observe.js';
 import { parseBatchOutput, renderBatchScript, type BatchItem } from '../remote/batch.js';
 import { renderCommand } from '../remote/shell.js';
 import type { Remotes } from '../remote/types.js';
-import type { Remote } from '../remote/types.js';
+import type { ExecResult, Remote } from '../remote/types.js';
 import type { Topology, TopologyNode } from '../topology/model.js';
 import type { NodeConfig } from '../plan/facts.js';
 import type { ClusterObservation, NodeObservation } from './observation.js';
@@ -32,6 +32,11 @@ export interface ObserveOptions {
   filesOnly?: boolean;
   /** Ask each master about the other quorum services' units too (status, failover plans). */
   companions?: boolean;
+  /**
+   * Masters whose replicas to read with `mesos-log read` when their unit is stopped (a failback's
+   * survivors: with no leader among them, the copy source is the most advanced replica).
+   */
+  mesosLogsOf?: readonly string[];
 }
 
 /** Where a failover leaves its marker on a survivor: the failover point and the files before. */
@@ -53,11 +58,12 @@ export function portOf(n: TopologyNode, c: ClusterName): number {
  * settings dcfail plans from, the units' states and the failover marker.
  */
 async function readNodeState(
-  remote: Remote,
+  remoteOf: () => Promise<Remote>,
   n: TopologyNode,
   obs: NodeObservation,
   timeoutMs: number,
   withCompanions: boolean,
+  attempts: number,
 ): Promise<void> {
   const roles = CLUSTERS.filter((c) => n.roles.includes(c));
   const files: string[] = [];
@@ -76,14 +82,23 @@ async function readNodeState(
   // On a master, the other quorum services' units (core/companions.ts): one item, exit codes only.
   const companionsAt = withCompanions && n.roles.includes('mesos') ? items.length : -1;
   if (companionsAt >= 0) items.push({ kind: 'run', command: companionCheck(n), timeoutMs });
-  const batch = await remote.exec(renderBatchScript(items), { timeoutMs: timeoutMs + 2000 }).catch((err: Error) => ({
-    exitCode: null,
-    signal: null,
-    stdout: '',
-    stderr: err.message,
-    timedOut: false,
-    durationMs: 0,
-  }));
+  // A batch that failed as a whole (no exit status: timed out, or the channel failed) is asked
+  // again, up to the topology's health.attempts: a loaded master's one slow answer is not
+  // unreadable files. One that ran and exited (sudo refused, say) is the answer. Each attempt asks
+  // the pool for the node's connection: one that dropped is opened again.
+  const script = renderBatchScript(items);
+  let batch: ExecResult;
+  for (let attempt = 1; ; attempt++) {
+    batch = await (await remoteOf()).exec(script, { timeoutMs: timeoutMs + 2000 }).catch((err: Error) => ({
+      exitCode: null,
+      signal: null,
+      stdout: '',
+      stderr: err.message,
+      timedOut: false,
+      durationMs: 0,
+    }));
+    if (batch.exitCode !== null || attempt >= attempts) break;
+  }
   const answers = parseBatchOutput(items, batch);
   const text = new Map<string, string | null>();
   answers.forEach((a, i) => {
@@ -167,7 +182,14 @@ async function observeNode(t: Topology, n: TopologyNode, opts: ObserveOptions): 
       obs.ssh = { ok: false, error: (err as Error).message, code: (err as { code?: string }).code ?? 'ssh' };
       return;
     }
-    await readNodeState(remote, n, obs, timeoutMs * 2, opts.companions === true);
+    await readNodeState(
+      async () => opts.pool.get(n).catch(() => remote),
+      n,
+      obs,
+      timeoutMs * 2,
+      opts.companions === true,
+      t.health.attempts,
+    );
     return remote;
   })();
   const live = opts.filesOnly
@@ -179,6 +201,9 @@ async function observeNode(t: Topology, n: TopologyNode, opts: ObserveOptions): 
       ]);
   const [, remote] = await Promise.all([portProbes, sshWork, live]);
   if (remote && obs.zk && obs.zk.zxid === undefined) obs.zk = await withZxidFromDisk(remote, n, obs.zk, timeoutMs);
+  // A running master holds its replicas' LevelDB lock: only a stopped one's can be read.
+  if (remote && n.roles.includes('mesos') && opts.mesosLogsOf?.includes(n.name) && obs.units.mesos === 'inactive')
+    obs.mesosLogs = await readMesosLogs(remote, n);
   return obs;
 }
 

@@ -10,6 +10,8 @@ import { declaredEnsemble, type ZookeeperSettings } from '../components/zookeepe
 import { declaredEtcdSettings, etcdDataDirOf, peerUrlOf, type EtcdSettings } from '../components/etcd/settings.js';
 import { overlayLogPath, replicatedLogPath, type MesosSettings } from '../components/mesos/settings.js';
 import type { Topology } from '../topology/model.js';
+import type { LogReading } from '../components/mesos/log-position.js';
+import type { MesosLog } from '../components/mesos/steps.js';
 
 /** The settings dcfail owns, as one node's files hold them. Absent key: absent setting. */
 export interface NodeConfig extends ZookeeperSettings, MesosSettings, EtcdSettings {}
@@ -38,6 +40,8 @@ export interface NodeFacts {
   zkZxid?: string;
   /** Online only: this master leads with a recovered registrar (Mesos copies the log from the leader's host). */
   mesosLeads?: boolean;
+  /** Online, a stopped survivor's replicas as `mesos-log read` lists them (the no-leader copy source). */
+  mesosLogs?: Partial<Record<MesosLog, LogReading>>;
 }
 
 /**

@@ -27,7 +27,8 @@ const TAG = 'dcfail-batch';
  */
 export function renderBatchScript(items: readonly BatchItem[]): string {
   if (items.length === 0) throw new InternalError('an empty batch');
-  const lines = ['t=$(mktemp -d) || exit 70', 'trap \'rm -rf "$t"\' EXIT'];
+  // `trap ... PIPE`: a caller that died leaves nobody reading, and SIGPIPE's default would skip the EXIT trap.
+  const lines = ['t=$(mktemp -d) || exit 70', 'trap \'rm -rf "$t"\' EXIT', "trap 'exit 141' PIPE"];
   items.forEach((item, i) => {
     const out = `>"$t/o${i}" 2>"$t/e${i}"; echo $? >"$t/r${i}"`;
     if (item.timeoutMs !== undefined && !(Number.isFinite(item.timeoutMs) && item.timeoutMs > 0))

@@ -326,6 +326,8 @@ class SshRemote implements Remote {
   readonly node: string;
   readonly address: string;
   private isClosed = false;
+  /** Why the connection failed after it was up (ssh2's 'Keepalive timeout', a socket error), for the messages. */
+  private dropReason: string | undefined;
 
   constructor(
     private readonly target: SshTarget,
@@ -334,10 +336,19 @@ class SshRemote implements Remote {
   ) {
     this.node = target.name;
     this.address = target.address;
+    client.on('error', (err: Error) => {
+      this.dropReason ??= err.message;
+    });
     client.on('close', () => {
       this.isClosed = true;
+      this.dropReason ??= 'closed by the server or the network';
       onDrop();
     });
+  }
+
+  /** ` (the connection dropped: <why>)` once it has, else nothing. */
+  private dropped(): string {
+    return this.dropReason === undefined ? '' : ` (the connection dropped: ${this.dropReason})`;
   }
 
   private get who(): string {
@@ -396,13 +407,15 @@ class SshRemote implements Remote {
     const started = performance.now();
     return new Promise((resolve, reject) => {
       if (this.isClosed) {
-        reject(new OperationError('ssh-exec', `${this.who}: the SSH connection is closed`));
+        reject(new OperationError('ssh-exec', `${this.who}: the SSH connection is closed${this.dropped()}`));
         return;
       }
       this.client.exec(line, (err: Error | undefined, channel: ClientChannel) => {
         if (err) {
           reject(
-            new OperationError('ssh-exec', `${this.who}: cannot run a command: ${err.message}`, [], { cause: err }),
+            new OperationError('ssh-exec', `${this.who}: cannot run a command: ${err.message}${this.dropped()}`, [], {
+              cause: err,
+            }),
           );
           return;
         }

@@ -37,6 +37,8 @@ const DIGEST_LINE = /^dcfail-sha256 ([0-9a-f]{64})$/m;
 const PROLOGUE = [
   `d=$(mktemp -d)`,
   `trap 'rm -rf "$d"' EXIT`,
+  // A caller that died leaves nobody reading: SIGPIPE's default would skip the EXIT trap.
+  `trap 'exit 141' PIPE`,
   `mkfifo "$d/f"`,
   `sha256sum < "$d/f" > "$d/sum" &`,
   `h=$!`,

@@ -111,6 +111,9 @@ trap 'if [ -n "$tmp" ]; then rm -f -- "$tmp"; fi' EXIT
 trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM
+# A client that died (kill -9) leaves nobody reading: the first message would raise SIGPIPE,
+# whose default kills the shell before its EXIT trap removes the temp file.
+trap 'exit 141' PIPE
 fail() { printf 'dcfail-write: %s: %s\\n' "$1" "$2" >&2; exit 1; }
 sha() { s=$(sha256sum < "$1") && printf '%s' "\${s%% *}"; }
 me=$(id -u)

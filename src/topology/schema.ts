@@ -140,6 +140,12 @@ const MesosServiceSchema = z.strictObject({
   unit: unitName.default('dcos-mesos-master'),
   port: port.default(5050),
   /**
+   * Mesos' replicated-log tool (`mesos-log`, apache/mesos src/log/main.cpp; DC/OS links its package's
+   * bin into /opt/mesosphere/bin). A failback with no Mesos leader among the survivors reads each
+   * stopped survivor's replicas with `mesos-log read` to copy the most advanced one.
+   */
+  logTool: remotePath.default('/opt/mesosphere/bin/mesos-log'),
+  /**
    * How long a start/stop/restart of the unit may take: DC/OS's pre-start check fails the start at
    * once while ZooKeeper does not serve (systemd retries after RestartSec=15 s), so 60 s.
    */

@@ -7,7 +7,7 @@
 process.env['DCFAIL_LAB_INSTANCE'] = '4';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clustersReady, labDown, labUp, powerOff, powerOn, type Lab } from '../../lab/machines/lab.js';
+import { untilClustersReady, labDown, labUp, powerOff, powerOn, type Lab } from '../../lab/machines/lab.js';
 import { waitFor } from '../../lab/machines/run.js';
 import { guardLines, installGuard, nowSec, preStartUs, removeDropIns } from './support.js';
 
@@ -66,15 +66,6 @@ describe('return guard: boot cost', () => {
         `with: median ${median(withGuard)} max ${Math.max(...withGuard)} [${withGuard.join(', ')}]`,
     );
     expect(median(withGuard)).toBeLessThan(1_000_000);
-    await waitFor(
-      'every cluster ready after the guarded boots',
-      async () => {
-        const r = await clustersReady(lab.layout);
-        if (r !== true) throw new Error(r);
-        return true;
-      },
-      150_000,
-      1000,
-    );
+    await untilClustersReady(lab.layout, 150_000, 1000);
   }, 420_000);
 });

@@ -13,7 +13,16 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clustersReady, heal, labDown, labUp, partition, powerOff, powerOn, type Lab } from '../../lab/machines/lab.js';
+import {
+  untilClustersReady,
+  heal,
+  labDown,
+  labUp,
+  partition,
+  powerOff,
+  powerOn,
+  type Lab,
+} from '../../lab/machines/lab.js';
 import { MAIN_DC, nodesOf, PORTS } from '../../lab/machines/layout.js';
 import { httpGet, mesosMetrics, zkMode } from '../../lab/machines/probes.js';
 import { sleep, waitFor } from '../../lab/machines/run.js';
@@ -31,16 +40,7 @@ const addr = (name: string) => lab.layout.nodes.find((n) => n.name === name)!.ad
 const figures: Record<string, unknown> = {};
 
 async function ready(timeoutMs = 150_000): Promise<void> {
-  await waitFor(
-    'every cluster ready',
-    async () => {
-      const r = await clustersReady(lab.layout);
-      if (r !== true) throw new Error(r);
-      return true;
-    },
-    timeoutMs,
-    1000,
-  );
+  await untilClustersReady(lab.layout, timeoutMs, 1000);
 }
 
 async function installAll(whenUnsure: 'start' | 'wait', names = ALL): Promise<void> {
@@ -199,7 +199,7 @@ describe('return guard on the machines lab', () => {
       }
       const lines = await guardLines('master-1', 'etcd', t - 30, o);
       expect(
-        lines.some((l) => /staying down: barcelona \(\S+\) does not answer \(whenUnsure=wait\)/.test(l)),
+        lines.some((l) => /staying down: barcelona \(\S+\) does not answer \(rounds: 3\) \(whenUnsure=wait\)/.test(l)),
         lines.join('\n'),
       ).toBe(true);
     } catch (e) {
@@ -234,7 +234,7 @@ describe('return guard on the machines lab', () => {
       );
       const lines2 = await guardLines('master-1', 'etcd', t2, o);
       expect(
-        lines2.some((l) => /starting: barcelona \(\S+\) does not answer \(whenUnsure=start\)/.test(l)),
+        lines2.some((l) => /starting: barcelona \(\S+\) does not answer \(rounds: 3\) \(whenUnsure=start\)/.test(l)),
         lines2.join('\n'),
       ).toBe(true);
       await sleep(12_000);

@@ -9,6 +9,7 @@ import { offlineFacts, type ClusterFacts } from '../../src/plan/facts.js';
 import { failedOverFacts, planFailback } from '../../src/plan/failback.js';
 import type { Step } from '../../src/plan/plan.js';
 import { topologyFor } from '../model/topologies.js';
+import type { LogReading } from '../../src/components/mesos/log-position.js';
 
 const five = (services?: unknown) =>
   parseTopology({
@@ -82,6 +83,113 @@ describe('failback: the Mesos logs', () => {
     const wrong = planFailback(failbackFacts(t, returning[0]!), { returningDc: 'madrid' });
     expect(new Set(copies(wrong.steps).map((s) => s.from))).toEqual(new Set([survivors[0]]));
     expect(wrong.warnings.map((x) => x.code)).toContain('mesos-log-source');
+  });
+
+  describe('without a leader: the most advanced replica by `mesos-log read`', () => {
+    const read = (end: number, lastLearned: number | undefined, unlearned = 0): LogReading => ({
+      kind: 'read',
+      actions: end,
+      end: String(end),
+      ...(lastLearned === undefined ? {} : { lastLearned: String(lastLearned) }),
+      unlearned,
+    });
+    /** The failed-over facts, no leader, with each survivor's readings of the two logs. */
+    const withReadings = (readings: Record<string, Partial<Record<'registry' | 'overlay', LogReading>>>) => {
+      const f = failbackFacts(t, null);
+      return { ...f, nodes: f.nodes.map((n) => (readings[n.name] ? { ...n, mesosLogs: readings[n.name] } : n)) };
+    };
+    const sourceOf = (plan: ReturnType<typeof planFailback>, log: 'registry' | 'overlay') => [
+      ...new Set(
+        copies(plan.steps)
+          .filter((s) => s.log === log)
+          .map((s) => s.from),
+      ),
+    ];
+
+    it('copies each log from the survivor whose replica has learned the most, told with every reading', () => {
+      const [a, b] = survivors as [string, string];
+      const plan = planFailback(
+        withReadings({
+          [a]: { registry: read(40, 40), overlay: read(9, 9) },
+          [b]: { registry: read(41, 41), overlay: read(8, 8) },
+        }),
+        { returningDc: 'madrid' },
+      );
+      expect(sourceOf(plan, 'registry')).toEqual([b]);
+      expect(sourceOf(plan, 'overlay')).toEqual([a]);
+      const words = plan.warnings.filter((w) => w.code === 'mesos-log-source').map((w) => w.message);
+      expect(words).toHaveLength(2);
+      expect(words[0]).toContain(`registry log is copied from ${b}, the most advanced replica by \`mesos-log read\``);
+      expect(words[0]).toContain(`${a}: last learned position 40, end 40; ${b}: last learned position 41, end 41`);
+      expect(words[1]).toContain(`overlay log is copied from ${a}`);
+      // Each copy is verified against its own source.
+      for (const s of copies(plan.steps))
+        expect(plan.steps).toContainEqual(
+          expect.objectContaining({
+            action: 'verify',
+            node: s.node,
+            check: expect.objectContaining({ log: s.log, from: s.from }),
+          }),
+        );
+    });
+
+    it('between equally learned replicas, prefers the one without unlearned entries, and warns when the source has some', () => {
+      const [a, b] = survivors as [string, string];
+      const tie = planFailback(withReadings({ [a]: { registry: read(12, 10, 2) }, [b]: { registry: read(10, 10) } }), {
+        returningDc: 'madrid',
+      });
+      expect(sourceOf(tie, 'registry')).toEqual([b]);
+      expect(tie.warnings.find((w) => w.message.includes('registry log'))?.message).not.toMatch(/unlearned position/);
+      const ahead = planFailback(
+        withReadings({ [a]: { registry: read(12, 11, 1) }, [b]: { registry: read(10, 10) } }),
+        {
+          returningDc: 'madrid',
+        },
+      );
+      expect(sourceOf(ahead, 'registry')).toEqual([a]);
+      expect(ahead.warnings.find((w) => w.message.includes('registry log'))?.message).toMatch(
+        /holds 1 unlearned position: a copied unlearned entry may assemble a false quorum/,
+      );
+    });
+
+    it('a replica that could not be read is never the source, and the plan says which were not read and why', () => {
+      const [a, b] = survivors as [string, string];
+      const plan = planFailback(
+        withReadings({
+          [a]: { registry: { kind: 'unreadable', reason: 'Failed to recover the log: IO error: lock' } },
+          [b]: { registry: read(5, 5) },
+        }),
+        { returningDc: 'madrid' },
+      );
+      expect(sourceOf(plan, 'registry')).toEqual([b]);
+      expect(plan.warnings.find((w) => w.message.includes('registry log'))?.message).toContain(
+        `${a}: unreadable (Failed to recover the log: IO error: lock)`,
+      );
+      // No position known at all: the first survivor, and the plan says how to get a better source.
+      const none = planFailback(
+        withReadings({ [a]: { registry: { kind: 'absent' } }, [b]: { registry: read(0, undefined) } }),
+        {
+          returningDc: 'madrid',
+        },
+      );
+      expect(sourceOf(none, 'registry')).toEqual([a]);
+      expect(none.warnings.find((w) => w.message.includes('registry log'))?.message).toMatch(
+        /no replica's position known .*copied from .*the first survivor.*mesos-log read/,
+      );
+    });
+
+    it('a leader among the survivors wins over any reading', () => {
+      const [a, b] = survivors as [string, string];
+      const f = withReadings({ [a]: { registry: read(50, 50) }, [b]: { registry: read(5, 5) } });
+      const plan = planFailback(
+        { ...f, mode: 'online', live: { zkServing: [], mesosLeader: b, etcd: null, active: {} } },
+        {
+          returningDc: 'madrid',
+        },
+      );
+      expect(sourceOf(plan, 'registry')).toEqual([b]);
+      expect(plan.warnings.map((w) => w.code)).not.toContain('mesos-log-source');
+    });
   });
 
   it("follows the topology's overlay path, and has no overlay step when the module is off", () => {

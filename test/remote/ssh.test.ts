@@ -393,6 +393,32 @@ describe('connection errors', () => {
     expect(err.message).toContain('connection refused');
   });
 
+  it('says the connection dropped, and why, when it dies under a run; the pool then connects again', async () => {
+    const p = new RemotePool({ agentSocket: null });
+    try {
+      const r = await p.get(target({ sudo: true }));
+      // The session's sshd process (an ancestor of the command's shell) dies: the connection drops.
+      await r
+        .exec(
+          'p=$$; while [ "$(ps -o comm= -p "$p")" != sshd ]; do p=$(ps -o ppid= -p "$p" | tr -d " "); done; kill -KILL "$p"',
+          {
+            sudo: false,
+          },
+        )
+        .catch(() => undefined);
+      const err = await thrown(r.exec('true'));
+      expect(err).toBeInstanceOf(OperationError);
+      expect(err).toMatchObject({ code: 'ssh-exec' });
+      expect(err.message).toContain(`node-a (${ADDRESS}:${PORT})`);
+      expect(err.message).toMatch(/\(the connection dropped: .+\)/);
+      const again = await p.get(target({ sudo: true }));
+      expect(again).not.toBe(r);
+      expect((await again.exec('echo back')).stdout).toBe('back\n');
+    } finally {
+      await p.closeAll();
+    }
+  });
+
   it('says authentication failed, without key material', async () => {
     const stranger = makeKey(dir, 'stranger');
     const p = new RemotePool({ agentSocket: null });

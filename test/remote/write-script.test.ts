@@ -2,7 +2,7 @@
  * The remote write and read scripts as values: their quoting, their output parsing, and (run
  * here with /bin/sh, no SSH) the failure the transport cannot provoke: a cut-off upload.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,6 +70,26 @@ describe('the write script, run locally', () => {
 
     expect(r.exitCode).toBe(1);
     expect(() => parseWriteResult(r, 'here', path)).toThrow(/\(upload\).*incomplete/);
+    expect(readFileSync(path, 'utf8')).toBe('old\n');
+    expect(readdirSync(d)).toEqual(['conf']);
+  });
+
+  it('leaves no temp file when the caller is gone (kill -9: a cut-off upload, stdout and stderr closed)', async () => {
+    const d = join(dir, 'gone');
+    mkdirSync(d);
+    const path = join(d, 'conf');
+    writeFileSync(path, 'old\n');
+    const script = renderWriteScript({ target: path, backupDir: null, ...contentDigest('MESOS_QUORUM=2\n') });
+    const child = spawn('/bin/sh', ['-c', script], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // What sshd leaves a remote command whose client died: nobody reads what it prints.
+    child.stdout.destroy();
+    child.stderr.destroy();
+    child.stdin.end('MESOS_QUO');
+    const [code, signal] = await new Promise<[number | null, string | null]>((resolve) =>
+      child.on('close', (c, s) => resolve([c, s])),
+    );
+
+    expect({ code, signal }).not.toEqual({ code: 0, signal: null });
     expect(readFileSync(path, 'utf8')).toBe('old\n');
     expect(readdirSync(d)).toEqual(['conf']);
   });

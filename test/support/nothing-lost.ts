@@ -15,7 +15,7 @@ import { Etcd3 } from 'etcd3';
 import { expect, it } from 'vitest';
 import { readFile, writeFile } from 'node:fs/promises';
 import { parse, stringify } from 'yaml';
-import { clustersReady, powerOff, powerOn, type Lab, type MachineNode } from '../../lab/machines/lab.js';
+import { untilClustersReady, powerOff, powerOn, type Lab, type MachineNode } from '../../lab/machines/lab.js';
 import { PORTS } from '../../lab/machines/layout.js';
 import { etcdHealthy, httpGet, httpJson, mesosRecoveredLeader, zkMode } from '../../lab/machines/probes.js';
 import { sleep } from '../../lab/machines/run.js';
@@ -414,13 +414,13 @@ export async function labDiagnostics(lab: Lab): Promise<string> {
   const out: string[] = [];
   for (const n of lab.layout.nodes) {
     out.push(`--- ${n.name}: ZooKeeper mode ${(await zkMode(n.address)) ?? 'not serving'}`);
-    out.push(
-      await sh(
-        lab,
-        n.name,
-        'journalctl -u dcos-exhibitor -u dcos-mesos-master --no-pager -n 120 -o short-precise; true',
-      ).catch((err: unknown) => String(err)),
-    );
+    // One unit at a time: Exhibitor's lines would crowd out the Mesos master's in a shared tail.
+    for (const unit of ['dcos-mesos-master', 'dcos-exhibitor'])
+      out.push(
+        await sh(lab, n.name, `journalctl -u ${unit} --no-pager -n 80 -o short-precise; true`).catch((err: unknown) =>
+          String(err),
+        ),
+      );
   }
   return out.join('\n');
 }
@@ -722,16 +722,10 @@ export function itNothingLost(e: MachinesE2e): NothingLost {
     const st2 = await dcfail(['status', '--json', '-t', topology]);
     expect(st2.exitCode, describeRun(st2)).toBe(0);
     expect(st2.json?.mode).toBe('normal');
-    await waitFor(
-      'every cluster ready',
-      async () => {
-        const r = await clustersReady(lab.layout);
-        if (r !== true) throw new Error(r);
-        return true;
-      },
-      120_000,
-      1000,
-    );
+    await untilClustersReady(lab.layout, 120_000, 1000).catch(async (err: unknown) => {
+      e.log(await labDiagnostics(lab));
+      throw err;
+    });
     load.setPhase('after');
     // The load goes on against the clusters as the failback left them: each store acknowledges writes again.
     await waitFor(

@@ -5,12 +5,11 @@
  * then every cluster is ready again.
  */
 import { expect, it } from 'vitest';
-import { clustersReady, labExec } from '../../lab/machines/lab.js';
+import { untilClustersReady, labExec } from '../../lab/machines/lab.js';
 import { holdUnit, liftHold, startUnit } from '../../src/apply/units.js';
 import { RemotePool } from '../../src/remote/ssh.js';
 import { loadTopology } from '../../src/topology/load.js';
 import { nodeByName } from '../../src/topology/model.js';
-import { waitFor } from './e2e.js';
 import { sh, unitShow, type MachinesE2e } from './machines-e2e.js';
 import { labDiagnostics } from './nothing-lost.js';
 
@@ -47,16 +46,7 @@ export function itStartsAsDcosRunsThem(e: MachinesE2e, topologyOf: () => string)
         /^start dcos-mesos-master: refused at first \(exit \d+: .*\); up after \d+ s \(systemd retried it\)$/,
       );
       expect(await unitShow(lab, 'master-3', 'dcos-mesos-master')).toBe('active/running/yes');
-      await waitFor(
-        'every cluster ready',
-        async () => {
-          const r = await clustersReady(lab.layout);
-          if (r !== true) throw new Error(r);
-          return true;
-        },
-        150_000,
-        1000,
-      ).catch(async (err: unknown) => {
+      await untilClustersReady(lab.layout, 150_000, 1000).catch(async (err: unknown) => {
         e.log(await labDiagnostics(lab));
         throw err;
       });

@@ -5,6 +5,7 @@
  * one message at a time, and a synchronous handler in Node is just as atomic.
  *
  * On disk (our own format; Mesos uses LevelDB with the same two kinds of record):
+ *   <dir>/LOCK                          the pid of the process that has it open (LevelDB's lock, see heldBy)
  *   <dir>/METADATA                      {"status":"VOTING","promised":3}
  *   <dir>/positions/<20-digit pos>.json one Action per position:
  *       {"position":4,"promised":3,"performed":3,"learned":true,"type":"APPEND","value":"..."}
@@ -73,6 +74,32 @@ export interface WriteResponse {
 
 const METADATA = 'METADATA';
 const POSITIONS = 'positions';
+const LOCK = 'LOCK';
+
+/**
+ * LevelDB's LOCK (util/env_posix.cc LockFile): a process that has the database open holds it, a
+ * second one's open fails with "IO error: lock <dir>/LOCK: Resource temporarily unavailable", and
+ * the lock goes with the process. Node has no fcntl lock, so the holder's pid is written in LOCK:
+ * held while that pid lives as a process of ours (a master or the log tool). The file itself stays,
+ * as LevelDB's does, and is copied with the directory.
+ */
+function heldBy(dir: string): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`${dir}/${LOCK}`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+  const pid = Number(text);
+  if (!/^\d+$/.test(text) || pid === process.pid) return undefined;
+  let cmdline: string;
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  return /mesos-(master|log)\.js/.test(cmdline) ? pid : undefined;
+}
 
 export function positionFile(position: number): string {
   return `${String(position).padStart(20, '0')}.json`;
@@ -127,6 +154,8 @@ export class Replica {
    */
   static open(dir: string): Replica {
     mkdirSync(`${dir}/${POSITIONS}`, { recursive: true });
+    if (heldBy(dir) !== undefined) throw new Error(`IO error: lock ${dir}/${LOCK}: Resource temporarily unavailable`);
+    writeAtomic(dir, LOCK, `${process.pid}\n`);
     let metadata: Metadata = { status: 'EMPTY', promised: 0 };
     let text: string | undefined;
     try {
@@ -149,6 +178,11 @@ export class Replica {
       r.endPos = Math.max(r.endPos, a.position);
     }
     return r;
+  }
+
+  /** Lets the database go (LevelDB: the lock is released when the DB is deleted); the LOCK file stays. */
+  close(): void {
+    writeAtomic(this.dir, LOCK, '');
   }
 
   get status(): ReplicaStatus {

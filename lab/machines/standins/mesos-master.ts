@@ -570,6 +570,12 @@ async function main(): Promise<void> {
       res.end();
     });
   });
+  // libprocess keeps one socket per peer for as long as both live (3rdparty/libprocess/src/process.cpp,
+  // SocketManager): a message to a live peer is never lost to an idle timeout. Node's server closes
+  // an idle keep-alive socket after 5 s, and a client (fetch) that sends on it just then loses that
+  // message (the promise or write of a replicated-log round, which then waits for its timeout).
+  // No idle timeout here: the client closes its idle sockets itself, without that race.
+  server.keepAliveTimeout = 0;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(cfg.port, cfg.ip, () => resolve());

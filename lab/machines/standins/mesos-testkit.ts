@@ -101,6 +101,7 @@ export function startMaster(spec: MasterSpec, echo = process.env.DCFAIL_TEST_ECH
     MESOS_REGISTRY_STORE_TIMEOUT: '60secs',
     DCFAIL_LAB_TIME_SCALE: String(spec.scale),
     DCFAIL_OVERLAY_CONFIG: `${spec.workDir}/no-overlay-config.json`,
+    ...(process.env.DCFAIL_STANDIN_DEBUG ? { DCFAIL_STANDIN_DEBUG: process.env.DCFAIL_STANDIN_DEBUG } : {}),
     ...spec.env,
   };
   const child = spawn(process.execPath, [distFile('mesos-master.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });

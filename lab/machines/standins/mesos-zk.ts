@@ -30,6 +30,9 @@ type ZkCtor = (new (config: object) => NativeZk) & { constants: ZkConstants };
 const require = createRequire(import.meta.url);
 const ZooKeeper = require('zookeeper') as ZkCtor;
 
+/** The native addon's own give-up rule, lifted (see ZkSession.open); int32 in the addon. */
+const NO_RESPONSE_LIMIT = 2 ** 31 - 1;
+
 export class DeadlineError extends Error {}
 
 export function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -75,6 +78,10 @@ export class ZkSession {
       timeout: sessionTimeoutMs,
       debug_level: ZooKeeper.constants.ZOO_LOG_LEVEL_ERROR,
       host_order_deterministic: false,
+      // The addon closes a session as expired after 10 reads in a row that brought no whole
+      // packet (src/node-zk.cpp zk_io_cb, responseCounterLimit), which a slow or loaded link
+      // causes; Mesos' C client has no such rule (src/zookeeper/zookeeper.cpp): the server decides.
+      response_counter_limit: NO_RESPONSE_LIMIT,
     });
     const s = new ZkSession(zk);
     const connected = new Promise<void>((resolve) => {

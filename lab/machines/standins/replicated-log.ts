@@ -185,10 +185,14 @@ export class ReplicatedLog {
         body: JSON.stringify(body),
         signal,
       });
-      if (res.status !== 200) return undefined;
+      if (res.status !== 200) {
+        if (process.env['DCFAIL_STANDIN_DEBUG'] === '1') this.opts.log(`${this.opts.id}: D ${op} to ${pid}: HTTP ${res.status}`);
+        return undefined;
+      }
       const v = (await res.json()) as { reply: T | null };
       return v.reply ?? undefined;
-    } catch {
+    } catch (err) {
+      if (process.env['DCFAIL_STANDIN_DEBUG'] === '1') this.opts.log(`${this.opts.id}: D ${op} to ${pid}: ${(err as Error).message} ${String((err as { cause?: unknown }).cause ?? '')}`);
       return undefined;
     }
   }

@@ -78,6 +78,7 @@ export function mesosRecoveredLeader(o: ClusterObservation): string | null {
 /** A master's facts as observed: whether it leads with a recovered registrar (its host's log is the one to copy). */
 export function withMesosFacts(next: NodeFacts, n: NodeObservation, recoveredLeader: string | null): void {
   if (recoveredLeader === n.name) next.mesosLeads = true;
+  if (n.mesosLogs) next.mesosLogs = n.mesosLogs;
 }
 
 /** The registry of the recovered leader among `names`, as a record; undefined when none leads with one. */

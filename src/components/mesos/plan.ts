@@ -9,13 +9,9 @@ import { majorityOf } from '../../core/quorum.js';
 import type { Finding } from '../../core/safety.js';
 import { factsMembers, type ClusterFacts, type NodeConfig, type NodeFacts } from '../../plan/facts.js';
 import type { StepList } from '../../plan/plan.js';
-import { addEdits, addServiceOp, addVerify, byFreshness, editsToward } from '../../plan/steps.js';
-
-/**
- * Which master's log to copy: the leader's. Mesos tells no replica's position over HTTP; its own
- * repair procedure copies the log from the leader's host (docs/replicated-log-internals.md).
- */
-const mesosPosition = (n: NodeFacts): bigint | undefined => (n.mesosLeads ? 1n : undefined);
+import { addEdits, addServiceOp, addVerify, editsToward } from '../../plan/steps.js';
+import { describeReading, mostAdvanced } from './log-position.js';
+import type { MesosLog } from './steps.js';
 
 /** The Mesos settings of a surviving master at the end of a failover: the majority of the survivors. */
 export function failedOverMesosSettings(survivors: readonly NodeFacts[]): (n: NodeFacts, c: NodeConfig) => void {
@@ -100,23 +96,54 @@ export function mesosStaleState(n: NodeFacts): { path: string; what: 'replicated
 }
 
 /**
- * Where a failback copies the logs from. Mesos' own rule: the leader's host, since an arbitrary
+ * Where a failback copies a log from. Mesos' own rule: the leader's host, since an arbitrary
  * replica may hold an unlearned entry and copying it could assemble a false quorum for it
  * (apache/mesos docs/replicated-log-internals.md; the elected coordinator has filled every
  * missing position of its own replica up to the end of the log, src/log/coordinator.cpp
  * `elect`/`catchupMissingPositions`, src/log/replica.cpp `missing`). Without a leader among the
- * survivors (offline, or a re-run after the survivors stopped), the freshest survivor by the
- * registry position observed, and the plan says so.
+ * survivors (a re-run after the survivors stopped, a leader that cannot recover), the most
+ * advanced replica by what `mesos-log read` lists on the stopped survivors (log-position.ts);
+ * with no such reading (offline, or the masters run), the first survivor. Every choice but the
+ * leader's is told in a finding, with what each survivor's replica said.
  */
 function mesosLogSource(
   facts: ClusterFacts,
   survivors: readonly NodeFacts[],
-): { node: NodeFacts; leader: boolean } | undefined {
+  log: MesosLog,
+): { node: NodeFacts; finding?: Finding } | undefined {
   const leader = facts.live?.mesosLeader;
   const led = survivors.find((n) => n.name === leader);
-  if (led) return { node: led, leader: true };
-  const freshest = byFreshness(survivors, mesosPosition)[0];
-  return freshest ? { node: freshest, leader: false } : undefined;
+  if (led) return { node: led };
+  const first = survivors[0];
+  if (!first) return undefined;
+  const what = log === 'registry' ? 'registry log' : 'overlay log';
+  const readings = survivors.flatMap((n) => {
+    const r = n.mesosLogs?.[log];
+    return r ? [{ item: n, reading: r }] : [];
+  });
+  const said = readings.map((r) => `${r.item.name}: ${describeReading(r.reading)}`).join('; ');
+  const unread = survivors.filter((n) => !n.mesosLogs?.[log]).map((n) => n.name);
+  const best = mostAdvanced(readings);
+  if (!best)
+    return {
+      node: first,
+      finding: {
+        code: 'mesos-log-source',
+        message: `no Mesos leader seen among the survivors and no replica's position known${said ? ` (${said})` : ''}: the ${what} is copied from ${first.name}, the first survivor. Mesos copies the leader's log: start the survivors' masters and re-plan once one leads, or stop them all and re-plan so that \`mesos-log read\` can tell the most advanced replica`,
+      },
+    };
+  const r = best.mesosLogs![log]!;
+  const unlearned =
+    r.kind === 'read' && r.unlearned > 0
+      ? ` Its replica holds ${r.unlearned} unlearned position${r.unlearned === 1 ? '' : 's'}: a copied unlearned entry may assemble a false quorum (why Mesos copies the leader's log); to avoid it, start the survivors' masters and re-plan once one leads.`
+      : '';
+  return {
+    node: best,
+    finding: {
+      code: 'mesos-log-source',
+      message: `no Mesos leader seen among the survivors: the ${what} is copied from ${best.name}, the most advanced replica by \`mesos-log read\` (${said})${unread.length > 0 ? `; not read: ${unread.join(', ')}` : ''}.${unlearned}`,
+    },
+  };
 }
 
 /**
@@ -134,15 +161,13 @@ export function planMesosFailback(
 ): Finding[] {
   const mSurvivors = survivors;
   const mReturning = returning;
-  const found = mesosLogSource(facts, mSurvivors);
+  const sources = {
+    registry: mesosLogSource(facts, mSurvivors, 'registry'),
+    overlay: mesosLogSource(facts, mSurvivors, 'overlay'),
+  };
   const findings: Finding[] = [];
-  if (found && pending.length > 0) {
-    const source = found.node;
-    if (!found.leader)
-      findings.push({
-        code: 'mesos-log-source',
-        message: `no Mesos leader seen among the survivors: the logs are copied from ${source.name}, the first survivor (Mesos serves no replica's position, and copies the leader's log: start the survivors' masters and re-plan to copy from the leader)`,
-      });
+  if (sources.registry && pending.length > 0) {
+    for (const f of [sources.registry.finding, sources.overlay?.finding]) if (f) findings.push(f);
     const mQuorum = majorityOf(mSurvivors.length + mReturning.length);
     addServiceOp(list, 'mesos', 'stop', mSurvivors, 'mesos:grow:stop', 'the logs must not move while they are copied');
     for (const n of mSurvivors)
@@ -163,11 +188,12 @@ export function planMesosFailback(
       ] as const;
     const copies = mReturning.flatMap((r) =>
       logs(r).flatMap((l) => {
-        const from = logs(source).find((x) => x.log === l.log);
-        return from ? [{ r, l, fromPath: from.path }] : [];
+        const source = sources[l.log]?.node;
+        const from = source && logs(source).find((x) => x.log === l.log);
+        return source && from ? [{ r, l, source, fromPath: from.path }] : [];
       }),
     );
-    for (const { r, l, fromPath } of copies) {
+    for (const { r, l, source, fromPath } of copies) {
       list.add({
         id: `mesos:grow:${l.id}:${r.name}`,
         cluster: 'mesos',
@@ -181,7 +207,7 @@ export function planMesosFailback(
         group: 'mesos:grow:copy-log',
       });
     }
-    for (const { r, l, fromPath } of copies)
+    for (const { r, l, source, fromPath } of copies)
       addVerify(
         list,
         'mesos',

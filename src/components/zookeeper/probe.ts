@@ -129,6 +129,10 @@ export async function openZk(connect: string, timeoutMs: number): Promise<ZkSess
     timeout: Math.max(timeoutMs, 4000),
     debug_level: ZooKeeper.constants['ZOO_LOG_LEVEL_ERROR'],
     host_order_deterministic: false,
+    // The addon's own rule (src/node-zk.cpp zk_io_cb): 10 reads in a row without a whole packet
+    // close the session as expired. An answer that trickles in over a slow WAN link does that;
+    // the probe's own deadline bounds every call instead.
+    response_counter_limit: 2 ** 31 - 1,
   });
   const session = new ZkSession(zk, timeoutMs, ZooKeeper.constants);
   const connected = new Promise<void>((resolve) => zk.on('connect', () => resolve()));

@@ -11,7 +11,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { clustersReady, powerOff, powerOn } from '../../../lab/machines/lab.js';
+import { untilClustersReady, powerOff, powerOn } from '../../../lab/machines/lab.js';
 import { failoverArgs, secs, spawnDcfail, waitFor, type RunResult } from '../../support/e2e.js';
 import {
   answersAsZkMember,
@@ -90,16 +90,7 @@ export function badDayLab(e: MachinesE2e): BadDayLab {
     fences: async () =>
       (await readFile(fenceCalls(), 'utf8').catch(() => '')).split('\n').filter((l) => l !== '').length,
     async everyClusterReady(timeoutMs = 120_000) {
-      await waitFor(
-        'every cluster ready',
-        async () => {
-          const r = await clustersReady(e.lab().layout);
-          if (r !== true) throw new Error(r);
-          return true;
-        },
-        timeoutMs,
-        1000,
-      );
+      await untilClustersReady(e.lab().layout, timeoutMs);
     },
     async loseMain() {
       await powerOff('madrid', o());

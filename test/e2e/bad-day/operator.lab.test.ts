@@ -14,7 +14,7 @@ import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clustersReady, powerOff, powerOn } from '../../../lab/machines/lab.js';
+import { untilClustersReady, powerOff, powerOn } from '../../../lab/machines/lab.js';
 import { etcdHealthy, zkMode } from '../../../lab/machines/probes.js';
 import {
   dcfail,
@@ -92,16 +92,7 @@ async function nodeLocks(): Promise<string[]> {
 }
 
 async function everyClusterReady(timeoutMs: number): Promise<void> {
-  await waitFor(
-    'every cluster ready',
-    async () => {
-      const r = await clustersReady(e.lab().layout);
-      if (r !== true) throw new Error(r);
-      return true;
-    },
-    timeoutMs,
-    1000,
-  );
+  await untilClustersReady(e.lab().layout, timeoutMs, 1000);
 }
 
 const tcpOpen = (address: string, port: number) =>

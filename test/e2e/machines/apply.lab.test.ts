@@ -16,7 +16,8 @@ import { mkdtempSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { labExec, labReset, powerOff } from '../../../lab/machines/lab.js';
+import { execa } from 'execa';
+import { labExec, labReset, powerOff, powerOn } from '../../../lab/machines/lab.js';
 import { DCOS_PATHS } from '../../../lab/machines/layout.js';
 import { dcfail, describeRun, errorCode, secs, spawnDcfail } from '../../support/e2e.js';
 import {
@@ -26,6 +27,7 @@ import {
   topologyFor,
   untilSurvivorsLostQuorum,
   useMachinesE2e,
+  writeFenceAndHold,
 } from '../../support/machines-e2e.js';
 
 const e = useMachinesE2e({
@@ -137,6 +139,58 @@ describe('dcfail plan --out and dcfail apply', () => {
     expect(ran.length).toBeLessThan(saved.plan.steps.length);
     expect(await survivorQuorum()).toBe(1);
   });
+
+  it(
+    'with no Mesos leader among the survivors, the failback plan copies the most advanced replica as `mesos-log read` tells it on the stopped master',
+    { timeout: 240_000 },
+    async () => {
+      // From: failed over to barcelona, madrid powered off. Leaves: madrid powered on with its quorum units held
+      // (as a fence-and-hold hook leaves it), master-3's Mesos master running again.
+      const lab = e.lab();
+      // A failback plan needs madrid's own files (the failover could not read them): madrid back, its units held.
+      await execa(await writeFenceAndHold(lab), ['madrid']);
+      await powerOn('madrid', { dir: lab.dir });
+      await sh(lab, 'master-3', 'systemctl stop dcos-mesos-master');
+      try {
+        // The truth on disk: the stand-in's replica keeps one file per position, its learned flag inside.
+        const end = Number(
+          (
+            await sh(lab, 'master-3', `ls -1 ${DCOS_PATHS.mesosWorkDir}/replicated_log/positions | sort | tail -n 1`)
+          ).replace(/\.json\s*$/, ''),
+        );
+        expect(end).toBeGreaterThan(0);
+        const r = await dcfail(['plan', 'failback', '-t', topology, '--json']);
+        const plan = r.json as {
+          steps: { action: string; log?: string; from?: string }[];
+          refusals: { code: string; message: string }[];
+          warnings: { code: string; message: string }[];
+        };
+        expect(plan, describeRun(r)).toBeDefined();
+        e.log(
+          `plan failback: exit ${r.exitCode}, ${plan.steps.length} steps, refusals ${JSON.stringify(plan.refusals)}`,
+        );
+        const copies = plan.steps.filter((x) => x.action === 'copy-replicated-log');
+        expect(copies.map((c) => c.log).sort()).toEqual(['overlay', 'overlay', 'registry', 'registry']);
+        expect(new Set(copies.map((c) => c.from))).toEqual(new Set(['master-3']));
+        const said = plan.warnings.filter((w) => w.code === 'mesos-log-source').map((w) => w.message);
+        e.log(said.join('\n'));
+        expect(said).toHaveLength(2);
+        expect(said[0]).toContain(
+          `the registry log is copied from master-3, the most advanced replica by \`mesos-log read\` (master-3: last learned position ${end}, end ${end})`,
+        );
+        expect(said[1]).toMatch(
+          /the overlay log is copied from master-3, the most advanced replica .*master-3: last learned position \d+/,
+        );
+      } finally {
+        await sh(lab, 'master-3', 'systemctl start dcos-mesos-master');
+      }
+      // Running again, the master holds its replica's lock and leads: the plan copies from the leader, with no such words.
+      await mesosRecovered(mastersOf(lab, 'barcelona'), 180_000);
+      const again = await dcfail(['plan', 'failback', '-t', topology, '--json']);
+      const warned = (again.json as { warnings: { code: string }[] }).warnings.map((w) => w.code);
+      expect(warned, describeRun(again)).not.toContain('mesos-log-source');
+    },
+  );
 
   it('refuses an offline plan (exit 2): it observed nothing', async () => {
     const r = await dcfail(['plan', 'failover', '--to', 'secondary', '--offline', '-t', topology, '--json']);

@@ -22,7 +22,15 @@ import { describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { clustersReady, heal, labExec, partition, powerOff, powerOn } from '../../../lab/machines/lab.js';
+import {
+  clustersReady,
+  untilClustersReady,
+  heal,
+  labExec,
+  partition,
+  powerOff,
+  powerOn,
+} from '../../../lab/machines/lab.js';
 import { DCOS_PATHS } from '../../../lab/machines/layout.js';
 import { sleep } from '../../../lab/machines/run.js';
 import {
@@ -91,16 +99,7 @@ async function powerOffMadrid(): Promise<void> {
 }
 
 async function everyClusterReady(timeoutMs: number): Promise<void> {
-  await waitFor(
-    'every cluster ready',
-    async () => {
-      const r = await clustersReady(e.lab().layout);
-      if (r !== true) throw new Error(r);
-      return true;
-    },
-    timeoutMs,
-    500,
-  );
+  await untilClustersReady(e.lab().layout, timeoutMs, 500);
 }
 
 describe('no failover while main is alive', () => {

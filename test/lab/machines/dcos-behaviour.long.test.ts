@@ -6,7 +6,7 @@
  * it found it (every cluster ready) for the next.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clustersReady, labDown, labUp, type Lab } from '../../../lab/machines/lab.js';
+import { untilClustersReady, labDown, labUp, type Lab } from '../../../lab/machines/lab.js';
 import { DCOS_PATHS, PORTS } from '../../../lab/machines/layout.js';
 import { httpJson, zkMode } from '../../../lab/machines/probes.js';
 import { sleep, waitFor } from '../../../lab/machines/run.js';
@@ -18,11 +18,7 @@ let lab: Lab;
 const addr = (name: string) => lab.layout.nodes.find((n) => n.name === name)!.address;
 
 async function ready(timeoutMs = 180_000): Promise<void> {
-  await waitFor('every cluster ready', async () => {
-    const r = await clustersReady(lab.layout);
-    if (r !== true) throw new Error(r);
-    return true;
-  }, timeoutMs, 1000);
+  await untilClustersReady(lab.layout, timeoutMs, 1000);
 }
 
 /** `systemctl start dcos-mesos-master`, then the unit active (by this start or systemd's retry). */

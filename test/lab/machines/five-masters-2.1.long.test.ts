@@ -5,7 +5,7 @@
  * masters without any quorum, and its return brings every service back from the disks.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clustersReady, labDown, labUp, powerOff, powerOn, type Lab } from '../../../lab/machines/lab.js';
+import { untilClustersReady, labDown, labUp, powerOff, powerOn, type Lab } from '../../../lab/machines/lab.js';
 import { nodesOf, PORTS } from '../../../lab/machines/layout.js';
 import { etcdHealthy, httpJson, zkMode } from '../../../lab/machines/probes.js';
 import { waitFor } from '../../../lab/machines/run.js';
@@ -17,11 +17,7 @@ let lab: Lab;
 const addr = (name: string) => lab.layout.nodes.find((n) => n.name === name)!.address;
 
 async function ready(): Promise<void> {
-  await waitFor('every cluster ready', async () => {
-    const r = await clustersReady(lab.layout);
-    if (r !== true) throw new Error(r);
-    return true;
-  }, 180_000, 1000);
+  await untilClustersReady(lab.layout, 180_000, 1000);
 }
 
 beforeAll(async () => {

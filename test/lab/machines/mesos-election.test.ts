@@ -4,6 +4,7 @@
  * Timers at DCFAIL_LAB_TIME_SCALE=0.2: ZooKeeper session 2 s, registry fetch/store 12 s.
  */
 import { rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { http, metrics, startMaster, startZooKeeper, waitFor, zkChildren, type Proc } from '../../../lab/machines/standins/mesos-testkit.js';
 
@@ -87,6 +88,27 @@ describe('Mesos master stand-in: election and HTTP', () => {
 
     const flags = JSON.parse((await http(`http://${follower}:5050/flags`))?.text ?? '{}') as { flags: Record<string, string> };
     expect(flags.flags).toMatchObject({ quorum: '2', zk: ZK_URL, work_dir: `${ROOT}/${follower}`, registry_fetch_timeout: '12secs', registry_store_timeout: '12secs', zk_session_timeout: '2secs' });
+  });
+
+  it('keeps an idle connection open past Node\'s 5 s keep-alive timeout, as libprocess keeps its sockets (no message lost to that race)', async () => {
+    const ip = IPS[0]!;
+    await waitFor(`${ip}:5050 answering`, async () => ((await metrics(ip)) ? true : undefined));
+    const sock = connect(5050, ip);
+    let got = '';
+    sock.on('data', (b: Buffer) => (got += b.toString()));
+    let closedAt: number | undefined;
+    sock.on('close', () => (closedAt = Date.now()));
+    await new Promise<void>((r) => sock.once('connect', () => r()));
+    const answers = () => got.split('HTTP/1.1 200').length - 1;
+    const ask = () => sock.write(`GET /flags HTTP/1.1\r\nHost: ${ip}:5050\r\n\r\n`);
+    ask();
+    await waitFor('the first answer', async () => answers() === 1 || undefined, 10_000);
+    expect(got).not.toMatch(/keep-alive: timeout=/i);
+    await new Promise((r) => setTimeout(r, 6500));
+    expect(closedAt, 'the master closed the idle connection').toBeUndefined();
+    ask();
+    await waitFor('the second answer, on the same connection', async () => answers() === 2 || undefined, 10_000);
+    sock.destroy();
   });
 
   it('on SIGTERM the leader leaves its json.info_ znode until its session expires; leadership moves only then', async () => {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fourLetterWord } from '../../../lab/machines/standins/dcos-paths.js';
 
-const REPO = fileURLToPath(new URL('../../..', import.meta.url)).replace(/\/$/, '');
+export const REPO = fileURLToPath(new URL('../../..', import.meta.url)).replace(/\/$/, '');
 const STANDINS = join(REPO, 'dist/lab/machines/standins');
 
 export function requireBuilt(): void {
