@@ -1,7 +1,9 @@
 /**
  * The registrar and the registry's replicated log across failures, with a real ZooKeeper and real
- * master processes on loopback. Needs `npm run build`. DCFAIL_LAB_TIME_SCALE=0.2: ZooKeeper session
- * 2 s, registry fetch/store 12 s.
+ * master processes on loopback. Needs `npm run build`. Time scale 0.5: ZooKeeper session 5 s, registry
+ * fetch/store 30 s. At 0.2 a loaded host (two labs beside it in `npm test`) outran the scaled rounds: a
+ * wiped replica's catch-up did not finish within its wait. Every wait below is a span of DC/OS's own
+ * time (`dcos(ms)`), so it follows the scale.
  */
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,8 +11,10 @@ import { http, metrics, rawLog, startMaster, startZooKeeper, waitFor, type Maste
 
 const ROOT = '/tmp/dcfail-mesos-registrar';
 const ZK = '127.0.72.3';
-const SCALE = 0.2;
-const FETCH_MS = 60_000 * SCALE;
+const SCALE = 0.5;
+/** A span of DC/OS's own time, at this file's time scale. */
+const dcos = (ms: number): number => ms * SCALE;
+const FETCH_MS = dcos(60_000);
 
 let zk: Proc;
 const procs: Proc[] = [];
@@ -30,7 +34,7 @@ async function recoveredLeader(ips: readonly string[]): Promise<string> {
     // The size gauge comes with the fetch; GET_HEALTH answers 200 once the recovery is stored.
     const healthy = l && (await metrics(l))?.['registrar/registry_size_bytes'] !== undefined && (await http(`http://${l}:5050/api/v1`, { body: { type: 'GET_HEALTH' } }))?.status === 200;
     return healthy ? l : undefined;
-  }, 30_000);
+  }, dcos(150_000));
 }
 async function admit(leader: string, hostname: string): Promise<string> {
   const r = await http(`http://${leader}:5050/lab/agents/register`, { body: { hostname, port: 5051 }, timeoutMs: 20_000 });
@@ -71,7 +75,7 @@ describe('quorum 2, three masters', () => {
     rmSync(`${ROOT}/${victim}/replicated_log`, { recursive: true, force: true });
     const again = start(spec(victim));
     running.set(victim, again);
-    await waitFor('the wiped replica to vote', async () => (await metrics(victim))?.['registrar/log/recovered'] === 1, 30_000);
+    await waitFor('the wiped replica to vote', async () => (await metrics(victim))?.['registrar/log/recovered'] === 1, dcos(150_000));
     expect(again.text()).toContain('catching up positions');
     expect(again.text()).not.toContain('auto-initialis');
     expect((await appendsWith(victim, agentId)).length).toBeGreaterThan(0);
@@ -83,7 +87,7 @@ describe('quorum 2, three masters', () => {
       expect(a.learned).toBe(true);
       expect(leaderLog?.actions.find((b) => b.position === a.position)?.value).toBe(a.value);
     }
-  }, 60_000);
+  }, dcos(300_000));
 
   it('a leader without a quorum of replicas is elected but never recovers its registrar, says so nowhere, and aborts after the fetch timeout', async () => {
     const leader = await recoveredLeader(IPS);
@@ -91,7 +95,7 @@ describe('quorum 2, three masters', () => {
     for (const ip of IPS) if (ip !== survivor) running.get(ip)?.kill('SIGKILL');
     const proc = running.get(survivor);
     // Elected once the others' sessions expire.
-    await waitFor('the survivor elected', async () => (await metrics(survivor))?.['master/elected'] === 1, 20_000, 50);
+    await waitFor('the survivor elected', async () => (await metrics(survivor))?.['master/elected'] === 1, dcos(100_000), 50);
     const electedAt = Date.now();
     const m = await metrics(survivor);
     // Its own replica is VOTING: the log metric says recovered, which is not the registrar.
@@ -108,8 +112,10 @@ describe('quorum 2, three masters', () => {
     const exit = await proc?.exited;
     expect(exit?.code).toBe(1);
     expect((exit?.at ?? 0) - electedAt).toBeGreaterThanOrEqual(FETCH_MS * 0.9);
-    expect(proc?.text()).toContain('Recovery failed: Failed to recover registrar: Failed to perform fetch within 12secs');
-  }, 60_000);
+    expect(proc?.text()).toContain(
+      `Recovery failed: Failed to recover registrar: Failed to perform fetch within ${FETCH_MS / 1000}secs`,
+    );
+  }, dcos(300_000));
 });
 
 describe('quorum 2, one VOTING replica left', () => {
@@ -121,26 +127,26 @@ describe('quorum 2, one VOTING replica left', () => {
   it('an EMPTY replica beside a lone VOTING one stays EMPTY: no catch-up (one VOTING < quorum), no auto-initialisation (2 answers < 2q-1)', async () => {
     const procsHere = [start(spec(V)), start(spec(E))];
     // Both start EMPTY with a third member missing: 2 answers < 2q-1 = 3, nothing happens yet.
-    await new Promise((r) => setTimeout(r, 2000));
+    await new Promise((r) => setTimeout(r, dcos(10_000)));
     expect((await metrics(V))?.['registrar/log/recovered']).toBe(0);
     // A third, short-lived master lets the three auto-initialise; then it goes and E is wiped.
     const third = start(spec('127.0.72.37'));
-    await waitFor('V votes', async () => (await metrics(V))?.['registrar/log/recovered'] === 1, 20_000);
+    await waitFor('V votes', async () => (await metrics(V))?.['registrar/log/recovered'] === 1, dcos(100_000));
     third.kill('SIGKILL');
     procsHere[1]?.kill('SIGKILL');
     await procsHere[1]?.exited;
     rmSync(`${ROOT}/${E}/replicated_log`, { recursive: true, force: true });
     const e = start(spec(E));
     await waitFor('E answers', () => metrics(E));
-    // Several recover rounds (retry 0.1-0.2 s, round 2 s at this scale).
-    await new Promise((r) => setTimeout(r, 3000));
+    // Several recover rounds (retry 0.5-1 s, round 10 s of DC/OS time).
+    await new Promise((r) => setTimeout(r, dcos(15_000)));
     expect((await metrics(E))?.['registrar/log/recovered']).toBe(0);
     expect((await rawLog(E))?.status).toBe('EMPTY');
     // (log-replica(1) is the registry's log; the overlay log, log-replica(2), was not wiped.)
     expect(e.text()).not.toContain('log-replica(1): W auto-initialis');
     expect(e.text()).not.toContain('log-replica(1): catching up');
     expect((await rawLog(V))?.status).toBe('VOTING');
-  }, 60_000);
+  }, dcos(300_000));
 });
 
 describe('quorum 1, two masters', () => {
@@ -156,12 +162,12 @@ describe('quorum 1, two masters', () => {
     expect(await recoveredLeader([A])).toBe(A);
     agentId = await admit(A, 'agent-q1');
     const b = start(spec(B));
-    await waitFor('B votes', async () => (await metrics(B))?.['registrar/log/recovered'] === 1, 20_000);
+    await waitFor('B votes', async () => (await metrics(B))?.['registrar/log/recovered'] === 1, dcos(100_000));
     expect(b.text()).toContain('auto-initialised the replicated log EMPTY');
     expect(b.text()).not.toContain('catching up');
     expect(await appendsWith(B, agentId)).toEqual([]);
     expect((await appendsWith(A, agentId)).length).toBeGreaterThan(0);
-  }, 40_000);
+  }, dcos(200_000));
 
   it('two divergent logs stay divergent, position by position', async () => {
     const aBefore = await rawLog(A);
@@ -174,7 +180,7 @@ describe('quorum 1, two masters', () => {
     expect(regB).not.toContain(agentId);
     // A comes back with its own log: VOTING at once, nothing caught up, nothing merged.
     const a2 = start(spec(A));
-    await waitFor('A votes again', async () => (await metrics(A))?.['registrar/log/recovered'] === 1, 20_000);
+    await waitFor('A votes again', async () => (await metrics(A))?.['registrar/log/recovered'] === 1, dcos(100_000));
     expect(a2.text()).not.toContain('catching up');
     const aAfter = await rawLog(A);
     const bLog = await rawLog(B);
@@ -186,5 +192,5 @@ describe('quorum 1, two masters', () => {
       return y?.learned && x.learned && y.value !== x.value;
     });
     expect(differing.length).toBeGreaterThan(0);
-  }, 40_000);
+  }, dcos(200_000));
 });
