@@ -112,7 +112,17 @@ export async function dcfail(args: readonly string[]): Promise<RunResult> {
 }
 
 export function describeRun(r: RunResult): string {
-  return `exit ${r.exitCode} after ${secs(r.durationMs)}\n--- stdout\n${r.stdout.slice(-6000)}\n--- stderr\n${r.stderr.slice(-3000)}`;
+  return `exit ${r.exitCode} after ${secs(r.durationMs)}\n${describeFindings(r)}--- stdout\n${r.stdout.slice(-6000)}\n--- stderr\n${r.stderr.slice(-3000)}`;
+}
+
+/**
+ * A status report's mode, hazards and notes first: its JSON opens with them, and the tail of a
+ * long report (the nodes, the clusters) would cut them off.
+ */
+function describeFindings(r: RunResult): string {
+  const j = r.json as { mode?: unknown; hazards?: unknown; notes?: unknown } | undefined;
+  if (!j || (j.hazards === undefined && j.notes === undefined)) return '';
+  return `--- findings\n${JSON.stringify({ mode: j.mode, hazards: j.hazards, notes: j.notes }).slice(0, 4000)}\n`;
 }
 
 export const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;

@@ -347,8 +347,17 @@ describe('main returns', () => {
     expect(s.exitCode, describeRun(s)).not.toBe(0);
     const again = await dcfail(failbackArgs(fast));
     expect(again.exitCode, describeRun(again)).toBe(0);
-    const after = await dcfail(['status', '-t', fast, '--json']);
+    // Read until normal, 30 s at most: the failback restarted every service just now, and on a host
+    // running two labs one of this topology's 1 s probes can miss its answer (in CI one read came
+    // back undetermined: no Mesos master and master-1's ZooKeeper answered within 1 s). Each read
+    // that is not normal is logged with its findings.
+    let after = await dcfail(['status', '-t', fast, '--json']);
+    for (let read = 1; after.exitCode !== 0 && read < 6; read++) {
+      e.log(`status after the re-run, read ${read}, not normal: ${describeRun(after).slice(0, 4000)}`);
+      await sleep(5000);
+      after = await dcfail(['status', '-t', fast, '--json']);
+    }
     expect(after.json?.mode, describeRun(after)).toBe('normal');
-    expect(after.exitCode).toBe(0);
-  }, 300_000);
+    expect(after.exitCode, describeRun(after)).toBe(0);
+  }, 360_000);
 });
