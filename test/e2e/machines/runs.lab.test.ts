@@ -314,9 +314,17 @@ describe('divergence on return', () => {
         `madrid on its own ${secs(Date.now() - t0)} after its power-on took writes: ZooKeeper yes, etcd ${etcdWrote ? 'yes' : 'no'}, Mesos registry ${mesosWrote ? 'yes' : 'no'}`,
       );
       await heal({ dir: lab.dir });
-      const s = await status();
-      expect(s.report.mode).toBe('split-brain-risk');
-      expect(s.code).toBe(5);
+      // Read again while undetermined (exit 1: a node's files could not be read), 30 s at most: in CI
+      // one read right after the heal came back undetermined. What was not read is logged.
+      let s = await status();
+      for (let read = 1; s.report?.undetermined === true && read < 6; read++) {
+        e.log(`status right after the heal, read ${read}, undetermined: ${JSON.stringify(s.report?.notes)}`);
+        await sleep(5000);
+        s = await status();
+      }
+      const findings = JSON.stringify({ hazards: s.report?.hazards, notes: s.report?.notes });
+      expect(s.report.mode, findings).toBe('split-brain-risk');
+      expect(s.code, findings).toBe(5);
 
       const refused = await e.timed('dcfail failback (refused)', () => dcfail(failbackArgs(topology, ['--json'])));
       expect(refused.exitCode, describeRun(refused)).toBe(3);
