@@ -349,7 +349,7 @@ describe('main returns', () => {
     expect(again.exitCode, describeRun(again)).toBe(0);
     // Read until normal, 30 s at most: the failback restarted every service just now, and on a host
     // running two labs one of this topology's 1 s probes can miss its answer (in CI one read came
-    // back undetermined: no Mesos master and master-1's ZooKeeper answered within 1 s). Each read
+    // back undetermined: neither a Mesos master nor master-1's ZooKeeper answered within 1 s). Each read
     // that is not normal is logged with its findings.
     let after = await dcfail(['status', '-t', fast, '--json']);
     for (let read = 1; after.exitCode !== 0 && read < 6; read++) {
