@@ -359,8 +359,7 @@ export async function runRunbook(
     const observation = await observeCluster(t, {
       pool: s.pool,
       companions: kind === 'failover',
-      // A failback copies the Mesos logs: with no leader among the survivors, from the most advanced stopped replica.
-      ...(kind === 'failback' ? { mesosLogsOf: t.nodes.filter((n) => n.dc !== to).map((n) => n.name) } : {}),
+      forFailback: kind === 'failback',
     });
     if (apply && apply.done.length === 0) {
       const now = fingerprintOf(observation);

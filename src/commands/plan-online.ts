@@ -32,9 +32,7 @@ export async function planOnline(
     const observation = await observeCluster(t, {
       pool,
       companions: runbook === 'failover',
-      ...(runbook === 'failback'
-        ? { mesosLogsOf: t.nodes.filter((n) => n.dc !== t.datacenters.main).map((n) => n.name) }
-        : {}),
+      forFailback: runbook === 'failback',
     });
     const marker = readMarker(observation, t);
     const facts = factsFromObservation(

@@ -33,7 +33,7 @@ export interface NodeObservation {
    */
   zk?: ZkServerStatus & { zxidSource?: 'srvr' | 'files'; diskEpoch?: string };
   mesos?: MesosMasterStatus;
-  /** A stopped master's replicas as `mesos-log read` lists them (only when asked: ObserveOptions.mesosLogsOf). */
+  /** A stopped master's replicas as `mesos-log read` lists them (only when asked: ObserveOptions.forFailback). */
   mesosLogs?: Partial<Record<MesosLog, LogReading>>;
   /** On a master, what it said of the other quorum services' units (core/companions.ts), by unit. */
   companions?: Record<string, UnitPresence>;

@@ -33,10 +33,11 @@ export interface ObserveOptions {
   /** Ask each master about the other quorum services' units too (status, failover plans). */
   companions?: boolean;
   /**
-   * Masters whose replicas to read with `mesos-log read` when their unit is stopped (a failback's
-   * survivors: with no leader among them, the copy source is the most advanced replica).
+   * Observing for a failback: the survivors' (every master outside the main DC) stopped replicas
+   * are read with `mesos-log read`, since with no leader among them the copy source is the most
+   * advanced replica.
    */
-  mesosLogsOf?: readonly string[];
+  forFailback?: boolean;
 }
 
 /** Where a failover leaves its marker on a survivor: the failover point and the files before. */
@@ -202,7 +203,13 @@ async function observeNode(t: Topology, n: TopologyNode, opts: ObserveOptions): 
   const [, remote] = await Promise.all([portProbes, sshWork, live]);
   if (remote && obs.zk && obs.zk.zxid === undefined) obs.zk = await withZxidFromDisk(remote, n, obs.zk, timeoutMs);
   // A running master holds its replicas' LevelDB lock: only a stopped one's can be read.
-  if (remote && n.roles.includes('mesos') && opts.mesosLogsOf?.includes(n.name) && obs.units.mesos === 'inactive')
+  if (
+    remote &&
+    n.roles.includes('mesos') &&
+    opts.forFailback === true &&
+    n.dc !== t.datacenters.main &&
+    obs.units.mesos === 'inactive'
+  )
     obs.mesosLogs = await readMesosLogs(remote, n);
   return obs;
 }
